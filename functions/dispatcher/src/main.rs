@@ -1,0 +1,16 @@
+//! The dispatcher Lambda: SQS batches of deliveries in, partial batch failures out.
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tidings::dispatch::Dispatcher;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tidings::telemetry::init_lambda();
+    // The HTTP client and AWS clients are built once per container.
+    let dispatcher = &Dispatcher::from_env().await?;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, Error>(dispatcher.handle_sqs_event(event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,57 @@
+//! `cargo run --release -p tidings-local`: Tidings on this machine, no AWS needed.
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::Parser;
+use tidings::config::{AwsResources, Config};
+use tidings::local::{self, Options, Storage};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Runs Tidings locally: the HTTP API and a dispatcher in one process"
+)]
+struct Args {
+    /// Port for the HTTP API.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Use SQS and DynamoDB (named by TIDINGS_TABLE, TIDINGS_DELIVERY_QUEUE_URL and
+    /// TIDINGS_DEAD_LETTER_QUEUE_URL) instead of the embedded backend. Implied by AWS_ENDPOINT_URL.
+    #[arg(long)]
+    aws: bool,
+    /// The development API key to accept (admin of tenant "dev"); random when unset.
+    #[arg(long, env = "TIDINGS_DEV_API_KEY", hide_env_values = true)]
+    dev_api_key: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tidings::telemetry::init_local();
+    let args = Args::parse();
+    let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+        Storage::Aws(AwsResources::from_env()?)
+    } else {
+        Storage::Embedded
+    };
+    let mut running = local::start(Options {
+        addr: SocketAddr::new(args.host, args.port),
+        storage,
+        dev_api_key: args.dev_api_key,
+        config: Config::from_env()?,
+    })
+    .await?;
+    println!("Tidings is listening on {}", running.base_url());
+    println!(
+        "Development API key (tenant \"{}\"): {}",
+        local::DEV_TENANT,
+        running.api_key
+    );
+    tokio::select! {
+        _ = running.wait() => {}
+        _ = tokio::signal::ctrl_c() => println!("stopping"),
+    }
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Everything configurable, read once from the environment into one typed value. The
+//! defaults match `template.yaml`.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::egress::EgressPolicy;
+use crate::retry::RetrySchedule;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `TIDINGS_RETRY_SCHEDULE`, e.g. `5s,5m,30m,2h,5h,10h,10h`.
+    pub retry: RetrySchedule,
+    /// `TIDINGS_DELIVERY_TIMEOUT_SECS`: how long an endpoint has to answer (default 15).
+    pub delivery_timeout: Duration,
+    /// `TIDINGS_RECORD_TTL_DAYS`: how long event and delivery records are kept (default 30).
+    pub record_ttl: Duration,
+    /// Production refuses non-public endpoints; the local runner allows loopback.
+    pub egress: EgressPolicy,
+}
+
+/// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
+/// `TIDINGS_DEAD_LETTER_QUEUE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsResources {
+    pub table: String,
+    pub delivery_queue_url: String,
+    pub dead_letter_queue_url: String,
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{name} is required")]
+    Missing { name: &'static str },
+    #[error("{name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+/// Events larger than this are refused with 413, which keeps every queue message under
+/// SQS's limit with room for the delivery metadata.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            retry: RetrySchedule::default(),
+            delivery_timeout: Duration::from_secs(15),
+            record_ttl: Duration::from_secs(30 * 24 * 3600),
+            egress: EgressPolicy::PublicOnly,
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        if let Some(s) = lookup("TIDINGS_RETRY_SCHEDULE") {
+            config.retry =
+                s.parse()
+                    .map_err(|e: crate::retry::ScheduleError| ConfigError::Invalid {
+                        name: "TIDINGS_RETRY_SCHEDULE",
+                        message: e.to_string(),
+                    })?;
+        }
+        if let Some(secs) = positive(&lookup, "TIDINGS_DELIVERY_TIMEOUT_SECS")? {
+            config.delivery_timeout = Duration::from_secs(secs);
+        }
+        if let Some(days) = positive(&lookup, "TIDINGS_RECORD_TTL_DAYS")? {
+            config.record_ttl = Duration::from_secs(days * 24 * 3600);
+        }
+        Ok(config)
+    }
+}
+
+impl AwsResources {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::Missing { name })
+        };
+        Ok(Self {
+            table: required("TIDINGS_TABLE")?,
+            delivery_queue_url: required("TIDINGS_DELIVERY_QUEUE_URL")?,
+            dead_letter_queue_url: required("TIDINGS_DEAD_LETTER_QUEUE_URL")?,
+        })
+    }
+}
+
+fn positive(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<u64>, ConfigError> {
+    lookup(name)
+        .map(|v| match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                name,
+                message: format!("'{v}' is not a positive whole number"),
+            }),
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::from_lookup(env(&[])).unwrap();
+        assert_eq!(c.retry.max_attempts(), 8);
+        assert_eq!(c.delivery_timeout, Duration::from_secs(15));
+        let c = Config::from_lookup(env(&[
+            ("TIDINGS_RETRY_SCHEDULE", "1s,2s"),
+            ("TIDINGS_DELIVERY_TIMEOUT_SECS", "5"),
+            ("TIDINGS_RECORD_TTL_DAYS", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(c.retry.max_attempts(), 3);
+        assert_eq!(c.delivery_timeout, Duration::from_secs(5));
+        assert_eq!(c.record_ttl, Duration::from_secs(7 * 86400));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Config::from_lookup(env(&[("TIDINGS_DELIVERY_TIMEOUT_SECS", "0")])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("TIDINGS_DELIVERY_TIMEOUT_SECS"),
+            "{err}"
+        );
+        let err = Config::from_lookup(env(&[("TIDINGS_RETRY_SCHEDULE", "soon")])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("TIDINGS_RETRY_SCHEDULE"),
+            "{err}"
+        );
+        let err = AwsResources::from_lookup(env(&[("TIDINGS_TABLE", "t")])).unwrap_err();
+        assert_eq!(err.to_string(), "TIDINGS_DELIVERY_QUEUE_URL is required");
+    }
+}

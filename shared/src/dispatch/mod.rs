@@ -1,0 +1,260 @@
+//! Delivering: one batch of queue messages in, each one signed and POSTed concurrently,
+//! each attempt recorded, failures handed back for SQS to retry after their backoff.
+//!
+//! [`Dispatcher::handle_batch`] is what the Lambda function runs for an SQS event and what
+//! the local runner's poller runs for its embedded queue.
+
+mod client;
+mod lambda;
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::future::join_all;
+use tracing::{info, warn};
+
+pub use client::build_client;
+
+use crate::Backend;
+use crate::config::Config;
+use crate::domain::{DeliveryMessage, DeliveryRecord, DeliveryStatus, Subscription};
+use crate::queue::ReceivedMessage;
+use crate::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+
+pub struct Dispatcher {
+    backend: Backend,
+    config: Config,
+    client: reqwest::Client,
+}
+
+/// What the queue should do with each message of a batch.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Message ids to hand back to the queue (SQS's `batchItemFailures`); every other
+    /// message of the batch is done and may be deleted.
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disposition {
+    Done,
+    Retry,
+}
+
+/// The result of one POST.
+struct Attempt {
+    status_code: Option<u16>,
+    error: Option<String>,
+    duration: Duration,
+}
+
+impl Dispatcher {
+    /// Builds the delivery client once; call this once per Lambda container or process.
+    pub fn new(backend: Backend, config: Config) -> Result<Self, reqwest::Error> {
+        let client = build_client(&config)?;
+        Ok(Self {
+            backend,
+            config,
+            client,
+        })
+    }
+
+    pub async fn handle_batch(&self, messages: &[ReceivedMessage]) -> BatchOutcome {
+        let dispositions = join_all(messages.iter().map(|m| self.handle(m))).await;
+        BatchOutcome {
+            failed: messages
+                .iter()
+                .zip(dispositions)
+                .filter(|(_, d)| *d == Disposition::Retry)
+                .map(|(m, _)| m.message_id.clone())
+                .collect(),
+        }
+    }
+
+    async fn handle(&self, message: &ReceivedMessage) -> Disposition {
+        let delivery: DeliveryMessage = match serde_json::from_str(&message.body) {
+            Ok(d) => d,
+            Err(e) => {
+                let reason = format!("unreadable delivery message: {e}");
+                return self.dead_letter(message, &reason).await;
+            }
+        };
+        let record = match self
+            .backend
+            .deliveries
+            .get_delivery(
+                &delivery.tenant,
+                &delivery.subscription_id,
+                &delivery.delivery_id,
+            )
+            .await
+        {
+            Ok(r) => r.unwrap_or_else(|| DeliveryRecord::pending(&delivery, self.expires_at())),
+            Err(e) => {
+                warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the delivery record; retrying");
+                return Disposition::Retry;
+            }
+        };
+        if matches!(
+            record.status,
+            DeliveryStatus::Succeeded | DeliveryStatus::Dead | DeliveryStatus::Skipped
+        ) {
+            // SQS delivered this message again after it was settled: never POST it twice.
+            info!(delivery = %delivery.delivery_id, status = ?record.status, "already settled");
+            return Disposition::Done;
+        }
+        let subscription = match self
+            .backend
+            .subscriptions
+            .get_subscription(&delivery.tenant, &delivery.subscription_id)
+            .await
+        {
+            Ok(Some(s)) if s.active => s,
+            Ok(found) => {
+                let reason = if found.is_some() {
+                    "subscription is inactive"
+                } else {
+                    "subscription was deleted"
+                };
+                return self.skip(record, reason).await;
+            }
+            Err(e) => {
+                warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the subscription; retrying");
+                return Disposition::Retry;
+            }
+        };
+
+        let attempt = self.post(&subscription, &delivery).await;
+        self.settle(message, record, attempt).await
+    }
+
+    async fn post(&self, subscription: &Subscription, delivery: &DeliveryMessage) -> Attempt {
+        let started = Instant::now();
+        let failed = |error: String| Attempt {
+            status_code: None,
+            error: Some(error),
+            duration: started.elapsed(),
+        };
+        if let Err(e) = self.config.egress.check_url(&subscription.url) {
+            return failed(format!("endpoint refused: url {e}"));
+        }
+        let body = match serde_json::to_vec(&delivery.event) {
+            Ok(b) => b,
+            Err(e) => return failed(format!("cannot serialize the event: {e}")),
+        };
+        let timestamp = Utc::now().timestamp();
+        let msg_id = delivery.event.id.as_str();
+        let signature = subscription.secret.sign(msg_id, timestamp, &body);
+        let response = self
+            .client
+            .post(subscription.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(HEADER_ID, msg_id)
+            .header(HEADER_TIMESTAMP, timestamp.to_string())
+            .header(HEADER_SIGNATURE, signature)
+            .body(body)
+            .send()
+            .await;
+        match response {
+            Ok(r) => {
+                let status = r.status();
+                Attempt {
+                    status_code: Some(status.as_u16()),
+                    error: (!status.is_success()).then(|| format!("endpoint answered {status}")),
+                    duration: started.elapsed(),
+                }
+            }
+            Err(e) => failed(client::describe_error(&e, self.config.delivery_timeout)),
+        }
+    }
+
+    async fn settle(
+        &self,
+        message: &ReceivedMessage,
+        mut record: DeliveryRecord,
+        attempt: Attempt,
+    ) -> Disposition {
+        let now = Utc::now();
+        record.attempts += 1;
+        record.status_code = attempt.status_code;
+        record.last_error = attempt.error.clone();
+        record.last_attempt_at = Some(now);
+        record.duration_ms = Some(attempt.duration.as_millis() as u64);
+        record.next_attempt_at = None;
+
+        let Some(error) = attempt.error else {
+            record.status = DeliveryStatus::Succeeded;
+            self.save(&record).await;
+            info!(delivery = %record.delivery_id, attempts = record.attempts, "delivered");
+            return Disposition::Done;
+        };
+        match self.config.retry.delay_after(record.attempts) {
+            Some(delay) => {
+                record.status = DeliveryStatus::Failed;
+                record.next_attempt_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
+                self.save(&record).await;
+                info!(delivery = %record.delivery_id, attempt = record.attempts, %error, ?delay, "attempt failed; retry scheduled");
+                if let Err(e) = self
+                    .backend
+                    .queue
+                    .change_visibility(&message.receipt_handle, delay)
+                    .await
+                {
+                    // The message still comes back, after the queue's own visibility timeout.
+                    warn!(error = %e, "cannot set the backoff; the queue's default applies");
+                }
+                Disposition::Retry
+            }
+            None => {
+                record.status = DeliveryStatus::Dead;
+                self.save(&record).await;
+                let reason = format!("all {} attempts failed; last: {error}", record.attempts);
+                self.dead_letter(message, &reason).await
+            }
+        }
+    }
+
+    async fn skip(&self, mut record: DeliveryRecord, reason: &str) -> Disposition {
+        record.status = DeliveryStatus::Skipped;
+        record.last_error = Some(reason.to_owned());
+        self.save(&record).await;
+        info!(delivery = %record.delivery_id, reason, "skipped");
+        Disposition::Done
+    }
+
+    async fn dead_letter(&self, message: &ReceivedMessage, reason: &str) -> Disposition {
+        match self.backend.queue.dead_letter(&message.body, reason).await {
+            Ok(()) => {
+                warn!(message = %message.message_id, reason, "moved to the dead-letter queue");
+                Disposition::Done
+            }
+            Err(e) => {
+                // Keep the message: the queue's own redrive will move it in the end.
+                warn!(error = %e, "cannot dead-letter the message; leaving it on the queue");
+                Disposition::Retry
+            }
+        }
+    }
+
+    /// Recording is for visibility; a failed write must not turn a delivered webhook into a
+    /// re-sent one, so it is logged and the delivery goes on.
+    async fn save(&self, record: &DeliveryRecord) {
+        if let Err(e) = self.backend.deliveries.put_delivery(record).await {
+            warn!(error = %e, delivery = %record.delivery_id, "cannot record the attempt");
+        }
+    }
+
+    fn expires_at(&self) -> i64 {
+        (Utc::now() + self.config.record_ttl).timestamp()
+    }
+}
+
+impl Dispatcher {
+    /// The Lambda function's dispatcher: configuration and AWS clients from the environment.
+    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let config = Config::from_env()?;
+        let resources = crate::config::AwsResources::from_env()?;
+        let sdk = crate::aws::load().await;
+        Ok(Self::new(Backend::aws(&sdk, &resources), config)?)
+    }
+}

@@ -1,0 +1,99 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Event, EventId, EventType, SubscriptionId, TenantId};
+
+/// The body of one queue message: one event for one subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryMessage {
+    pub delivery_id: String,
+    pub tenant: TenantId,
+    pub subscription_id: SubscriptionId,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Queued, no attempt finished yet.
+    Pending,
+    /// The endpoint answered 2xx.
+    Succeeded,
+    /// The last attempt failed; another is scheduled.
+    Failed,
+    /// Every attempt failed; the message is in the dead-letter queue.
+    Dead,
+    /// Not sent: the subscription was deleted or deactivated.
+    Skipped,
+}
+
+/// What happened to one delivery (event × subscription) so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub delivery_id: String,
+    pub tenant: TenantId,
+    pub subscription_id: SubscriptionId,
+    pub event_id: EventId,
+    pub event_type: EventType,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub status_code: Option<u16>,
+    pub last_error: Option<String>,
+    #[serde(default, with = "opt_rfc3339")]
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "opt_rfc3339")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<u64>,
+    /// Unix seconds after which the store may drop the record (DynamoDB TTL).
+    pub expires_at: i64,
+}
+
+impl DeliveryRecord {
+    /// The record of a delivery nobody has attempted yet.
+    pub fn pending(message: &DeliveryMessage, expires_at: i64) -> Self {
+        Self {
+            delivery_id: message.delivery_id.clone(),
+            tenant: message.tenant.clone(),
+            subscription_id: message.subscription_id.clone(),
+            event_id: message.event.id.clone(),
+            event_type: message.event.event_type.clone(),
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            status_code: None,
+            last_error: None,
+            last_attempt_at: None,
+            next_attempt_at: None,
+            duration_ms: None,
+            expires_at,
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.status == DeliveryStatus::Succeeded
+    }
+}
+
+mod opt_rfc3339 {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<String>::deserialize(d)?
+            .map(|s| {
+                DateTime::parse_from_rfc3339(&s)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+    }
+}

@@ -1,0 +1,18 @@
+//! Domain types. Each one is validated when it is built, so the rest of the code never
+//! sees an event type with capitals, a subscription with no events, or a secret too short.
+
+mod api_key;
+mod delivery;
+mod error;
+mod event;
+mod pattern;
+mod subscription;
+mod tenant;
+
+pub use api_key::{ApiKey, ApiKeyHash, Role};
+pub use delivery::{DeliveryMessage, DeliveryRecord, DeliveryStatus};
+pub use error::ValidationError;
+pub use event::{Event, EventId, EventType, NewEvent};
+pub use pattern::EventPattern;
+pub use subscription::{NewSubscription, Subscription, SubscriptionId};
+pub use tenant::TenantId;

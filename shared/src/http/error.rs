@@ -1,0 +1,131 @@
+//! Errors as `application/problem+json` (RFC 9457), mapped to HTTP in this one place.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use thiserror::Error;
+
+use crate::domain::ValidationError;
+use crate::ingest::IngestError;
+use crate::store::StoreError;
+
+#[derive(Debug, Error)]
+pub enum ApiError {
+    #[error("a valid API key is required: send 'Authorization: Bearer <key>'")]
+    Unauthorized,
+    #[error("this API key's role may not {0}")]
+    Forbidden(&'static str),
+    #[error("no {0} with this id")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Validation(#[from] ValidationError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{detail}")]
+    Rejected { status: StatusCode, detail: String },
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            Self::Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request",
+            ),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::Rejected { status, .. } => match *status {
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    (*status, "payload-too-large", "Payload too large")
+                }
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                    (*status, "unsupported-media-type", "Unsupported media type")
+                }
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    "malformed-request",
+                    "Malformed request",
+                ),
+            },
+            Self::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, slug, title) = self.parts();
+        let mut body = json!({
+            "type": format!("urn:tidings:problem:{slug}"),
+            "title": title,
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+        });
+        if let Self::Validation(e) = &self {
+            body["field"] = json!(e.field);
+        }
+        if status.is_server_error() {
+            tracing::error!(detail = %self, "request failed");
+        }
+        let mut response = (status, Json(body)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let detail = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                "body: is larger than this endpoint accepts".to_owned()
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                "content-type: must be application/json".to_owned()
+            }
+            _ => format!("body: {}", rejection.body_text()),
+        };
+        Self::Rejected { status, detail }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::Unavailable(format!(
+            "storage is unavailable ({error}); retry the request"
+        ))
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(error: IngestError) -> Self {
+        match error {
+            IngestError::Invalid(e) => Self::Validation(e),
+            IngestError::IdReused(_) => Self::Conflict(error.to_string()),
+            IngestError::Store(e) => Self::Unavailable(format!(
+                "the event was not accepted ({e}); retry with the same event id"
+            )),
+            IngestError::Queue(e) => Self::Unavailable(format!(
+                "the event was not fully enqueued ({e}); retry with the same event id"
+            )),
+        }
+    }
+}
+
+pub(super) async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}

@@ -1,0 +1,64 @@
+//! The HTTP API as axum routers. Lambda serves them through `lambda_http`; the local runner
+//! serves the very same routers on a TCP port.
+
+mod auth;
+mod error;
+mod events;
+mod subscriptions;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+
+pub use auth::Caller;
+pub use error::ApiError;
+
+use crate::Backend;
+use crate::config::{AwsResources, Config, ConfigError, MAX_EVENT_BYTES};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub backend: Backend,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn new(backend: Backend, config: Config) -> Self {
+        Self {
+            backend,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The Lambda functions' state: configuration and AWS clients from the environment.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let resources = AwsResources::from_env()?;
+        let sdk = crate::aws::load().await;
+        Ok(Self::new(Backend::aws(&sdk, &resources), config))
+    }
+}
+
+/// `POST /v1/events`: the ingest function.
+pub fn ingest_router(state: AppState) -> Router {
+    Router::new()
+        .merge(events::routes())
+        .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
+        .fallback(error::not_found)
+        .with_state(state)
+}
+
+/// `/v1/subscriptions…`: the api function.
+pub fn api_router(state: AppState) -> Router {
+    Router::new()
+        .merge(subscriptions::routes())
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .fallback(error::not_found)
+        .with_state(state)
+}
+
+/// Every route, for the local runner.
+pub fn router(state: AppState) -> Router {
+    ingest_router(state.clone()).merge(api_router(state))
+}

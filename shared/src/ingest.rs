@@ -1,0 +1,142 @@
+//! Accepting an event: validate, dedup by id, resolve subscriptions, enqueue one message
+//! per delivery. Nothing is reported as accepted that is not on the queue.
+
+use chrono::Utc;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::Backend;
+use crate::config::Config;
+use crate::domain::{DeliveryMessage, Event, NewEvent, TenantId, ValidationError};
+use crate::ids;
+use crate::queue::{self, OutgoingMessage, QueueError};
+use crate::store::{EventRecord, EventState, PlannedDelivery, StoreError};
+
+/// The answer to a producer: `202 {"id", "type", "deliveries", "duplicate"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub deliveries: usize,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("event id {0} was already accepted with a different type or data")]
+    IdReused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Accepts one event from `tenant`.
+///
+/// The dedup record is written first, in state `Enqueuing`, with the deliveries it resolved
+/// to; it becomes `Accepted` only once all of them are on the queue. A repeat of an accepted
+/// id returns the first answer with `duplicate: true`; a repeat of an id whose first try
+/// failed part-way enqueues the same deliveries again (the dispatcher never re-sends one that
+/// already succeeded), so a producer's retry always completes the event.
+pub async fn accept(
+    backend: &Backend,
+    config: &Config,
+    tenant: &TenantId,
+    body: Value,
+) -> Result<Receipt, IngestError> {
+    let new_event = NewEvent::from_json(body)?;
+    let fingerprint = fingerprint(&new_event);
+    let now = Utc::now();
+    let event = new_event.into_event(tenant.clone(), now);
+
+    let deliveries: Vec<PlannedDelivery> = backend
+        .subscriptions
+        .list_subscriptions(tenant)
+        .await?
+        .into_iter()
+        .filter(|s| s.wants(&event.event_type))
+        .map(|s| PlannedDelivery {
+            delivery_id: ids::new_id("dlv"),
+            subscription_id: s.id,
+        })
+        .collect();
+    let record = EventRecord {
+        event,
+        fingerprint,
+        deliveries,
+        state: EventState::Enqueuing,
+        expires_at: (now + config.record_ttl).timestamp(),
+    };
+
+    let (record, duplicate) = match backend.events.insert_event(&record).await? {
+        None => (record, false),
+        Some(existing) if existing.fingerprint != record.fingerprint => {
+            return Err(IngestError::IdReused(existing.event.id.to_string()));
+        }
+        Some(existing) => (existing, true),
+    };
+    if record.state == EventState::Enqueuing {
+        enqueue(backend, &record).await?;
+        backend
+            .events
+            .mark_event_accepted(&record.event.tenant, &record.event.id)
+            .await?;
+    }
+    Ok(Receipt {
+        id: record.event.id.to_string(),
+        event_type: record.event.event_type.to_string(),
+        deliveries: record.deliveries.len(),
+        duplicate,
+    })
+}
+
+async fn enqueue(backend: &Backend, record: &EventRecord) -> Result<(), IngestError> {
+    let messages = record
+        .deliveries
+        .iter()
+        .enumerate()
+        .map(|(i, planned)| {
+            let message = delivery_message(&record.event, planned);
+            let body = serde_json::to_string(&message)
+                .map_err(|e| StoreError::Corrupt(format!("delivery message: {e}")))?;
+            Ok(OutgoingMessage {
+                entry_id: i.to_string(),
+                body,
+            })
+        })
+        .collect::<Result<Vec<_>, IngestError>>()?;
+    queue::send_all(backend.queue.as_ref(), &messages).await?;
+    Ok(())
+}
+
+fn delivery_message(event: &Event, planned: &PlannedDelivery) -> DeliveryMessage {
+    DeliveryMessage {
+        delivery_id: planned.delivery_id.clone(),
+        tenant: event.tenant.clone(),
+        subscription_id: planned.subscription_id.clone(),
+        event: event.clone(),
+    }
+}
+
+/// What makes two posts with one id the same event: its type, its data, and its timestamp
+/// when the producer gave one.
+fn fingerprint(event: &NewEvent) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(event.event_type.as_str());
+    hasher.update([0]);
+    hasher.update(serde_json::to_vec(&event.data).unwrap_or_default());
+    hasher.update([0]);
+    if let Some(ts) = event.timestamp {
+        hasher.update(ts.timestamp_micros().to_be_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

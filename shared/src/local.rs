@@ -1,0 +1,133 @@
+//! The local runner: the ingest and api routers on one TCP port and a dispatcher loop, on
+//! the embedded backend (no AWS, no Docker) or, on request, on SQS and DynamoDB.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::backend::Embedded;
+use crate::config::{AwsResources, Config};
+use crate::dispatch::Dispatcher;
+use crate::domain::{ApiKey, Role, TenantId};
+use crate::egress::EgressPolicy;
+use crate::http::{AppState, router};
+use crate::store::StoreError;
+use crate::{Backend, poller};
+
+/// The tenant the development key belongs to.
+pub const DEV_TENANT: &str = "dev";
+/// The deliveries queue's visibility timeout in `template.yaml` (6× the dispatcher timeout).
+pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(360);
+
+pub enum Storage {
+    /// Everything in this process.
+    Embedded,
+    /// SQS and DynamoDB, as named by the environment (`TIDINGS_TABLE`…), at the endpoint of
+    /// `AWS_ENDPOINT_URL` when set.
+    Aws(AwsResources),
+}
+
+pub struct Options {
+    pub addr: SocketAddr,
+    pub storage: Storage,
+    /// The development key to accept; a random one when `None`.
+    pub dev_api_key: Option<String>,
+    pub config: Config,
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub api_key: String,
+    pub backend: Backend,
+    /// The in-memory adapters, when running embedded (tests inject failures through them).
+    pub embedded: Option<Embedded>,
+    server: JoinHandle<()>,
+    poller: JoinHandle<()>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot store the development API key: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot build the delivery client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Starts the stack and returns once it is listening.
+pub async fn start(options: Options) -> Result<Running, StartError> {
+    // Development mode: http:// endpoints on loopback are allowed, and nothing else private.
+    let config = Config {
+        egress: EgressPolicy::AllowLoopback,
+        ..options.config
+    };
+    let (backend, embedded) = match options.storage {
+        Storage::Embedded => {
+            let embedded = Embedded::new(VISIBILITY_TIMEOUT, config.retry.max_attempts());
+            (embedded.backend(), Some(embedded))
+        }
+        Storage::Aws(resources) => (Backend::aws(&crate::aws::load().await, &resources), None),
+    };
+
+    let api_key = options
+        .dev_api_key
+        .unwrap_or_else(|| crate::ids::random_token(ApiKey::PREFIX));
+    let tenant = TenantId::parse(DEV_TENANT).expect("the development tenant id is valid");
+    let key = ApiKey::from_plaintext(&api_key, tenant, Role::Admin, Some("development".into()));
+    match backend.api_keys.put_api_key(&key).await {
+        Ok(()) | Err(StoreError::Conflict) => {}
+        Err(e) => return Err(e.into()),
+    }
+
+    let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config.clone())?);
+    let listener = TcpListener::bind(options.addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: options.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: options.addr,
+        source,
+    })?;
+    let app = router(AppState::new(backend.clone(), config));
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the HTTP server stopped");
+        }
+    });
+    let poller = tokio::spawn(poller::run(backend.queue.clone(), dispatcher));
+    Ok(Running {
+        addr,
+        api_key,
+        backend,
+        embedded,
+        server,
+        poller,
+    })
+}
+
+impl Running {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Waits until the server stops (it does not, unless it fails).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.server).await;
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.poller.abort();
+    }
+}

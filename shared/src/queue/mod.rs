@@ -1,0 +1,101 @@
+//! The delivery queue port, with an in-memory adapter ([`memory::MemoryQueue`]) that keeps
+//! SQS's semantics (visibility timeouts, receive counts, redrive to a dead-letter queue after
+//! `maxReceiveCount`) and an SQS adapter ([`sqs::SqsQueue`]).
+
+pub mod memory;
+pub mod sqs;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+/// SQS takes at most ten entries per `SendMessageBatch`.
+pub const MAX_BATCH: usize = 10;
+/// How often [`send_all`] retries the entries SQS refused, before giving up.
+const SEND_ATTEMPTS: u32 = 4;
+/// The message attribute that says why a message was dead-lettered.
+pub const REASON_ATTRIBUTE: &str = "tidings-reason";
+
+#[derive(Debug, Error)]
+pub enum QueueError {
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    #[error("{failed} of {total} messages could not be enqueued")]
+    Incomplete { failed: usize, total: usize },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// Unique within one batch; SQS reports failures by it.
+    pub entry_id: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// How many times the queue has handed this message out, this time included.
+    pub receive_count: u32,
+    /// Why it was dead-lettered, for messages read from the dead-letter queue.
+    pub reason: Option<String>,
+}
+
+#[async_trait]
+pub trait DeliveryQueue: Send + Sync {
+    /// One `SendMessageBatch` of at most [`MAX_BATCH`] entries; returns the entry ids that
+    /// were not enqueued. Callers use [`send_all`], which retries those.
+    async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<String>, QueueError>;
+    /// Up to `max` visible messages, waiting up to `wait` for one to arrive.
+    async fn receive(&self, max: usize, wait: Duration)
+    -> Result<Vec<ReceivedMessage>, QueueError>;
+    /// Deletes a message received from the main queue: it is done.
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
+    /// Hides a received message for `timeout` from now: this is how backoff is scheduled.
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError>;
+    /// Sends a message straight to the dead-letter queue, with the reason as an attribute.
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError>;
+    /// Receives from the dead-letter queue (for inspection and redrive).
+    async fn receive_dead_letters(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError>;
+}
+
+/// Enqueues every message, in batches of ten, retrying the entries the queue refused.
+/// Either all are enqueued or an error says how many were not.
+pub async fn send_all(
+    queue: &dyn DeliveryQueue,
+    messages: &[OutgoingMessage],
+) -> Result<(), QueueError> {
+    for chunk in messages.chunks(MAX_BATCH) {
+        let mut pending: Vec<OutgoingMessage> = chunk.to_vec();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let outcome = queue.send_batch(&pending).await;
+            match outcome {
+                Ok(failed) => pending.retain(|m| failed.contains(&m.entry_id)),
+                Err(err) if attempt >= SEND_ATTEMPTS => return Err(err),
+                Err(err) => tracing::warn!(%err, attempt, "SendMessageBatch failed, retrying"),
+            }
+            if !pending.is_empty() {
+                if attempt >= SEND_ATTEMPTS {
+                    return Err(QueueError::Incomplete {
+                        failed: pending.len(),
+                        total: messages.len(),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+            }
+        }
+    }
+    Ok(())
+}

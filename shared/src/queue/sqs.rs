@@ -1,0 +1,158 @@
+//! The delivery queue on Amazon SQS.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
+
+use super::*;
+
+pub struct SqsQueue {
+    client: Client,
+    queue_url: String,
+    dead_letter_queue_url: String,
+}
+
+fn unavailable(error: impl std::error::Error) -> QueueError {
+    QueueError::Unavailable(DisplayErrorContext(error).to_string())
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, queue_url: String, dead_letter_queue_url: String) -> Self {
+        Self {
+            client,
+            queue_url,
+            dead_letter_queue_url,
+        }
+    }
+
+    async fn receive_from(
+        &self,
+        queue_url: &str,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(max.clamp(1, MAX_BATCH) as i32)
+            .wait_time_seconds(wait.as_secs().min(20) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_attribute_names(REASON_ATTRIBUTE)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output
+            .messages()
+            .iter()
+            .filter_map(|m| {
+                Some(ReceivedMessage {
+                    message_id: m.message_id()?.to_owned(),
+                    receipt_handle: m.receipt_handle()?.to_owned(),
+                    body: m.body().unwrap_or_default().to_owned(),
+                    receive_count: m
+                        .attributes()
+                        .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1),
+                    reason: m
+                        .message_attributes()
+                        .and_then(|a| a.get(REASON_ATTRIBUTE))
+                        .and_then(|v| v.string_value())
+                        .map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for SqsQueue {
+    async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<String>, QueueError> {
+        let entries = entries
+            .iter()
+            .map(|e| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(&e.entry_id)
+                    .message_body(&e.body)
+                    .build()
+                    .map_err(unavailable)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.failed().iter().map(|f| f.id().to_owned()).collect())
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        self.receive_from(&self.queue_url, max, wait).await
+    }
+
+    async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn change_visibility(
+        &self,
+        receipt_handle: &str,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(timeout.as_secs().min(crate::retry::MAX_DELAY.as_secs()) as i32)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
+        let reason = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(unavailable)?;
+        self.client
+            .send_message()
+            .queue_url(&self.dead_letter_queue_url)
+            .message_body(body)
+            .message_attributes(REASON_ATTRIBUTE, reason)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn receive_dead_letters(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>, QueueError> {
+        self.receive_from(&self.dead_letter_queue_url, max, wait)
+            .await
+    }
+}

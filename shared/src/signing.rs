@@ -1,0 +1,353 @@
+//! Webhook signatures.
+//!
+//! [Standard Webhooks](https://www.standardwebhooks.com/): `webhook-id`, `webhook-timestamp`
+//! and `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the
+//! base64-decoded part of a `whsec_…` secret. [`verify`] is what a receiver written in Rust calls.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use thiserror::Error;
+
+use crate::domain::ValidationError;
+use crate::ids;
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub const HEADER_ID: &str = "webhook-id";
+pub const HEADER_TIMESTAMP: &str = "webhook-timestamp";
+pub const HEADER_SIGNATURE: &str = "webhook-signature";
+
+/// How far a `webhook-timestamp` may be from the receiver's clock (the spec's 5 minutes).
+pub const TIMESTAMP_TOLERANCE_SECS: i64 = 5 * 60;
+
+const PREFIX: &str = "whsec_";
+const MIN_KEY_BYTES: usize = 24;
+const MAX_KEY_BYTES: usize = 64;
+const GENERATED_KEY_BYTES: usize = 32;
+
+/// A signing secret, `whsec_` + base64 of 24 to 64 bytes. Its `Debug` never shows the key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Secret {
+    text: String,
+    key: Vec<u8>,
+}
+
+impl Secret {
+    /// A fresh secret from the operating system's random source.
+    pub fn generate() -> Self {
+        let key = ids::random_bytes(GENERATED_KEY_BYTES);
+        Self {
+            text: format!("{PREFIX}{}", STANDARD.encode(&key)),
+            key,
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let rule = format!(
+            "must be 'whsec_' followed by the base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes"
+        );
+        let encoded = text
+            .strip_prefix(PREFIX)
+            .ok_or_else(|| ValidationError::new("secret", rule.clone()))?;
+        let key = STANDARD
+            .decode(encoded)
+            .map_err(|_| ValidationError::new("secret", rule.clone()))?;
+        if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&key.len()) {
+            return Err(ValidationError::new("secret", rule));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            key,
+        })
+    }
+
+    /// The secret as the subscriber stores it (`whsec_…`).
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// Standard Webhooks signature of one message: `v1,<base64>`.
+    pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+        format!("v1,{}", STANDARD.encode(self.mac(msg_id, timestamp, body)))
+    }
+
+    fn mac(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
+        let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any size");
+        mac.update(msg_id.as_bytes());
+        mac.update(b".");
+        mac.update(timestamp.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+impl TryFrom<String> for Secret {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<Secret> for String {
+    fn from(value: Secret) -> Self {
+        value.text
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(whsec_…)")
+    }
+}
+
+/// Why a delivery did not verify.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VerifyError {
+    #[error("the secret is empty or not valid base64")]
+    InvalidSecret,
+    #[error("the {0} header is missing")]
+    MissingHeader(&'static str),
+    #[error("the webhook-timestamp header is not a unix time in seconds")]
+    InvalidTimestamp,
+    #[error("the webhook-timestamp is more than 5 minutes from now")]
+    TimestampOutOfTolerance,
+    #[error("no v1 signature matches")]
+    NoMatchingSignature,
+}
+
+/// Verifies a Standard Webhooks delivery as a receiver does.
+///
+/// `secret` may be given with or without its `whsec_` prefix; `now` is the receiver's unix
+/// time in seconds. Unknown signature versions are ignored; any one matching `v1` passes.
+pub fn verify(
+    secret: &str,
+    msg_id: Option<&str>,
+    timestamp: Option<&str>,
+    signatures: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<(), VerifyError> {
+    let encoded = secret.strip_prefix(PREFIX).unwrap_or(secret);
+    let key = STANDARD
+        .decode(encoded)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .ok_or(VerifyError::InvalidSecret)?;
+    let msg_id = msg_id.ok_or(VerifyError::MissingHeader(HEADER_ID))?;
+    let timestamp = timestamp.ok_or(VerifyError::MissingHeader(HEADER_TIMESTAMP))?;
+    let signatures = signatures.ok_or(VerifyError::MissingHeader(HEADER_SIGNATURE))?;
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::InvalidTimestamp)?;
+    if (now - ts).abs() > TIMESTAMP_TOLERANCE_SECS {
+        return Err(VerifyError::TimestampOutOfTolerance);
+    }
+    let secret = Secret {
+        text: String::new(),
+        key,
+    };
+    let expected = secret.mac(msg_id, ts, body);
+    let matched = signatures
+        .split(' ')
+        .filter_map(|sig| sig.strip_prefix("v1,"))
+        .filter_map(|sig| STANDARD.decode(sig).ok())
+        .any(|candidate| {
+            subtle::ConstantTimeEq::ct_eq(candidate.as_slice(), expected.as_slice()).into()
+        });
+    if matched {
+        Ok(())
+    } else {
+        Err(VerifyError::NoMatchingSignature)
+    }
+}
+
+/// [`verify`] over an HTTP header map, with the current time.
+pub fn verify_headers(
+    secret: &str,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<(), VerifyError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    verify(
+        secret,
+        header(HEADER_ID),
+        header(HEADER_TIMESTAMP),
+        header(HEADER_SIGNATURE),
+        body,
+        chrono::Utc::now().timestamp(),
+    )
+}
+
+/// The seeds' compatibility scheme: hex HMAC-SHA256 of the raw body, keyed with the secret
+/// string's own UTF-8 bytes (what Commerce Engine's and Medusa's receiver code computes).
+pub fn sign_hex(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size");
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The Standard Webhooks reference libraries' own test vectors.
+    const VECTORS: [(&str, &str, i64, &str, &str); 2] = [
+        (
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+        ),
+        (
+            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+            "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+            1649367553,
+            r#"{"email":"test@example.com","username":"test_user"}"#,
+            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+        ),
+    ];
+
+    #[test]
+    fn signs_the_specification_vectors() {
+        for (secret, id, ts, body, expected) in VECTORS {
+            let secret = Secret::parse(secret).unwrap();
+            assert_eq!(secret.sign(id, ts, body.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn verifies_the_specification_vectors() {
+        for (secret, id, ts, body, sig) in VECTORS {
+            let check = |now| {
+                verify(
+                    secret,
+                    Some(id),
+                    Some(&ts.to_string()),
+                    Some(sig),
+                    body.as_bytes(),
+                    now,
+                )
+            };
+            assert_eq!(check(ts), Ok(()));
+            assert_eq!(check(ts + 299), Ok(()), "within tolerance");
+            assert_eq!(check(ts + 301), Err(VerifyError::TimestampOutOfTolerance));
+            assert_eq!(check(ts - 301), Err(VerifyError::TimestampOutOfTolerance));
+            // The prefix is optional for receivers.
+            let bare = secret.strip_prefix("whsec_").unwrap();
+            assert_eq!(
+                verify(
+                    bare,
+                    Some(id),
+                    Some(&ts.to_string()),
+                    Some(sig),
+                    body.as_bytes(),
+                    ts
+                ),
+                Ok(())
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_tampering_and_accepts_any_matching_signature_of_a_list() {
+        let (secret, id, ts, body, sig) = VECTORS[0];
+        let ts_s = ts.to_string();
+        let v = |id: &str, body: &str, sigs: &str| {
+            verify(
+                secret,
+                Some(id),
+                Some(&ts_s),
+                Some(sigs),
+                body.as_bytes(),
+                ts,
+            )
+        };
+        assert_eq!(
+            v(id, r#"{"test": 2432232315}"#, sig),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        assert_eq!(
+            v("msg_other", body, sig),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        let list = format!("v1,Zm9vYmFy v2,abc {sig}");
+        assert_eq!(v(id, body, &list), Ok(()));
+        let unknown_version_only = sig.replacen("v1,", "v2,", 1);
+        assert_eq!(
+            v(id, body, &unknown_version_only),
+            Err(VerifyError::NoMatchingSignature)
+        );
+        assert_eq!(
+            verify("", Some(id), Some(&ts_s), Some(sig), body.as_bytes(), ts),
+            Err(VerifyError::InvalidSecret)
+        );
+        assert_eq!(
+            verify(secret, None, Some(&ts_s), Some(sig), body.as_bytes(), ts),
+            Err(VerifyError::MissingHeader(HEADER_ID))
+        );
+        assert_eq!(
+            verify(
+                secret,
+                Some(id),
+                Some("soon"),
+                Some(sig),
+                body.as_bytes(),
+                ts
+            ),
+            Err(VerifyError::InvalidTimestamp)
+        );
+    }
+
+    #[test]
+    fn generated_secrets_are_long_random_and_parse_back() {
+        let a = Secret::generate();
+        let b = Secret::generate();
+        assert_ne!(a, b);
+        assert!(a.expose().starts_with("whsec_"));
+        assert_eq!(Secret::parse(a.expose()).unwrap(), a);
+        assert_eq!(
+            format!("{a:?}"),
+            "Secret(whsec_…)",
+            "Debug never leaks the key"
+        );
+    }
+
+    #[test]
+    fn secrets_outside_the_rule_are_refused() {
+        let short = format!("whsec_{}", STANDARD.encode([7u8; 23]));
+        let long = format!("whsec_{}", STANDARD.encode([7u8; 65]));
+        for bad in [
+            "",
+            "whsec_",
+            "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_***",
+            &short,
+            &long,
+        ] {
+            assert_eq!(Secret::parse(bad).unwrap_err().field, "secret", "{bad}");
+        }
+    }
+
+    #[test]
+    fn hex_scheme_matches_node_crypto() {
+        // Computed independently: hmac.new(b"secret", b'{"a":1}', hashlib.sha256).hexdigest()
+        assert_eq!(
+            sign_hex("secret", br#"{"a":1}"#),
+            "aa9e2e3575f5d7098b6caccd790888c36d5fdb63342a73bada2d6a51747a8494"
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! The embedded backend's store: the same semantics as DynamoDB's conditional writes, in a
+//! mutex. Any call can be made to fail on cue, to test what happens when AWS does.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::domain::DeliveryStatus;
+use crate::fault::Faults;
+
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+    faults: Faults,
+}
+
+#[derive(Default)]
+struct State {
+    subscriptions: BTreeMap<(TenantId, SubscriptionId), Subscription>,
+    events: HashMap<(TenantId, EventId), EventRecord>,
+    deliveries: HashMap<(TenantId, SubscriptionId, String), DeliveryRecord>,
+    api_keys: HashMap<String, ApiKey>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes the next `count` calls of `operation` (a trait method's name) fail.
+    pub fn fail_next(&self, operation: &'static str, count: usize) {
+        self.faults.fail_next(operation, count);
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind, still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check(&self, operation: &'static str) -> Result<(), StoreError> {
+        if self.faults.should_fail(operation) {
+            Err(StoreError::Unavailable(format!(
+                "injected failure in {operation}"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for MemoryStore {
+    async fn create_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
+        self.check("create_subscription")?;
+        let key = (subscription.tenant.clone(), subscription.id.clone());
+        let mut state = self.state();
+        if state.subscriptions.contains_key(&key) {
+            return Err(StoreError::Conflict);
+        }
+        state.subscriptions.insert(key, subscription.clone());
+        Ok(())
+    }
+
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Option<Subscription>, StoreError> {
+        self.check("get_subscription")?;
+        Ok(self
+            .state()
+            .subscriptions
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
+    async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
+        self.check("list_subscriptions")?;
+        Ok(self
+            .state()
+            .subscriptions
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, s)| s.clone())
+            .collect())
+    }
+
+    async fn delete_subscription(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<bool, StoreError> {
+        self.check("delete_subscription")?;
+        Ok(self
+            .state()
+            .subscriptions
+            .remove(&(tenant.clone(), id.clone()))
+            .is_some())
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn insert_event(&self, record: &EventRecord) -> Result<Option<EventRecord>, StoreError> {
+        self.check("insert_event")?;
+        let key = (record.event.tenant.clone(), record.event.id.clone());
+        let mut state = self.state();
+        if let Some(existing) = state.events.get(&key) {
+            return Ok(Some(existing.clone()));
+        }
+        state.events.insert(key, record.clone());
+        Ok(None)
+    }
+
+    async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
+        self.check("mark_event_accepted")?;
+        match self.state().events.get_mut(&(tenant.clone(), id.clone())) {
+            Some(record) => {
+                record.state = EventState::Accepted;
+                Ok(())
+            }
+            None => Err(StoreError::Conflict),
+        }
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for MemoryStore {
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        delivery_id: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.check("get_delivery")?;
+        let key = (tenant.clone(), subscription.clone(), delivery_id.to_owned());
+        Ok(self.state().deliveries.get(&key).cloned())
+    }
+
+    async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        self.check("put_delivery")?;
+        let key = (
+            record.tenant.clone(),
+            record.subscription_id.clone(),
+            record.delivery_id.clone(),
+        );
+        let mut state = self.state();
+        if state
+            .deliveries
+            .get(&key)
+            .is_some_and(|r| r.status == DeliveryStatus::Succeeded)
+        {
+            return Err(StoreError::Conflict);
+        }
+        state.deliveries.insert(key, record.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for MemoryStore {
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.check("put_api_key")?;
+        let mut state = self.state();
+        if state.api_keys.contains_key(key.hash.as_str()) {
+            return Err(StoreError::Conflict);
+        }
+        state
+            .api_keys
+            .insert(key.hash.as_str().to_owned(), key.clone());
+        Ok(())
+    }
+
+    async fn find_api_key(&self, hash: &ApiKeyHash) -> Result<Option<ApiKey>, StoreError> {
+        self.check("find_api_key")?;
+        Ok(self.state().api_keys.get(hash.as_str()).cloned())
+    }
+}

@@ -1,0 +1,118 @@
+//! Storage ports: small traits the domain functions use, each with an in-memory adapter
+//! ([`memory::MemoryStore`]) and a DynamoDB adapter ([`dynamo::DynamoStore`]) that keep the
+//! same semantics. One contract test suite (`tests/contract.rs`) runs against both.
+
+pub mod dynamo;
+pub mod memory;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::{
+    ApiKey, ApiKeyHash, DeliveryRecord, Event, EventId, Subscription, SubscriptionId, TenantId,
+};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A conditional write found the item already there (or no longer as expected).
+    #[error("conditional write refused: the item exists or changed")]
+    Conflict,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored item is malformed: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// Stores a new subscription; [`StoreError::Conflict`] if its id is taken.
+    async fn create_subscription(&self, subscription: &Subscription) -> Result<(), StoreError>;
+    async fn get_subscription(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Option<Subscription>, StoreError>;
+    /// The tenant's subscriptions, oldest first.
+    async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
+    /// Whether there was one to delete.
+    async fn delete_subscription(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Where an accepted event stands. An event stays `Enqueuing` until every one of its
+/// deliveries is on the queue, so a producer's retry finishes the job instead of being
+/// answered "duplicate" for an event that was never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventState {
+    Enqueuing,
+    Accepted,
+}
+
+/// One delivery an event was resolved to when it was first accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedDelivery {
+    pub delivery_id: String,
+    pub subscription_id: SubscriptionId,
+}
+
+/// The dedup record of an event id within a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Kept as JSON text so the stored event is byte-for-byte what was accepted.
+    #[serde(with = "json_text")]
+    pub event: Event,
+    /// SHA-256 of the producer's type and data: a reused id with other content is refused.
+    pub fingerprint: String,
+    pub deliveries: Vec<PlannedDelivery>,
+    pub state: EventState,
+    pub expires_at: i64,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Stores the record if its (tenant, id) is new; otherwise returns the existing one
+    /// untouched.
+    async fn insert_event(&self, record: &EventRecord) -> Result<Option<EventRecord>, StoreError>;
+    async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    async fn get_delivery(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        delivery_id: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
+    /// Writes the record unless the stored one already succeeded ([`StoreError::Conflict`]):
+    /// a success is never overwritten.
+    async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Stores a new key; [`StoreError::Conflict`] if the same hash is already stored.
+    async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    async fn find_api_key(&self, hash: &ApiKeyHash) -> Result<Option<ApiKey>, StoreError>;
+}
+
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::domain::Event;
+
+    pub fn serialize<S: Serializer>(event: &Event, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(event).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
+        let text = String::deserialize(d)?;
+        serde_json::from_str(&text).map_err(serde::de::Error::custom)
+    }
+}
