@@ -17,3 +17,98 @@ pub async fn emulator(endpoint: &str) -> SdkConfig {
         .load()
         .await
 }
+
+/// Queue settings that `template.yaml` gives the deliveries queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSettings {
+    pub visibility_timeout_secs: u32,
+    pub max_receive_count: u32,
+}
+
+/// Creates the table and both queues as `template.yaml` declares them, named after
+/// `prefix`, on an AWS API emulator (or a sandbox account). For tests and local use; on
+/// AWS, `sam deploy` creates them.
+pub async fn provision(
+    sdk: &SdkConfig,
+    prefix: &str,
+    settings: QueueSettings,
+) -> Result<crate::config::AwsResources, Box<dyn std::error::Error + Send + Sync>> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    use aws_sdk_sqs::types::QueueAttributeName;
+
+    let dynamo = aws_sdk_dynamodb::Client::new(sdk);
+    let table = format!("{prefix}-table");
+    let mut create = dynamo
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (name, key_type) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+        create = create
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(key_type)
+                    .build()?,
+            );
+    }
+    create.send().await?;
+    dynamo
+        .update_time_to_live()
+        .table_name(&table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()?,
+        )
+        .send()
+        .await?;
+
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dead_letter_queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{prefix}-dead-letters"))
+        .send()
+        .await?
+        .queue_url
+        .ok_or("CreateQueue returned no URL")?;
+    let dead_letter_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dead_letter_queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .ok_or("GetQueueAttributes returned no ARN")?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dead_letter_arn,
+        "maxReceiveCount": settings.max_receive_count.to_string(),
+    });
+    let delivery_queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{prefix}-deliveries"))
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            settings.visibility_timeout_secs.to_string(),
+        )
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await?
+        .queue_url
+        .ok_or("CreateQueue returned no URL")?;
+    Ok(crate::config::AwsResources {
+        table,
+        delivery_queue_url,
+        dead_letter_queue_url,
+    })
+}

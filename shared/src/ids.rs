@@ -1,5 +1,7 @@
 //! Identifiers and random material.
 
+use std::sync::Mutex;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -7,7 +9,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 ///
 /// ULIDs sort by creation time, so listings and DynamoDB sort keys come out in order.
 pub fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", ulid::Ulid::new())
+    // One generator per process keeps ids made in the same millisecond in order.
+    static GENERATOR: Mutex<Option<ulid::Generator>> = Mutex::new(None);
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    let id = generator
+        .get_or_insert_with(ulid::Generator::new)
+        .generate()
+        .unwrap_or_else(|_| ulid::Ulid::new());
+    format!("{prefix}_{id}")
 }
 
 /// `n` bytes from the operating system's random source.
@@ -36,12 +45,16 @@ mod tests {
 
     #[test]
     fn ids_are_prefixed_unique_and_sortable() {
-        let a = new_id("evt");
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = new_id("evt");
-        assert!(a.starts_with("evt_") && a.len() == 30, "{a}");
-        assert_ne!(a, b);
-        assert!(a < b, "later ids sort after earlier ones");
+        let ids: Vec<String> = (0..1000).map(|_| new_id("evt")).collect();
+        assert!(
+            ids[0].starts_with("evt_") && ids[0].len() == 30,
+            "{}",
+            ids[0]
+        );
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "later ids sort after earlier ones"
+        );
     }
 
     #[test]

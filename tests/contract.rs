@@ -1,0 +1,365 @@
+//! One contract for each port, run against the in-memory adapters and against the AWS
+//! adapters on the moto emulator: both must behave the same.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use support::emulator;
+use support::template::Template;
+use tidings::Backend;
+use tidings::backend::Embedded;
+use tidings::domain::{
+    ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, NewEvent,
+    NewSubscription, Role, TenantId,
+};
+use tidings::egress::EgressPolicy;
+use tidings::queue::{self, OutgoingMessage};
+use tidings::store::{EventRecord, EventState, PlannedDelivery, StoreError};
+
+fn memory() -> Backend {
+    let settings = Template::load().queue_settings();
+    Embedded::new(
+        Duration::from_secs(settings.visibility_timeout_secs.into()),
+        settings.max_receive_count,
+    )
+    .backend()
+}
+
+async fn aws() -> Option<Backend> {
+    let sdk = emulator::sdk().await?;
+    let resources = emulator::provision(&sdk).await;
+    Some(Backend::aws(&sdk, &resources))
+}
+
+/// Runs a contract against both adapters.
+macro_rules! contract {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn memory() {
+                super::$name(&super::memory()).await;
+            }
+
+            #[tokio::test]
+            async fn aws() {
+                if let Some(backend) = super::aws().await {
+                    super::$name(&backend).await;
+                }
+            }
+        }
+    };
+}
+
+contract!(subscriptions);
+contract!(events);
+contract!(deliveries);
+contract!(api_keys);
+contract!(queue_send_receive_delete);
+contract!(queue_visibility_and_redrive);
+contract!(queue_dead_letter_with_reason);
+
+fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).unwrap()
+}
+
+fn subscription(t: &TenantId, events: &[&str]) -> tidings::domain::Subscription {
+    let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    NewSubscription::validate(
+        "https://shop.example/hooks",
+        &events,
+        None,
+        Some("orders".into()),
+        None,
+        EgressPolicy::PublicOnly,
+    )
+    .unwrap()
+    .into_subscription(t.clone(), Utc::now())
+}
+
+async fn subscriptions(b: &Backend) {
+    let (acme, other) = (tenant("acme"), tenant("other"));
+    let a = subscription(&acme, &["order.*"]);
+    let a2 = subscription(&acme, &["*"]);
+    let o = subscription(&other, &["*"]);
+    for s in [&a, &a2, &o] {
+        b.subscriptions.create_subscription(s).await.unwrap();
+    }
+    assert!(matches!(
+        b.subscriptions.create_subscription(&a).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        b.subscriptions
+            .get_subscription(&acme, &a.id)
+            .await
+            .unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        b.subscriptions
+            .get_subscription(&other, &a.id)
+            .await
+            .unwrap(),
+        None,
+        "another tenant's id is not found"
+    );
+    let listed = b.subscriptions.list_subscriptions(&acme).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![a.clone(), a2.clone()],
+        "only the tenant's, oldest first"
+    );
+    assert!(
+        b.subscriptions
+            .delete_subscription(&acme, &a.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.subscriptions
+            .delete_subscription(&acme, &a.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !b.subscriptions
+            .delete_subscription(&acme, &o.id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        b.subscriptions
+            .get_subscription(&acme, &a.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        b.subscriptions.list_subscriptions(&other).await.unwrap(),
+        vec![o]
+    );
+}
+
+fn event_record(t: &TenantId, id: &str, fingerprint: &str) -> EventRecord {
+    let event = NewEvent::from_json(serde_json::json!({
+        "id": id, "type": "order.created", "data": {"total": "99.90", "n": 1.0}
+    }))
+    .unwrap()
+    .into_event(t.clone(), Utc::now());
+    EventRecord {
+        event,
+        fingerprint: fingerprint.into(),
+        deliveries: vec![PlannedDelivery {
+            delivery_id: "dlv_1".into(),
+            subscription_id: tidings::domain::SubscriptionId::generate(),
+        }],
+        state: EventState::Enqueuing,
+        expires_at: Utc::now().timestamp() + 3600,
+    }
+}
+
+async fn events(b: &Backend) {
+    let (acme, other) = (tenant("acme"), tenant("other"));
+    let first = event_record(&acme, "evt_1", "f1");
+    assert_eq!(b.events.insert_event(&first).await.unwrap(), None);
+    let again = event_record(&acme, "evt_1", "f2");
+    let existing = b
+        .events
+        .insert_event(&again)
+        .await
+        .unwrap()
+        .expect("the first record");
+    assert_eq!(
+        existing, first,
+        "the first record comes back untouched, event and all"
+    );
+    b.events
+        .mark_event_accepted(&acme, &first.event.id)
+        .await
+        .unwrap();
+    let existing = b.events.insert_event(&again).await.unwrap().unwrap();
+    assert_eq!(existing.state, EventState::Accepted);
+    assert_eq!(existing.fingerprint, "f1");
+    // The same id in another tenant is another event.
+    assert_eq!(
+        b.events
+            .insert_event(&event_record(&other, "evt_1", "f3"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(matches!(
+        b.events
+            .mark_event_accepted(&acme, &EventId::parse("evt_missing").unwrap())
+            .await,
+        Err(StoreError::Conflict)
+    ));
+}
+
+async fn deliveries(b: &Backend) {
+    let acme = tenant("acme");
+    let sub = subscription(&acme, &["*"]);
+    let event = event_record(&acme, "evt_9", "f").event;
+    let message = DeliveryMessage {
+        delivery_id: "dlv_9".into(),
+        tenant: acme.clone(),
+        subscription_id: sub.id.clone(),
+        event,
+    };
+    assert_eq!(
+        b.deliveries
+            .get_delivery(&acme, &sub.id, "dlv_9")
+            .await
+            .unwrap(),
+        None
+    );
+    let mut record = DeliveryRecord::pending(&message, Utc::now().timestamp() + 60);
+    record.status = DeliveryStatus::Failed;
+    record.attempts = 1;
+    record.status_code = Some(500);
+    record.last_attempt_at = Some(Utc::now());
+    b.deliveries.put_delivery(&record).await.unwrap();
+    let stored = b
+        .deliveries
+        .get_delivery(&acme, &sub.id, "dlv_9")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, DeliveryStatus::Failed);
+    assert_eq!(stored.status_code, Some(500));
+    assert_eq!(
+        stored.last_attempt_at.map(|t| t.timestamp_millis()),
+        record.last_attempt_at.map(|t| t.timestamp_millis())
+    );
+    record.status = DeliveryStatus::Succeeded;
+    record.attempts = 2;
+    record.status_code = Some(200);
+    b.deliveries.put_delivery(&record).await.unwrap();
+    record.status = DeliveryStatus::Failed;
+    record.attempts = 3;
+    assert!(
+        matches!(
+            b.deliveries.put_delivery(&record).await,
+            Err(StoreError::Conflict)
+        ),
+        "a success is never overwritten"
+    );
+    let stored = b
+        .deliveries
+        .get_delivery(&acme, &sub.id, "dlv_9")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.success());
+    assert_eq!(stored.attempts, 2);
+    assert_eq!(
+        b.deliveries
+            .get_delivery(&tenant("other"), &sub.id, "dlv_9")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn api_keys(b: &Backend) {
+    let (key, plaintext) = ApiKey::generate(tenant("acme"), Role::Ingest, Some("shop".into()));
+    b.api_keys.put_api_key(&key).await.unwrap();
+    let found = b
+        .api_keys
+        .find_api_key(&ApiKeyHash::of(&plaintext))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, key);
+    assert!(matches!(
+        b.api_keys.put_api_key(&key).await,
+        Err(StoreError::Conflict)
+    ));
+    assert_eq!(
+        b.api_keys
+            .find_api_key(&ApiKeyHash::of("tdk_guess"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+fn outgoing(n: usize) -> Vec<OutgoingMessage> {
+    (0..n)
+        .map(|i| OutgoingMessage {
+            entry_id: i.to_string(),
+            body: format!("{{\"n\":{i}}}"),
+        })
+        .collect()
+}
+
+const WAIT: Duration = Duration::from_secs(1);
+
+async fn queue_send_receive_delete(b: &Backend) {
+    let q = b.queue.as_ref();
+    queue::send_all(q, &outgoing(12)).await.unwrap();
+    let mut bodies = HashSet::new();
+    let mut received = Vec::new();
+    for _ in 0..10 {
+        let batch = q.receive(10, WAIT).await.unwrap();
+        assert!(batch.len() <= 10);
+        for m in batch {
+            assert_eq!(m.receive_count, 1);
+            bodies.insert(m.body.clone());
+            received.push(m);
+        }
+        if bodies.len() == 12 {
+            break;
+        }
+    }
+    let expected: HashSet<String> = outgoing(12).into_iter().map(|m| m.body).collect();
+    assert_eq!(
+        bodies, expected,
+        "every message arrives, in two batches or more"
+    );
+    for m in &received {
+        q.delete(&m.receipt_handle).await.unwrap();
+    }
+    assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+}
+
+async fn queue_visibility_and_redrive(b: &Backend) {
+    let q = b.queue.as_ref();
+    let max_receive_count = Template::load().queue_settings().max_receive_count;
+    queue::send_all(q, &outgoing(1)).await.unwrap();
+    for n in 1..=max_receive_count {
+        let batch = q.receive(10, WAIT).await.unwrap();
+        assert_eq!(batch.len(), 1, "receive {n}");
+        assert_eq!(batch[0].receive_count, n);
+        // While in flight it stays hidden.
+        assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+        // Backoff of zero: it is visible again at once.
+        q.change_visibility(&batch[0].receipt_handle, Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    // Received maxReceiveCount times: the next receive moves it to the dead-letter queue.
+    assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+    let dead = q.receive_dead_letters(10, WAIT).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "{\"n\":0}");
+}
+
+async fn queue_dead_letter_with_reason(b: &Backend) {
+    let q = b.queue.as_ref();
+    q.dead_letter("{\"broken\":true}", "unreadable delivery message")
+        .await
+        .unwrap();
+    let dead = q.receive_dead_letters(10, WAIT).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body, "{\"broken\":true}");
+    assert_eq!(
+        dead[0].reason.as_deref(),
+        Some("unreadable delivery message")
+    );
+    assert!(
+        q.receive(10, Duration::ZERO).await.unwrap().is_empty(),
+        "the main queue is untouched"
+    );
+}

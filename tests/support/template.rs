@@ -1,0 +1,65 @@
+//! Settings read from `template.yaml`, so what is tested is what is deployed.
+
+use serde_yaml::Value;
+use tidings::aws::QueueSettings;
+use tidings::retry::RetrySchedule;
+
+pub struct Template(Value);
+
+impl Template {
+    pub fn load() -> Self {
+        let text = super::read_repo_file("template.yaml");
+        Self(serde_yaml::from_str(&text).expect("template.yaml is valid YAML"))
+    }
+
+    pub fn resource(&self, name: &str) -> &Value {
+        let r = &self.0["Resources"][name];
+        assert!(!r.is_null(), "template.yaml has no resource {name}");
+        r
+    }
+
+    pub fn properties(&self, name: &str) -> &Value {
+        &self.resource(name)["Properties"]
+    }
+
+    /// A global environment variable of the functions.
+    pub fn env(&self, name: &str) -> String {
+        self.0["Globals"]["Function"]["Environment"]["Variables"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("template.yaml sets no {name}"))
+            .to_owned()
+    }
+
+    pub fn retry_schedule(&self) -> RetrySchedule {
+        self.env("TIDINGS_RETRY_SCHEDULE")
+            .parse()
+            .expect("the template's retry schedule parses")
+    }
+
+    pub fn queue_settings(&self) -> QueueSettings {
+        let queue = self.properties("DeliveriesQueue");
+        QueueSettings {
+            visibility_timeout_secs: number(&queue["VisibilityTimeout"]),
+            max_receive_count: number(&queue["RedrivePolicy"]["maxReceiveCount"]),
+        }
+    }
+
+    /// A function's timeout in seconds, or the global one.
+    pub fn function_timeout(&self, name: &str) -> u32 {
+        let own = &self.properties(name)["Timeout"];
+        if own.is_null() {
+            number(&self.0["Globals"]["Function"]["Timeout"])
+        } else {
+            number(own)
+        }
+    }
+}
+
+/// A YAML number, or a number written as a string.
+pub fn number(value: &Value) -> u32 {
+    match value {
+        Value::Number(n) => n.as_u64().expect("a whole number") as u32,
+        Value::String(s) => s.parse().expect("a whole number"),
+        other => panic!("expected a number, found {other:?}"),
+    }
+}

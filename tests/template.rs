@@ -1,0 +1,117 @@
+//! `template.yaml` and the code agree: what is tested is what is deployed.
+
+use support::template::{Template, number};
+use tidings::config::Config;
+use tidings::retry::RetrySchedule;
+
+#[test]
+fn max_receive_count_is_the_number_of_attempts_in_the_schedule() {
+    let t = Template::load();
+    let schedule = t.retry_schedule();
+    assert_eq!(
+        t.queue_settings().max_receive_count,
+        schedule.max_attempts()
+    );
+    assert_eq!(
+        schedule,
+        RetrySchedule::default(),
+        "the code's default is the template's"
+    );
+}
+
+#[test]
+fn aws_advises_a_visibility_timeout_of_six_times_the_dispatcher_timeout() {
+    let t = Template::load();
+    let timeout = t.function_timeout("DispatcherFunction");
+    assert!(t.queue_settings().visibility_timeout_secs >= 6 * timeout);
+    // The dispatcher must finish a batch (concurrent POSTs, each bounded) within its timeout.
+    let delivery_timeout: u32 = t.env("TIDINGS_DELIVERY_TIMEOUT_SECS").parse().unwrap();
+    assert!(delivery_timeout * 2 < timeout);
+}
+
+#[test]
+fn the_functions_defaults_match_the_template() {
+    let t = Template::load();
+    let defaults = Config::default();
+    let env: Vec<(String, String)> = [
+        "TIDINGS_RETRY_SCHEDULE",
+        "TIDINGS_DELIVERY_TIMEOUT_SECS",
+        "TIDINGS_RECORD_TTL_DAYS",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), t.env(k)))
+    .collect();
+    let configured = Config::from_lookup(|k| {
+        env.iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    assert_eq!(configured.retry, defaults.retry);
+    assert_eq!(configured.delivery_timeout, defaults.delivery_timeout);
+    assert_eq!(configured.record_ttl, defaults.record_ttl);
+}
+
+#[test]
+fn the_table_has_the_keys_and_ttl_the_dynamodb_store_uses() {
+    let t = Template::load();
+    let table = t.properties("Table");
+    let keys: Vec<(&str, &str)> = table["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap(),
+                k["KeyType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(keys, vec![("pk", "HASH"), ("sk", "RANGE")]);
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some("expires_at")
+    );
+    assert_eq!(table["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+}
+
+#[test]
+fn the_dispatcher_reports_partial_batch_failures() {
+    let t = Template::load();
+    let mapping = t.properties("DispatcherEventSource");
+    let types: Vec<&str> = mapping["FunctionResponseTypes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(types, vec!["ReportBatchItemFailures"]);
+    assert!(number(&mapping["BatchSize"]) <= 10);
+    assert!(number(&mapping["ScalingConfig"]["MaximumConcurrency"]) >= 2);
+}
+
+#[test]
+fn each_function_builds_its_own_binary_with_cargo_lambda() {
+    let t = Template::load();
+    for (function, binary) in [
+        ("IngestFunction", "tidings-ingest"),
+        ("ApiFunction", "tidings-api"),
+        ("DispatcherFunction", "tidings-dispatcher"),
+    ] {
+        let metadata = &t.resource(function)["Metadata"];
+        assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"));
+        assert_eq!(metadata["BuildProperties"]["Binary"].as_str(), Some(binary));
+        let manifest = support::read_repo_file(&format!(
+            "functions/{}/Cargo.toml",
+            binary.trim_start_matches("tidings-")
+        ));
+        assert!(
+            manifest.contains(&format!("name = \"{binary}\"")),
+            "{binary}"
+        );
+    }
+}
