@@ -32,7 +32,10 @@ async fn main() -> anyhow::Result<()> {
     tidings::telemetry::init_local();
     let args = Args::parse();
     let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
-        Storage::Aws(AwsResources::from_env()?)
+        Storage::Aws {
+            resources: AwsResources::from_env()?,
+            sdk: tidings::aws::load().await,
+        }
     } else {
         Storage::Embedded
     };

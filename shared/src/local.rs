@@ -25,9 +25,11 @@ pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(360);
 pub enum Storage {
     /// Everything in this process.
     Embedded,
-    /// SQS and DynamoDB, as named by the environment (`TIDINGS_TABLE`…), at the endpoint of
-    /// `AWS_ENDPOINT_URL` when set.
-    Aws(AwsResources),
+    /// SQS and DynamoDB: these resources, through this SDK configuration.
+    Aws {
+        sdk: aws_config::SdkConfig,
+        resources: AwsResources,
+    },
 }
 
 pub struct Options {
@@ -73,7 +75,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             let embedded = Embedded::new(VISIBILITY_TIMEOUT, config.retry.max_attempts());
             (embedded.backend(), Some(embedded))
         }
-        Storage::Aws(resources) => (Backend::aws(&crate::aws::load().await, &resources), None),
+        Storage::Aws { sdk, resources } => (Backend::aws(&sdk, &resources), None),
     };
 
     let api_key = options

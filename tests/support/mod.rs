@@ -20,3 +20,53 @@ pub fn read_repo_file(path: &str) -> String {
     let full = repo_root().join(path);
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("cannot read {}: {e}", full.display()))
 }
+
+/// Verifies deliveries with the official Standard Webhooks Python library, through
+/// `tests/receivers/verify_standard_webhooks.py`. `None` when no Python with the library is
+/// configured (`TIDINGS_TEST_PYTHON`, set by scripts/test); under CI that is a failure.
+pub fn verify_with_python(cases: &[(String, &receiver::Received)]) -> Option<Vec<bool>> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let python = match std::env::var("TIDINGS_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => p,
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("TIDINGS_TEST_PYTHON is not set: run the tests with scripts/test")
+        }
+        _ => {
+            eprintln!("skipping the Python verification: TIDINGS_TEST_PYTHON is not set");
+            return None;
+        }
+    };
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(secret, r)| {
+            let header = |name: &str| r.header(name).unwrap_or_default().to_owned();
+            serde_json::json!({
+                "secret": secret,
+                "headers": {
+                    "webhook-id": header("webhook-id"),
+                    "webhook-timestamp": header("webhook-timestamp"),
+                    "webhook-signature": header("webhook-signature"),
+                },
+                "body": String::from_utf8(r.body.to_vec()).expect("a UTF-8 body"),
+            })
+        })
+        .collect();
+    let script = repo_root().join("tests/receivers/verify_standard_webhooks.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the Python verifier starts");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "the Python verifier failed");
+    Some(serde_json::from_slice(&output.stdout).expect("a JSON array of booleans"))
+}
