@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
     let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
         Storage::Aws {
             resources: AwsResources::from_env()?,
-            sdk: tidings::aws::load().await,
+            sdk: Box::new(tidings::aws::load().await),
         }
     } else {
         Storage::Embedded

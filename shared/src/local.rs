@@ -27,7 +27,7 @@ pub enum Storage {
     Embedded,
     /// SQS and DynamoDB: these resources, through this SDK configuration.
     Aws {
-        sdk: aws_config::SdkConfig,
+        sdk: Box<aws_config::SdkConfig>,
         resources: AwsResources,
     },
 }

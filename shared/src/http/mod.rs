@@ -42,23 +42,27 @@ impl AppState {
 
 /// `POST /v1/events`: the ingest function.
 pub fn ingest_router(state: AppState) -> Router {
-    Router::new()
-        .merge(events::routes())
-        .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
-        .fallback(error::not_found)
-        .with_state(state)
+    serve(ingest_routes(), state)
 }
 
 /// `/v1/subscriptions…`: the api function.
 pub fn api_router(state: AppState) -> Router {
-    Router::new()
-        .merge(subscriptions::routes())
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .fallback(error::not_found)
-        .with_state(state)
+    serve(api_routes(), state)
 }
 
 /// Every route, for the local runner.
 pub fn router(state: AppState) -> Router {
-    ingest_router(state.clone()).merge(api_router(state))
+    serve(ingest_routes().merge(api_routes()), state)
+}
+
+fn ingest_routes() -> Router<AppState> {
+    events::routes().layer(DefaultBodyLimit::max(MAX_EVENT_BYTES))
+}
+
+fn api_routes() -> Router<AppState> {
+    subscriptions::routes().layer(DefaultBodyLimit::max(64 * 1024))
+}
+
+fn serve(routes: Router<AppState>, state: AppState) -> Router {
+    routes.fallback(error::not_found).with_state(state)
 }

@@ -71,6 +71,12 @@ impl SqsQueue {
     }
 }
 
+/// SQS counts visibility in whole seconds: round up, so a backoff is never cut short
+/// (a jittered 0.9 s must not become 0), and stay within SQS's 12 h limit.
+fn visibility_secs(timeout: Duration) -> i32 {
+    timeout.min(crate::retry::MAX_DELAY).as_secs_f64().ceil() as i32
+}
+
 #[async_trait]
 impl DeliveryQueue for SqsQueue {
     async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<String>, QueueError> {
@@ -123,7 +129,7 @@ impl DeliveryQueue for SqsQueue {
             .change_message_visibility()
             .queue_url(&self.queue_url)
             .receipt_handle(receipt_handle)
-            .visibility_timeout(timeout.as_secs().min(crate::retry::MAX_DELAY.as_secs()) as i32)
+            .visibility_timeout(visibility_secs(timeout))
             .send()
             .await
             .map(|_| ())
@@ -154,5 +160,19 @@ impl DeliveryQueue for SqsQueue {
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
         self.receive_from(&self.dead_letter_queue_url, max, wait)
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn visibility_rounds_up_to_whole_seconds_within_the_limit() {
+        assert_eq!(visibility_secs(Duration::ZERO), 0);
+        assert_eq!(visibility_secs(Duration::from_millis(900)), 1);
+        assert_eq!(visibility_secs(Duration::from_millis(4200)), 5);
+        assert_eq!(visibility_secs(Duration::from_secs(5)), 5);
+        assert_eq!(visibility_secs(Duration::from_secs(13 * 3600)), 43_200);
     }
 }
