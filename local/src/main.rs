@@ -1,17 +1,19 @@
 //! `cargo run --release -p tidings-local`: Tidings on this machine, no AWS needed.
+//! `… -- create-key --tenant acme`: a tenant's first API key, written to the AWS table.
 
 use std::net::{IpAddr, SocketAddr};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use tidings::Backend;
 use tidings::config::{AwsResources, Config};
+use tidings::domain::{ApiKey, Role, TenantId};
 use tidings::local::{self, Options, Storage};
 
 #[derive(Parser)]
-#[command(
-    version,
-    about = "Runs Tidings locally: the HTTP API and a dispatcher in one process"
-)]
+#[command(version, about = "Runs Tidings locally: the HTTP API and a dispatcher in one process")]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Port for the HTTP API.
     #[arg(long, env = "PORT", default_value_t = 3000)]
     port: u16,
@@ -27,10 +29,35 @@ struct Args {
     dev_api_key: Option<String>,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    /// Creates an API key in the DynamoDB table named by TIDINGS_TABLE, with your own AWS
+    /// credentials, and prints it once. This is how a tenant gets its first admin key.
+    CreateKey {
+        #[arg(long)]
+        tenant: String,
+        /// admin (everything in the tenant) or ingest (post events only).
+        #[arg(long, default_value = "admin")]
+        role: Role,
+        /// A note to recognise the key by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tidings::telemetry::init_local();
     let args = Args::parse();
+    if let Some(Command::CreateKey { tenant, role, name }) = args.command {
+        let tenant = TenantId::parse(&tenant)?;
+        let backend = Backend::aws(&tidings::aws::load().await, &AwsResources::from_env()?);
+        let (key, plaintext) = ApiKey::generate(tenant, role, name);
+        backend.api_keys.put_api_key(&key).await?;
+        println!("{plaintext}");
+        eprintln!("API key {} for tenant {} ({role}); it is shown only this once.", key.id, key.tenant);
+        return Ok(());
+    }
     let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
         Storage::Aws {
             resources: AwsResources::from_env()?,
@@ -47,11 +74,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     println!("Tidings is listening on {}", running.base_url());
-    println!(
-        "Development API key (tenant \"{}\"): {}",
-        local::DEV_TENANT,
-        running.api_key
-    );
+    println!("Development API key (tenant \"{}\"): {}", local::DEV_TENANT, running.api_key);
     tokio::select! {
         _ = running.wait() => {}
         _ = tokio::signal::ctrl_c() => println!("stopping"),

@@ -26,6 +26,26 @@ impl Role {
     }
 }
 
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ingest" => Ok(Self::Ingest),
+            "admin" => Ok(Self::Admin),
+            _ => Err(format!("'{s}' is not a role (admin or ingest)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ingest => "ingest",
+            Self::Admin => "admin",
+        })
+    }
+}
+
 /// SHA-256 of a key, hex encoded: the only form in which keys are stored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -115,5 +135,9 @@ mod tests {
     fn roles() {
         assert!(Role::Ingest.may_ingest() && !Role::Ingest.may_manage());
         assert!(Role::Admin.may_ingest() && Role::Admin.may_manage());
+        for role in [Role::Ingest, Role::Admin] {
+            assert_eq!(role.to_string().parse::<Role>(), Ok(role));
+        }
+        assert!("owner".parse::<Role>().is_err());
     }
 }
