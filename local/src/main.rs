@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use clap::{Parser, Subcommand};
 use tidings::Backend;
+use tidings::aws::QueueSettings;
 use tidings::config::{AwsResources, Config};
 use tidings::domain::{ApiKey, Role, TenantId};
 use tidings::local::{self, Options, Storage};
@@ -43,20 +44,47 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Creates the table and queues, configured as template.yaml configures them, on an AWS
+    /// API emulator (AWS_ENDPOINT_URL, e.g. moto) and prints the variables that name them.
+    Provision {
+        /// Prefix of the resource names.
+        #[arg(long, default_value = "tidings-dev")]
+        prefix: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tidings::telemetry::init_local();
     let args = Args::parse();
-    if let Some(Command::CreateKey { tenant, role, name }) = args.command {
-        let tenant = TenantId::parse(&tenant)?;
-        let backend = Backend::aws(&tidings::aws::load().await, &AwsResources::from_env()?);
-        let (key, plaintext) = ApiKey::generate(tenant, role, name);
-        backend.api_keys.put_api_key(&key).await?;
-        println!("{plaintext}");
-        eprintln!("API key {} for tenant {} ({role}); it is shown only this once.", key.id, key.tenant);
-        return Ok(());
+    match args.command {
+        Some(Command::CreateKey { tenant, role, name }) => {
+            let tenant = TenantId::parse(&tenant)?;
+            let backend = Backend::aws(&tidings::aws::load().await, &AwsResources::from_env()?);
+            let (key, plaintext) = ApiKey::generate(tenant, role, name);
+            backend.api_keys.put_api_key(&key).await?;
+            println!("{plaintext}");
+            eprintln!("API key {} for tenant {} ({role}); it is shown only this once.", key.id, key.tenant);
+            return Ok(());
+        }
+        Some(Command::Provision { prefix }) => {
+            anyhow::ensure!(
+                std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+                "provision is for an AWS API emulator: set AWS_ENDPOINT_URL (on AWS, sam deploy creates the resources)"
+            );
+            let settings = QueueSettings {
+                visibility_timeout_secs: local::VISIBILITY_TIMEOUT.as_secs() as u32,
+                max_receive_count: Config::from_env()?.retry.max_attempts(),
+            };
+            let created = tidings::aws::provision(&tidings::aws::load().await, &prefix, settings)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            println!("export TIDINGS_TABLE={}", created.table);
+            println!("export TIDINGS_DELIVERY_QUEUE_URL={}", created.delivery_queue_url);
+            println!("export TIDINGS_DEAD_LETTER_QUEUE_URL={}", created.dead_letter_queue_url);
+            return Ok(());
+        }
+        None => {}
     }
     let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
         Storage::Aws {
