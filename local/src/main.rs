@@ -11,7 +11,10 @@ use tidings::domain::{ApiKey, Role, TenantId};
 use tidings::local::{self, Options, Storage};
 
 #[derive(Parser)]
-#[command(version, about = "Runs Tidings locally: the HTTP API and a dispatcher in one process")]
+#[command(
+    version,
+    about = "Runs Tidings locally: the HTTP API and a dispatcher in one process"
+)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -64,7 +67,10 @@ async fn main() -> anyhow::Result<()> {
             let (key, plaintext) = ApiKey::generate(tenant, role, name);
             backend.api_keys.put_api_key(&key).await?;
             println!("{plaintext}");
-            eprintln!("API key {} for tenant {} ({role}); it is shown only this once.", key.id, key.tenant);
+            eprintln!(
+                "API key {} for tenant {} ({role}); it is shown only this once.",
+                key.id, key.tenant
+            );
             return Ok(());
         }
         Some(Command::Provision { prefix }) => {
@@ -80,8 +86,14 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?;
             println!("export TIDINGS_TABLE={}", created.table);
-            println!("export TIDINGS_DELIVERY_QUEUE_URL={}", created.delivery_queue_url);
-            println!("export TIDINGS_DEAD_LETTER_QUEUE_URL={}", created.dead_letter_queue_url);
+            println!(
+                "export TIDINGS_DELIVERY_QUEUE_URL={}",
+                created.delivery_queue_url
+            );
+            println!(
+                "export TIDINGS_DEAD_LETTER_QUEUE_URL={}",
+                created.dead_letter_queue_url
+            );
             return Ok(());
         }
         None => {}
@@ -102,7 +114,11 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     println!("Tidings is listening on {}", running.base_url());
-    println!("Development API key (tenant \"{}\"): {}", local::DEV_TENANT, running.api_key);
+    println!(
+        "Development API key (tenant \"{}\"): {}",
+        local::DEV_TENANT,
+        running.api_key
+    );
     tokio::select! {
         _ = running.wait() => {}
         _ = tokio::signal::ctrl_c() => println!("stopping"),

@@ -39,7 +39,7 @@ pub enum ConfigError {
 
 /// Events larger than this are refused with 413, which keeps every queue message under
 /// SQS's limit with room for the delivery metadata.
-pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+pub const MAX_EVENT_BYTES: usize = 240 * 1024;
 
 impl Default for Config {
     fn default() -> Self {
