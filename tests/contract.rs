@@ -10,12 +10,13 @@ use support::template::Template;
 use tidings::Backend;
 use tidings::backend::Embedded;
 use tidings::domain::{
-    ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, NewEvent,
-    NewSubscription, Role, TenantId,
+    ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, EventType,
+    NewEvent, NewSubscription, Role, SignatureScheme, TenantId, fields,
 };
 use tidings::egress::EgressPolicy;
 use tidings::queue::{self, OutgoingMessage};
-use tidings::store::{EventRecord, EventState, PlannedDelivery, StoreError};
+use tidings::signing::Secret;
+use tidings::store::{CustomEventType, EventRecord, EventState, PlannedDelivery, StoreError};
 
 fn memory() -> Backend {
     let settings = Template::load().queue_settings();
@@ -55,6 +56,8 @@ contract!(subscriptions);
 contract!(events);
 contract!(deliveries);
 contract!(api_keys);
+contract!(subscription_updates_and_pages);
+contract!(event_types);
 contract!(queue_send_receive_delete);
 contract!(queue_visibility_and_redrive);
 contract!(queue_dead_letter_with_reason);
@@ -65,15 +68,17 @@ fn tenant(name: &str) -> TenantId {
 
 fn subscription(t: &TenantId, events: &[&str]) -> tidings::domain::Subscription {
     let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
-    NewSubscription::validate(
-        "https://shop.example/hooks",
-        &events,
-        None,
-        Some("orders".into()),
-        None,
-        EgressPolicy::PublicOnly,
-    )
-    .unwrap()
+    NewSubscription {
+        url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
+        events: fields::events(&events, |_| Ok(())).unwrap(),
+        active: true,
+        description: Some("orders".into()),
+        secret: None,
+        signature: SignatureScheme::Hex {
+            header: "x-webhook-signature".into(),
+        },
+        headers: [("x-shop".to_string(), "acme".to_string())].into(),
+    }
     .into_subscription(t.clone(), Utc::now())
 }
 
@@ -263,8 +268,13 @@ async fn deliveries(b: &Backend) {
 }
 
 async fn api_keys(b: &Backend) {
-    let (key, plaintext) = ApiKey::generate(tenant("acme"), Role::Ingest, Some("shop".into()));
-    b.api_keys.put_api_key(&key).await.unwrap();
+    let (acme, other) = (tenant("acme"), tenant("other"));
+    let (key, plaintext) = ApiKey::generate(acme.clone(), Role::Ingest, Some("shop".into()));
+    let (admin, _) = ApiKey::generate(acme.clone(), Role::Admin, None);
+    let (foreign, foreign_plain) = ApiKey::generate(other.clone(), Role::Admin, None);
+    for k in [&key, &admin, &foreign] {
+        b.api_keys.put_api_key(k).await.unwrap();
+    }
     let found = b
         .api_keys
         .find_api_key(&ApiKeyHash::of(&plaintext))
@@ -282,6 +292,121 @@ async fn api_keys(b: &Backend) {
             .await
             .unwrap(),
         None
+    );
+    assert_eq!(
+        b.api_keys.list_api_keys(&acme).await.unwrap(),
+        vec![key.clone(), admin.clone()]
+    );
+    // Revoking takes effect at once, and only within the tenant.
+    assert!(!b.api_keys.delete_api_key(&acme, &foreign.id).await.unwrap());
+    assert!(b.api_keys.delete_api_key(&acme, &key.id).await.unwrap());
+    assert!(!b.api_keys.delete_api_key(&acme, &key.id).await.unwrap());
+    assert_eq!(
+        b.api_keys
+            .find_api_key(&ApiKeyHash::of(&plaintext))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(b.api_keys.list_api_keys(&acme).await.unwrap(), vec![admin]);
+    assert!(
+        b.api_keys
+            .find_api_key(&ApiKeyHash::of(&foreign_plain))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn subscription_updates_and_pages(b: &Backend) {
+    let acme = tenant("acme");
+    let mut all = Vec::new();
+    for _ in 0..5 {
+        let s = subscription(&acme, &["order.*"]);
+        b.subscriptions.create_subscription(&s).await.unwrap();
+        all.push(s);
+    }
+    b.subscriptions
+        .create_subscription(&subscription(&tenant("other"), &["*"]))
+        .await
+        .unwrap();
+    let (first, more) = b
+        .subscriptions
+        .list_subscriptions_page(&acme, None, 2)
+        .await
+        .unwrap();
+    assert_eq!((first.as_slice(), more), (&all[..2], true));
+    let (second, more) = b
+        .subscriptions
+        .list_subscriptions_page(&acme, Some(&first[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!((second.as_slice(), more), (&all[2..4], true));
+    let (last, more) = b
+        .subscriptions
+        .list_subscriptions_page(&acme, Some(&second[1].id), 2)
+        .await
+        .unwrap();
+    assert_eq!((last.as_slice(), more), (&all[4..], false));
+
+    let mut changed = all[0].clone();
+    changed.active = false;
+    changed.rotate_secret(Secret::generate(), chrono::Duration::hours(24), Utc::now());
+    b.subscriptions.update_subscription(&changed).await.unwrap();
+    let stored = b
+        .subscriptions
+        .get_subscription(&acme, &changed.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, changed, "rotated secrets and all round-trip");
+    b.subscriptions
+        .delete_subscription(&acme, &changed.id)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            b.subscriptions.update_subscription(&changed).await,
+            Err(StoreError::Conflict)
+        ),
+        "an update never resurrects a deleted subscription"
+    );
+}
+
+async fn event_types(b: &Backend) {
+    let (acme, other) = (tenant("acme"), tenant("other"));
+    let custom = |name: &str| CustomEventType {
+        name: EventType::parse(name).unwrap(),
+        description: format!("{name} happened"),
+    };
+    b.event_types
+        .put_event_type(&acme, &custom("loyalty.points_earned"))
+        .await
+        .unwrap();
+    b.event_types
+        .put_event_type(&acme, &custom("loyalty.tier_changed"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        b.event_types
+            .put_event_type(&acme, &custom("loyalty.tier_changed"))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    b.event_types
+        .put_event_type(&other, &custom("loyalty.tier_changed"))
+        .await
+        .unwrap();
+    assert_eq!(
+        b.event_types.list_event_types(&acme).await.unwrap(),
+        vec![
+            custom("loyalty.points_earned"),
+            custom("loyalty.tier_changed")
+        ]
+    );
+    assert_eq!(
+        b.event_types.list_event_types(&other).await.unwrap().len(),
+        1
     );
 }
 

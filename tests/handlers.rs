@@ -9,13 +9,13 @@ use axum::http::{Request, StatusCode};
 use chrono::Utc;
 use serde_json::{Value, json};
 use support::read_repo_file;
-use support::receiver::Receiver;
+use support::receiver::{Receiver, Reply};
 use tidings::backend::Embedded;
 use tidings::config::Config;
 use tidings::dispatch::Dispatcher;
 use tidings::domain::{
-    ApiKey, DeliveryMessage, DeliveryStatus, EventPattern, Role, Subscription, SubscriptionId,
-    TenantId,
+    ApiKey, DeliveryMessage, DeliveryStatus, EventPattern, Role, SignatureScheme, Subscription,
+    SubscriptionId, TenantId,
 };
 use tidings::egress::EgressPolicy;
 use tidings::http::{AppState, api_router, ingest_router};
@@ -51,6 +51,9 @@ fn subscription(id: &str, url: &str, events: &[&str], active: bool) -> Subscript
         active,
         description: None,
         secret: Secret::generate(),
+        previous_secrets: Vec::new(),
+        signature: SignatureScheme::Standard,
+        headers: Default::default(),
         created_at: Utc::now(),
     }
 }
@@ -515,6 +518,150 @@ async fn dispatcher_reports_failures_for_retry_and_dead_letters_the_last_one() {
         .unwrap();
     assert_eq!(record.status, DeliveryStatus::Dead);
     assert_eq!(receiver.received("down").len(), 2);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_each_attempt_keeps_the_start_of_the_answer() {
+    let receiver = Receiver::start().await;
+    let embedded = embedded();
+    let backend = embedded.backend();
+    let sub = subscription(
+        "sub_01JD7Y30000000000000000001",
+        &receiver.url("busy"),
+        &["*"],
+        true,
+    );
+    backend
+        .subscriptions
+        .create_subscription(&sub)
+        .await
+        .unwrap();
+    let long = "x".repeat(5000);
+    receiver.reply(
+        "busy",
+        &[
+            Reply::status(429)
+                .header("retry-after", "120")
+                .body("slow down"),
+            Reply::status(500).body(&long),
+        ],
+    );
+    let mut event = sample_sqs_event();
+    event.records.truncate(1);
+    let dispatcher = dispatcher(&embedded, "5s,5m,30m");
+    let get = || async {
+        backend
+            .deliveries
+            .get_delivery(&acme(), &sub.id, "dlv_01JD7Y3A0000000000000000A1")
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    dispatcher.handle_sqs_event(event.clone()).await;
+    let record = get().await;
+    let wait = record.next_attempt_at.unwrap() - record.last_attempt_at.unwrap();
+    assert!(
+        (119..=121).contains(&wait.num_seconds()),
+        "Retry-After: 120 beats the 5 s step (bounded by the 5 min one): {wait}"
+    );
+    assert_eq!(
+        record.recent_attempts[0].response_body.as_deref(),
+        Some("slow down")
+    );
+
+    dispatcher.handle_sqs_event(event).await;
+    let record = get().await;
+    assert_eq!(record.attempts, 2);
+    assert_eq!(record.recent_attempts.len(), 2, "newest first");
+    assert_eq!(record.recent_attempts[0].status_code, Some(500));
+    assert_eq!(
+        record.recent_attempts[0]
+            .response_body
+            .as_ref()
+            .unwrap()
+            .len(),
+        1024
+    );
+    assert_eq!(record.recent_attempts[1].status_code, Some(429));
+}
+
+#[tokio::test]
+async fn gone_deactivates_the_subscription_at_once() {
+    let receiver = Receiver::start().await;
+    let embedded = embedded();
+    let backend = embedded.backend();
+    let sub = subscription(
+        "sub_01JD7Y30000000000000000001",
+        &receiver.url("gone"),
+        &["*"],
+        true,
+    );
+    backend
+        .subscriptions
+        .create_subscription(&sub)
+        .await
+        .unwrap();
+    receiver.respond("gone", &[410]);
+    let mut event = sample_sqs_event();
+    event.records.truncate(1);
+    let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "no retry after 410"
+    );
+    let stored = backend
+        .subscriptions
+        .get_subscription(&acme(), &sub.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.active, "410 Gone deactivates the subscription");
+    let dead = backend
+        .queue
+        .receive_dead_letters(10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].reason.as_deref().unwrap().contains("410 Gone"),
+        "{:?}",
+        dead[0].reason
+    );
+}
+
+#[tokio::test]
+async fn a_deactivated_subscription_skips_what_was_already_queued() {
+    let receiver = Receiver::start().await;
+    let embedded = embedded();
+    let backend = embedded.backend();
+    let sub = subscription(
+        "sub_01JD7Y30000000000000000001",
+        &receiver.url("paused"),
+        &["*"],
+        false,
+    );
+    backend
+        .subscriptions
+        .create_subscription(&sub)
+        .await
+        .unwrap();
+    let mut event = sample_sqs_event();
+    event.records.truncate(1);
+    let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
+    assert!(response.batch_item_failures.is_empty(), "not retried");
+    assert!(receiver.received("paused").is_empty(), "not sent");
+    let record = backend
+        .deliveries
+        .get_delivery(&acme(), &sub.id, "dlv_01JD7Y3A0000000000000000A1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.status, DeliveryStatus::Skipped);
+    assert_eq!(
+        record.last_error.as_deref(),
+        Some("subscription is inactive")
+    );
 }
 
 #[tokio::test]

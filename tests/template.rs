@@ -37,6 +37,7 @@ fn the_functions_defaults_match_the_template() {
         "TIDINGS_RETRY_SCHEDULE",
         "TIDINGS_DELIVERY_TIMEOUT_SECS",
         "TIDINGS_RECORD_TTL_DAYS",
+        "TIDINGS_SECRET_ROTATION_OVERLAP_SECS",
     ]
     .iter()
     .map(|k| (k.to_string(), t.env(k)))
@@ -50,6 +51,7 @@ fn the_functions_defaults_match_the_template() {
     assert_eq!(configured.retry, defaults.retry);
     assert_eq!(configured.delivery_timeout, defaults.delivery_timeout);
     assert_eq!(configured.record_ttl, defaults.record_ttl);
+    assert_eq!(configured.rotation_overlap, defaults.rotation_overlap);
 }
 
 #[test]

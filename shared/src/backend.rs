@@ -9,7 +9,7 @@ use crate::queue::memory::MemoryQueue;
 use crate::queue::sqs::SqsQueue;
 use crate::store::dynamo::DynamoStore;
 use crate::store::memory::MemoryStore;
-use crate::store::{ApiKeyStore, DeliveryStore, EventStore, SubscriptionStore};
+use crate::store::{ApiKeyStore, DeliveryStore, EventStore, EventTypeStore, SubscriptionStore};
 
 #[derive(Clone)]
 pub struct Backend {
@@ -17,6 +17,7 @@ pub struct Backend {
     pub events: Arc<dyn EventStore>,
     pub deliveries: Arc<dyn DeliveryStore>,
     pub api_keys: Arc<dyn ApiKeyStore>,
+    pub event_types: Arc<dyn EventTypeStore>,
     pub queue: Arc<dyn DeliveryQueue>,
 }
 
@@ -42,6 +43,7 @@ impl Embedded {
             events: self.store.clone(),
             deliveries: self.store.clone(),
             api_keys: self.store.clone(),
+            event_types: self.store.clone(),
             queue: self.queue.clone(),
         }
     }
@@ -63,7 +65,8 @@ impl Backend {
             subscriptions: store.clone(),
             events: store.clone(),
             deliveries: store.clone(),
-            api_keys: store,
+            api_keys: store.clone(),
+            event_types: store,
             queue,
         }
     }

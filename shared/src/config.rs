@@ -16,6 +16,9 @@ pub struct Config {
     pub delivery_timeout: Duration,
     /// `TIDINGS_RECORD_TTL_DAYS`: how long event and delivery records are kept (default 30).
     pub record_ttl: Duration,
+    /// `TIDINGS_SECRET_ROTATION_OVERLAP_SECS`: how long a rotated-out secret keeps signing
+    /// (default 24 h).
+    pub rotation_overlap: Duration,
     /// Production refuses non-public endpoints; the local runner allows loopback.
     pub egress: EgressPolicy,
 }
@@ -47,6 +50,7 @@ impl Default for Config {
             retry: RetrySchedule::default(),
             delivery_timeout: Duration::from_secs(15),
             record_ttl: Duration::from_secs(30 * 24 * 3600),
+            rotation_overlap: Duration::from_secs(24 * 3600),
             egress: EgressPolicy::PublicOnly,
         }
     }
@@ -72,6 +76,9 @@ impl Config {
         }
         if let Some(days) = positive(&lookup, "TIDINGS_RECORD_TTL_DAYS")? {
             config.record_ttl = Duration::from_secs(days * 24 * 3600);
+        }
+        if let Some(secs) = positive(&lookup, "TIDINGS_SECRET_ROTATION_OVERLAP_SECS")? {
+            config.rotation_overlap = Duration::from_secs(secs);
         }
         Ok(config)
     }

@@ -3,24 +3,32 @@
 
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
+use utoipa::ToSchema;
 
 use crate::Backend;
 use crate::config::Config;
-use crate::domain::{DeliveryMessage, Event, NewEvent, TenantId, ValidationError};
+use crate::domain::{
+    DeliveryMessage, Event, EventId, EventType, NewEvent, Subscription, TenantId, ValidationError,
+};
 use crate::ids;
 use crate::queue::{self, OutgoingMessage, QueueError};
 use crate::store::{EventRecord, EventState, PlannedDelivery, StoreError};
 
 /// The answer to a producer: `202 {"id", "type", "deliveries", "duplicate"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Receipt {
+    /// The event's id: the producer's, or the generated one.
+    #[schema(example = "evt_01JD7Y2Q8ZV6M3N4P5R6S7T8U9")]
     pub id: String,
     #[serde(rename = "type")]
+    #[schema(example = "order.created")]
     pub event_type: String,
+    /// How many deliveries were enqueued: one per matching active subscription.
     pub deliveries: usize,
+    /// Whether this id had already been accepted (the answer is then the first one's).
     pub duplicate: bool,
 }
 
@@ -73,6 +81,46 @@ pub async fn accept(
         expires_at: (now + config.record_ttl).timestamp(),
     };
 
+    commit(backend, record).await
+}
+
+/// Sends a `webhook.test` event to one subscription alone, through the normal pipeline.
+/// Returns the receipt and the id of the delivery to look up.
+pub async fn send_test(
+    backend: &Backend,
+    config: &Config,
+    subscription: &Subscription,
+) -> Result<(Receipt, String), IngestError> {
+    let now = Utc::now();
+    let event = Event {
+        id: EventId::generate(),
+        event_type: EventType::parse(TEST_EVENT_TYPE).expect("the test event type is valid"),
+        timestamp: now,
+        tenant: subscription.tenant.clone(),
+        data: json!({
+            "subscription_id": subscription.id,
+            "message": "This is a test event from Tidings.",
+        }),
+    };
+    let delivery_id = ids::new_id("dlv");
+    let record = EventRecord {
+        fingerprint: event.id.to_string(),
+        event,
+        deliveries: vec![PlannedDelivery {
+            delivery_id: delivery_id.clone(),
+            subscription_id: subscription.id.clone(),
+        }],
+        state: EventState::Enqueuing,
+        expires_at: (now + config.record_ttl).timestamp(),
+    };
+    Ok((commit(backend, record).await?, delivery_id))
+}
+
+/// The type of the events `POST /v1/subscriptions/{id}/test` sends.
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
+
+/// Dedups by the record's event id, then enqueues its deliveries unless a previous call did.
+async fn commit(backend: &Backend, record: EventRecord) -> Result<Receipt, IngestError> {
     let (record, duplicate) = match backend.events.insert_event(&record).await? {
         None => (record, false),
         Some(existing) if existing.fingerprint != record.fingerprint => {

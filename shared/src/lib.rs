@@ -20,6 +20,7 @@ pub mod http;
 pub mod ids;
 pub mod ingest;
 pub mod local;
+pub mod manage;
 pub mod poller;
 pub mod queue;
 pub mod retry;

@@ -21,6 +21,8 @@ use crate::{Backend, poller};
 pub const DEV_TENANT: &str = "dev";
 /// The deliveries queue's visibility timeout in `template.yaml` (6× the dispatcher timeout).
 pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(360);
+/// Concurrent dispatcher loops.
+const POLLERS: usize = 4;
 
 pub enum Storage {
     /// Everything in this process.
@@ -47,7 +49,7 @@ pub struct Running {
     /// The in-memory adapters, when running embedded (tests inject failures through them).
     pub embedded: Option<Embedded>,
     server: JoinHandle<()>,
-    poller: JoinHandle<()>,
+    pollers: Vec<JoinHandle<()>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,14 +107,18 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
-    let poller = tokio::spawn(poller::run(backend.queue.clone(), dispatcher));
+    // Several pollers, as Lambda runs several dispatchers: a slow endpoint in one batch
+    // does not hold up the others.
+    let pollers = (0..POLLERS)
+        .map(|_| tokio::spawn(poller::run(backend.queue.clone(), dispatcher.clone())))
+        .collect();
     Ok(Running {
         addr,
         api_key,
         backend,
         embedded,
         server,
-        poller,
+        pollers,
     })
 }
 
@@ -130,6 +136,8 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.server.abort();
-        self.poller.abort();
+        for poller in &self.pollers {
+            poller.abort();
+        }
     }
 }

@@ -68,6 +68,24 @@ impl RetrySchedule {
     }
 }
 
+impl RetrySchedule {
+    /// The wait after failed attempt `attempt` when the endpoint asked, with `Retry-After`,
+    /// to wait `retry_after`: at least the schedule's own delay, and no longer than the step
+    /// after it (nor SQS's 12 h limit), so a receiver can slow retries but not stall them.
+    pub fn delay_honouring(&self, attempt: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        let delay = self.delay_after(attempt)?;
+        let Some(asked) = retry_after else {
+            return Some(delay);
+        };
+        let ceiling = self
+            .nominal_delay_after(attempt + 1)
+            .unwrap_or(delay)
+            .max(delay)
+            .min(MAX_DELAY);
+        Some(asked.clamp(delay, ceiling))
+    }
+}
+
 impl Default for RetrySchedule {
     fn default() -> Self {
         Self::DEFAULT
@@ -173,6 +191,25 @@ mod tests {
         }
         let exact = RetrySchedule::default().without_jitter();
         assert_eq!(exact.delay_after(2), Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn retry_after_is_honoured_within_bounds() {
+        let s = RetrySchedule::default().without_jitter();
+        let secs = Duration::from_secs;
+        // Asked for longer than the 5 s step: granted, up to the next step (5 min).
+        assert_eq!(s.delay_honouring(1, Some(secs(60))), Some(secs(60)));
+        assert_eq!(s.delay_honouring(1, Some(secs(3600))), Some(secs(300)));
+        // Asked for shorter: the schedule's own delay still applies.
+        assert_eq!(s.delay_honouring(2, Some(secs(1))), Some(secs(300)));
+        // The last step has no next one: its own delay is the ceiling.
+        assert_eq!(s.delay_honouring(7, Some(secs(86_400))), Some(secs(36_000)));
+        assert_eq!(
+            s.delay_honouring(8, Some(secs(10))),
+            None,
+            "no attempt left"
+        );
+        assert_eq!(s.delay_honouring(3, None), Some(secs(1800)));
     }
 
     #[test]

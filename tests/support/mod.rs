@@ -70,3 +70,32 @@ pub fn verify_with_python(cases: &[(String, &receiver::Received)]) -> Option<Vec
     assert!(output.status.success(), "the Python verifier failed");
     Some(serde_json::from_slice(&output.stdout).expect("a JSON array of booleans"))
 }
+
+/// Verifies hex-scheme deliveries with the seeds' own Node receiver code
+/// (`tests/receivers/verify_hex.js`): `(secret, signature header value, body)`.
+pub fn verify_hex_with_node(cases: &[(String, String, String)]) -> Vec<bool> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(secret, signature, body)| {
+            serde_json::json!({"secret": secret, "signature": signature, "body": body})
+        })
+        .collect();
+    let mut child = Command::new("node")
+        .arg(repo_root().join("tests/receivers/verify_hex.js"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs (the seeds' receiver code is JavaScript)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "the Node verifier failed");
+    serde_json::from_slice(&output.stdout).expect("a JSON array of booleans")
+}

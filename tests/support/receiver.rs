@@ -29,10 +29,37 @@ impl Received {
     }
 }
 
+/// One scripted answer.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            ..Self::default()
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn body(mut self, body: &str) -> Self {
+        self.body = body.to_owned();
+        self
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     received: Mutex<Vec<Received>>,
-    scripts: Mutex<HashMap<String, VecDeque<u16>>>,
+    scripts: Mutex<HashMap<String, VecDeque<Reply>>>,
 }
 
 pub struct Receiver {
@@ -61,13 +88,19 @@ impl Receiver {
 
     /// The next requests to `path` get these statuses, in order; later ones get 200.
     pub fn respond(&self, path: &str, statuses: &[u16]) {
+        let replies: Vec<Reply> = statuses.iter().map(|s| Reply::status(*s)).collect();
+        self.reply(path, &replies);
+    }
+
+    /// The next requests to `path` get these answers, in order; later ones get 200.
+    pub fn reply(&self, path: &str, replies: &[Reply]) {
         self.shared
             .scripts
             .lock()
             .unwrap()
             .entry(format!("/{path}"))
             .or_default()
-            .extend(statuses);
+            .extend(replies.iter().cloned());
     }
 
     pub fn received(&self, path: &str) -> Vec<Received> {
@@ -106,19 +139,27 @@ async fn receive(
     Path(path): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
     let path = format!("/{path}");
     shared.received.lock().unwrap().push(Received {
         path: path.clone(),
         headers,
         body,
     });
-    let status = shared
+    let reply = shared
         .scripts
         .lock()
         .unwrap()
         .get_mut(&path)
         .and_then(VecDeque::pop_front)
-        .unwrap_or(200);
-    StatusCode::from_u16(status).unwrap()
+        .unwrap_or(Reply::status(200));
+    let mut response = axum::response::Response::new(axum::body::Body::from(reply.body));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap();
+    for (name, value) in reply.headers {
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            axum::http::HeaderValue::from_str(&value).unwrap(),
+        );
+    }
+    response
 }

@@ -27,7 +27,7 @@ pub(super) fn describe_error(error: &reqwest::Error, timeout: Duration) -> Strin
         source = s.source();
     }
     let kind = if error.is_timeout() {
-        return format!("timed out after {}s", timeout.as_secs());
+        return format!("timed out after {timeout:?}");
     } else if error.is_connect() {
         "connection failed"
     } else if error.is_body() || error.is_decode() {
@@ -39,5 +39,68 @@ pub(super) fn describe_error(error: &reqwest::Error, timeout: Duration) -> Strin
         format!("{kind}: {error}")
     } else {
         format!("{kind}: {cause}")
+    }
+}
+
+/// A `Retry-After` header: seconds, or an HTTP date.
+pub(super) fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    (at.with_timezone(&chrono::Utc) - now).to_std().ok()
+}
+
+/// The first `limit` bytes of a response body, as text; the rest is not read.
+pub(super) async fn body_prefix(mut response: reqwest::Response, limit: usize) -> Option<String> {
+    let mut bytes = Vec::new();
+    while bytes.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(limit);
+    (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let header = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(RETRY_AFTER, HeaderValue::from_static(v));
+            h
+        };
+        assert_eq!(
+            retry_after(&header("120"), now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after(&header("Wed, 21 Oct 2015 07:30:00 GMT"), now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            retry_after(&header("Wed, 21 Oct 2015 07:00:00 GMT"), now),
+            None,
+            "in the past"
+        );
+        assert_eq!(retry_after(&header("soon"), now), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
     }
 }

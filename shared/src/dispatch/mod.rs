@@ -17,9 +17,11 @@ pub use client::build_client;
 
 use crate::Backend;
 use crate::config::Config;
-use crate::domain::{DeliveryMessage, DeliveryRecord, DeliveryStatus, Subscription};
+use crate::domain::{
+    AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SignatureScheme, Subscription,
+};
 use crate::queue::ReceivedMessage;
-use crate::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use crate::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_hex};
 
 pub struct Dispatcher {
     backend: Backend,
@@ -46,6 +48,15 @@ struct Attempt {
     status_code: Option<u16>,
     error: Option<String>,
     duration: Duration,
+    /// What a 429 or 503 answer's `Retry-After` asked for.
+    retry_after: Option<Duration>,
+    response_body: Option<String>,
+}
+
+impl Attempt {
+    fn gone(&self) -> bool {
+        self.status_code == Some(410)
+    }
 }
 
 impl Dispatcher {
@@ -125,6 +136,9 @@ impl Dispatcher {
         };
 
         let attempt = self.post(&subscription, &delivery).await;
+        if attempt.gone() {
+            self.deactivate(subscription).await;
+        }
         self.settle(message, record, attempt).await
     }
 
@@ -134,6 +148,8 @@ impl Dispatcher {
             status_code: None,
             error: Some(error),
             duration: started.elapsed(),
+            retry_after: None,
+            response_body: None,
         };
         if let Err(e) = self.config.egress.check_url(&subscription.url) {
             return failed(format!("endpoint refused: url {e}"));
@@ -142,12 +158,23 @@ impl Dispatcher {
             Ok(b) => b,
             Err(e) => return failed(format!("cannot serialize the event: {e}")),
         };
-        let timestamp = Utc::now().timestamp();
+        let now = Utc::now();
+        let timestamp = now.timestamp();
         let msg_id = delivery.event.id.as_str();
-        let signature = subscription.secret.sign(msg_id, timestamp, &body);
-        let response = self
-            .client
-            .post(subscription.url.clone())
+        // During a rotation every live secret signs: receivers on the old or the new one verify.
+        let signature = subscription
+            .signing_secrets(now)
+            .map(|secret| secret.sign(msg_id, timestamp, &body))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut request = self.client.post(subscription.url.clone());
+        for (name, value) in &subscription.headers {
+            request = request.header(name, value);
+        }
+        if let SignatureScheme::Hex { header } = &subscription.signature {
+            request = request.header(header, sign_hex(subscription.secret.expose(), &body));
+        }
+        let response = request
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(HEADER_ID, msg_id)
             .header(HEADER_TIMESTAMP, timestamp.to_string())
@@ -158,10 +185,17 @@ impl Dispatcher {
         match response {
             Ok(r) => {
                 let status = r.status();
+                let retry_after = match status.as_u16() {
+                    429 | 503 => client::retry_after(r.headers(), now),
+                    _ => None,
+                };
+                let response_body = client::body_prefix(r, AttemptLog::BODY_PREFIX).await;
                 Attempt {
                     status_code: Some(status.as_u16()),
                     error: (!status.is_success()).then(|| format!("endpoint answered {status}")),
                     duration: started.elapsed(),
+                    retry_after,
+                    response_body,
                 }
             }
             Err(e) => failed(client::describe_error(&e, self.config.delivery_timeout)),
@@ -175,12 +209,14 @@ impl Dispatcher {
         attempt: Attempt,
     ) -> Disposition {
         let now = Utc::now();
-        record.attempts += 1;
-        record.status_code = attempt.status_code;
-        record.last_error = attempt.error.clone();
-        record.last_attempt_at = Some(now);
-        record.duration_ms = Some(attempt.duration.as_millis() as u64);
-        record.next_attempt_at = None;
+        let gone = attempt.gone();
+        record.log_attempt(AttemptLog {
+            at: now,
+            status_code: attempt.status_code,
+            error: attempt.error.clone(),
+            duration_ms: attempt.duration.as_millis() as u64,
+            response_body: attempt.response_body,
+        });
 
         let Some(error) = attempt.error else {
             record.status = DeliveryStatus::Succeeded;
@@ -188,7 +224,14 @@ impl Dispatcher {
             info!(delivery = %record.delivery_id, attempts = record.attempts, "delivered");
             return Disposition::Done;
         };
-        match self.config.retry.delay_after(record.attempts) {
+        let next = if gone {
+            None
+        } else {
+            self.config
+                .retry
+                .delay_honouring(record.attempts, attempt.retry_after)
+        };
+        match next {
             Some(delay) => {
                 record.status = DeliveryStatus::Failed;
                 record.next_attempt_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
@@ -208,8 +251,30 @@ impl Dispatcher {
             None => {
                 record.status = DeliveryStatus::Dead;
                 self.save(&record).await;
-                let reason = format!("all {} attempts failed; last: {error}", record.attempts);
+                let reason = if gone {
+                    format!("{error}: the endpoint is gone, so the subscription was deactivated")
+                } else {
+                    format!("all {} attempts failed; last: {error}", record.attempts)
+                };
                 self.dead_letter(message, &reason).await
+            }
+        }
+    }
+
+    /// `410 Gone`: the endpoint says it will never take deliveries again, so stop sending.
+    async fn deactivate(&self, mut subscription: Subscription) {
+        subscription.active = false;
+        match self
+            .backend
+            .subscriptions
+            .update_subscription(&subscription)
+            .await
+        {
+            Ok(()) => {
+                warn!(subscription = %subscription.id, "endpoint answered 410 Gone; subscription deactivated")
+            }
+            Err(e) => {
+                warn!(error = %e, subscription = %subscription.id, "cannot deactivate after 410 Gone")
             }
         }
     }

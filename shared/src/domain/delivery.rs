@@ -44,8 +44,29 @@ pub struct DeliveryRecord {
     #[serde(default, with = "opt_rfc3339")]
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<u64>,
+    /// The last few attempts, newest first.
+    #[serde(default)]
+    pub recent_attempts: Vec<AttemptLog>,
     /// Unix seconds after which the store may drop the record (DynamoDB TTL).
     pub expires_at: i64,
+}
+
+/// One attempt, as an operator sees it when finding out why a delivery failed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptLog {
+    #[serde(with = "super::event::rfc3339")]
+    pub at: DateTime<Utc>,
+    pub status_code: Option<u16>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    /// The first [`AttemptLog::BODY_PREFIX`] bytes of the endpoint's answer.
+    pub response_body: Option<String>,
+}
+
+impl AttemptLog {
+    pub const BODY_PREFIX: usize = 1024;
+    /// How many attempts a record keeps.
+    pub const KEPT: usize = 5;
 }
 
 impl DeliveryRecord {
@@ -64,12 +85,25 @@ impl DeliveryRecord {
             last_attempt_at: None,
             next_attempt_at: None,
             duration_ms: None,
+            recent_attempts: Vec::new(),
             expires_at,
         }
     }
 
     pub fn success(&self) -> bool {
         self.status == DeliveryStatus::Succeeded
+    }
+
+    /// Records an attempt: the summary fields and the log of recent attempts.
+    pub fn log_attempt(&mut self, attempt: AttemptLog) {
+        self.attempts += 1;
+        self.status_code = attempt.status_code;
+        self.last_error = attempt.error.clone();
+        self.last_attempt_at = Some(attempt.at);
+        self.duration_ms = Some(attempt.duration_ms);
+        self.next_attempt_at = None;
+        self.recent_attempts.insert(0, attempt);
+        self.recent_attempts.truncate(AttemptLog::KEPT);
     }
 }
 

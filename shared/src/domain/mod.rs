@@ -2,6 +2,7 @@
 //! sees an event type with capitals, a subscription with no events, or a secret too short.
 
 mod api_key;
+pub mod catalog;
 mod delivery;
 mod error;
 mod event;
@@ -10,9 +11,11 @@ mod subscription;
 mod tenant;
 
 pub use api_key::{ApiKey, ApiKeyHash, Role};
-pub use delivery::{DeliveryMessage, DeliveryRecord, DeliveryStatus};
+pub use delivery::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus};
 pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
 pub use pattern::EventPattern;
-pub use subscription::{NewSubscription, Subscription, SubscriptionId};
+pub use subscription::{
+    NewSubscription, RetiredSecret, SignatureScheme, Subscription, SubscriptionId, fields,
+};
 pub use tenant::TenantId;

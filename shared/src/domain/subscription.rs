@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -58,6 +59,66 @@ impl fmt::Display for SubscriptionId {
     }
 }
 
+/// How deliveries to a subscription are signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "scheme", rename_all = "lowercase")]
+pub enum SignatureScheme {
+    /// Standard Webhooks: `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    #[default]
+    Standard,
+    /// The seeds' receivers: a hex HMAC-SHA256 of the raw body, keyed with the secret
+    /// string's UTF-8 bytes, in the named header (the Standard Webhooks headers come too).
+    Hex { header: String },
+}
+
+impl SignatureScheme {
+    pub const DEFAULT_HEX_HEADER: &'static str = "x-webhook-signature";
+
+    /// From the API's `signature` and `signature_header` fields.
+    pub fn from_request(scheme: &str, header: Option<&str>) -> Result<Self, ValidationError> {
+        match (scheme, header) {
+            ("standard", None) => Ok(Self::Standard),
+            ("standard", Some(_)) => Err(ValidationError::new(
+                "signature_header",
+                "applies only to the 'hex' signature scheme",
+            )),
+            ("hex", header) => {
+                let header = header
+                    .unwrap_or(Self::DEFAULT_HEX_HEADER)
+                    .to_ascii_lowercase();
+                check_header_name("signature_header", &header)?;
+                Ok(Self::Hex { header })
+            }
+            _ => Err(ValidationError::new(
+                "signature",
+                "must be 'standard' or 'hex'",
+            )),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Hex { .. } => "hex",
+        }
+    }
+
+    pub fn header(&self) -> Option<&str> {
+        match self {
+            Self::Standard => None,
+            Self::Hex { header } => Some(header),
+        }
+    }
+}
+
+/// A secret replaced by a rotation, still signing deliveries until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetiredSecret {
+    pub secret: Secret,
+    #[serde(with = "super::event::rfc3339")]
+    pub expires_at: DateTime<Utc>,
+}
+
 /// An endpoint that receives the events matching its patterns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
@@ -68,6 +129,13 @@ pub struct Subscription {
     pub active: bool,
     pub description: Option<String>,
     pub secret: Secret,
+    #[serde(default)]
+    pub previous_secrets: Vec<RetiredSecret>,
+    #[serde(default)]
+    pub signature: SignatureScheme,
+    /// Static headers added to every delivery.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
     #[serde(with = "super::event::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
@@ -76,6 +144,169 @@ impl Subscription {
     /// Whether an event of this type goes to this subscription now.
     pub fn wants(&self, event_type: &EventType) -> bool {
         self.active && self.events.iter().any(|p| p.matches(event_type))
+    }
+
+    /// The secrets deliveries are signed with at `now`: the current one first, then the
+    /// rotated ones whose overlap has not ended.
+    pub fn signing_secrets(&self, now: DateTime<Utc>) -> impl Iterator<Item = &Secret> {
+        std::iter::once(&self.secret).chain(
+            self.previous_secrets
+                .iter()
+                .filter(move |r| r.expires_at > now)
+                .map(|r| &r.secret),
+        )
+    }
+
+    /// Replaces the secret. The old one, and any older one still live, keep signing for at
+    /// most `overlap`: a rotation with no overlap (after a leak) retires them all at once.
+    pub fn rotate_secret(&mut self, new: Secret, overlap: chrono::Duration, now: DateTime<Utc>) {
+        let until = now + overlap;
+        let old = std::mem::replace(&mut self.secret, new);
+        self.previous_secrets.insert(
+            0,
+            RetiredSecret {
+                secret: old,
+                expires_at: until,
+            },
+        );
+        for retired in &mut self.previous_secrets {
+            retired.expires_at = retired.expires_at.min(until);
+        }
+        self.previous_secrets.retain(|r| r.expires_at > now);
+    }
+}
+
+/// Headers a subscription may not set: the transport's, the signature's, and the content's.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+fn check_header_name(field: &str, name: &str) -> Result<(), ValidationError> {
+    let token = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !token {
+        return Err(ValidationError::new(
+            field,
+            format!("'{name}' is not a valid header name"),
+        ));
+    }
+    if RESERVED_HEADERS.contains(&name) {
+        return Err(ValidationError::new(
+            field,
+            format!("'{name}' is set by Tidings and cannot be overridden"),
+        ));
+    }
+    Ok(())
+}
+
+/// Validation of each field a client sets, shared by create and update.
+pub mod fields {
+    use super::*;
+
+    pub const MAX_PATTERNS: usize = 100;
+    pub const MAX_DESCRIPTION: usize = 256;
+    pub const MAX_URL: usize = 2048;
+    pub const MAX_HEADERS: usize = 20;
+    pub const MAX_HEADER_VALUE: usize = 1024;
+
+    pub fn url(url: &str, egress: EgressPolicy) -> Result<Url, ValidationError> {
+        if url.len() > MAX_URL {
+            return Err(ValidationError::new(
+                "url",
+                "must be at most 2048 characters",
+            ));
+        }
+        let url = Url::parse(url)
+            .map_err(|e| ValidationError::new("url", format!("must be an absolute URL ({e})")))?;
+        egress
+            .check_url(&url)
+            .map_err(|e| ValidationError::new("url", e.to_string()))?;
+        Ok(url)
+    }
+
+    /// Patterns, each checked by `known` (which refuses exact types nobody emits).
+    pub fn events(
+        events: &[String],
+        known: impl Fn(&EventType) -> Result<(), String>,
+    ) -> Result<Vec<EventPattern>, ValidationError> {
+        if events.is_empty() || events.len() > MAX_PATTERNS {
+            return Err(ValidationError::new(
+                "events",
+                "must list 1 to 100 event types or patterns",
+            ));
+        }
+        let mut patterns = Vec::with_capacity(events.len());
+        for (i, e) in events.iter().enumerate() {
+            let field = format!("events[{i}]");
+            let pattern =
+                EventPattern::parse(e).map_err(|err| ValidationError::new(&field, err.rule))?;
+            if let EventPattern::Exact(t) = &pattern {
+                known(t).map_err(|rule| ValidationError::new(&field, rule))?;
+            }
+            if !patterns.contains(&pattern) {
+                patterns.push(pattern);
+            }
+        }
+        Ok(patterns)
+    }
+
+    pub fn description(description: Option<String>) -> Result<Option<String>, ValidationError> {
+        if description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION)
+        {
+            return Err(ValidationError::new(
+                "description",
+                "must be at most 256 characters",
+            ));
+        }
+        Ok(description)
+    }
+
+    pub fn headers(
+        headers: BTreeMap<String, String>,
+        scheme: &SignatureScheme,
+    ) -> Result<BTreeMap<String, String>, ValidationError> {
+        if headers.len() > MAX_HEADERS {
+            return Err(ValidationError::new(
+                "headers",
+                "must hold at most 20 headers",
+            ));
+        }
+        let mut checked = BTreeMap::new();
+        for (name, value) in headers {
+            let name = name.to_ascii_lowercase();
+            check_header_name("headers", &name)?;
+            if scheme.header() == Some(name.as_str()) {
+                return Err(ValidationError::new(
+                    "headers",
+                    format!("'{name}' carries the signature and cannot be overridden"),
+                ));
+            }
+            let printable = value
+                .bytes()
+                .all(|b| b == b'\t' || (0x20..0x7f).contains(&b));
+            if !printable || value.len() > MAX_HEADER_VALUE {
+                return Err(ValidationError::new(
+                    format!("headers.{name}"),
+                    "must be at most 1024 printable ASCII characters",
+                ));
+            }
+            checked.insert(name, value);
+        }
+        Ok(checked)
     }
 }
 
@@ -87,76 +318,23 @@ pub struct NewSubscription {
     pub active: bool,
     pub description: Option<String>,
     pub secret: Option<Secret>,
+    pub signature: SignatureScheme,
+    pub headers: BTreeMap<String, String>,
 }
 
 impl NewSubscription {
-    pub const MAX_PATTERNS: usize = 100;
-    pub const MAX_DESCRIPTION: usize = 256;
-    pub const MAX_URL: usize = 2048;
-
-    pub fn validate(
-        url: &str,
-        events: &[String],
-        active: Option<bool>,
-        description: Option<String>,
-        secret: Option<&str>,
-        egress: EgressPolicy,
-    ) -> Result<Self, ValidationError> {
-        if url.len() > Self::MAX_URL {
-            return Err(ValidationError::new(
-                "url",
-                "must be at most 2048 characters",
-            ));
-        }
-        let url = Url::parse(url)
-            .map_err(|e| ValidationError::new("url", format!("must be an absolute URL ({e})")))?;
-        egress
-            .check_url(&url)
-            .map_err(|e| ValidationError::new("url", e.to_string()))?;
-        if events.is_empty() || events.len() > Self::MAX_PATTERNS {
-            return Err(ValidationError::new(
-                "events",
-                "must list 1 to 100 event types or patterns",
-            ));
-        }
-        let events = events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| {
-                EventPattern::parse(e)
-                    .map_err(|err| ValidationError::new(format!("events[{i}]"), err.rule))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        if description
-            .as_ref()
-            .is_some_and(|d| d.chars().count() > Self::MAX_DESCRIPTION)
-        {
-            return Err(ValidationError::new(
-                "description",
-                "must be at most 256 characters",
-            ));
-        }
-        let secret = secret.map(Secret::parse).transpose()?;
-        Ok(Self {
-            url,
-            events,
-            active: active.unwrap_or(true),
-            description,
-            secret,
-        })
-    }
-
     pub fn into_subscription(self, tenant: TenantId, now: DateTime<Utc>) -> Subscription {
-        let mut events = self.events;
-        events.dedup();
         Subscription {
             id: SubscriptionId::generate(),
             tenant,
             url: self.url,
-            events,
+            events: self.events,
             active: self.active,
             description: self.description,
             secret: self.secret.unwrap_or_else(Secret::generate),
+            previous_secrets: Vec::new(),
+            signature: self.signature,
+            headers: self.headers,
             created_at: now,
         }
     }
@@ -166,9 +344,21 @@ impl NewSubscription {
 mod tests {
     use super::*;
 
+    fn any_type(_: &EventType) -> Result<(), String> {
+        Ok(())
+    }
+
     fn new(url: &str, events: &[&str]) -> Result<NewSubscription, ValidationError> {
         let events: Vec<String> = events.iter().map(|s| s.to_string()).collect();
-        NewSubscription::validate(url, &events, None, None, None, EgressPolicy::PublicOnly)
+        Ok(NewSubscription {
+            url: fields::url(url, EgressPolicy::PublicOnly)?,
+            events: fields::events(&events, any_type)?,
+            active: true,
+            description: None,
+            secret: None,
+            signature: SignatureScheme::Standard,
+            headers: BTreeMap::new(),
+        })
     }
 
     #[test]
@@ -197,7 +387,7 @@ mod tests {
     }
 
     #[test]
-    fn invalid_requests_name_the_field() {
+    fn invalid_fields_are_named() {
         assert_eq!(new("not a url", &["*"]).unwrap_err().field, "url");
         assert_eq!(
             new("http://shop.example/hooks", &["*"]).unwrap_err().field,
@@ -212,6 +402,94 @@ mod tests {
                 .unwrap_err()
                 .field,
             "events[1]"
+        );
+        let unknown = fields::events(&["order.craeted".into()], |_| Err("unknown".into()));
+        assert_eq!(unknown.unwrap_err().field, "events[0]");
+        let wildcard = fields::events(&["order.*".into()], |_| Err("unknown".into()));
+        assert!(
+            wildcard.is_ok(),
+            "wildcards are not checked against the catalog"
+        );
+    }
+
+    #[test]
+    fn signature_schemes() {
+        assert_eq!(
+            SignatureScheme::from_request("standard", None),
+            Ok(SignatureScheme::Standard)
+        );
+        assert_eq!(
+            SignatureScheme::from_request("hex", None),
+            Ok(SignatureScheme::Hex {
+                header: "x-webhook-signature".into()
+            })
+        );
+        assert_eq!(
+            SignatureScheme::from_request("hex", Some("X-Medusa-Signature")),
+            Ok(SignatureScheme::Hex {
+                header: "x-medusa-signature".into()
+            })
+        );
+        assert_eq!(
+            SignatureScheme::from_request("jws", None)
+                .unwrap_err()
+                .field,
+            "signature"
+        );
+        assert_eq!(
+            SignatureScheme::from_request("standard", Some("x-sig"))
+                .unwrap_err()
+                .field,
+            "signature_header"
+        );
+        assert!(SignatureScheme::from_request("hex", Some("content-type")).is_err());
+        assert!(SignatureScheme::from_request("hex", Some("bad header")).is_err());
+    }
+
+    #[test]
+    fn static_headers_cannot_override_what_tidings_sets() {
+        let scheme = SignatureScheme::Hex {
+            header: "x-webhook-signature".into(),
+        };
+        let h = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
+        assert_eq!(
+            fields::headers(h("X-Shop", "acme"), &scheme).unwrap(),
+            h("x-shop", "acme"),
+            "names are lowercased"
+        );
+        for (name, value) in [
+            ("Content-Type", "text/plain"),
+            ("webhook-signature", "v1,x"),
+            ("x-webhook-signature", "abc"),
+            ("bad name", "x"),
+            ("x-ok", "line\nbreak"),
+        ] {
+            assert!(fields::headers(h(name, value), &scheme).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_secret_signing_for_the_overlap() {
+        let mut sub = new("https://shop.example/hooks", &["*"])
+            .unwrap()
+            .into_subscription(TenantId::parse("acme").unwrap(), Utc::now());
+        let old = sub.secret.clone();
+        let now = Utc::now();
+        let new_secret = Secret::generate();
+        sub.rotate_secret(new_secret.clone(), chrono::Duration::hours(24), now);
+        let signing: Vec<&Secret> = sub.signing_secrets(now).collect();
+        assert_eq!(signing, vec![&new_secret, &old]);
+        let later = now + chrono::Duration::hours(25);
+        assert_eq!(
+            sub.signing_secrets(later).collect::<Vec<_>>(),
+            vec![&new_secret]
+        );
+        // A rotation with no overlap retires the old secret at once.
+        sub.rotate_secret(Secret::generate(), chrono::Duration::zero(), later);
+        assert_eq!(sub.signing_secrets(later).count(), 1);
+        assert!(
+            sub.previous_secrets.is_empty(),
+            "expired secrets are dropped"
         );
     }
 }

@@ -1,15 +1,45 @@
 //! Errors as `application/problem+json` (RFC 9457), mapped to HTTP in this one place.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 use thiserror::Error;
+use utoipa::ToSchema;
 
 use crate::domain::ValidationError;
 use crate::ingest::IngestError;
+use crate::manage::ManageError;
 use crate::store::StoreError;
+
+/// The body of every error answer, as `application/problem+json` (RFC 9457).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:tidings:problem:validation",
+    "title": "Invalid request",
+    "status": 422,
+    "detail": "url: must be an absolute URL (relative URL without a base)",
+    "field": "url"
+}))]
+pub struct Problem {
+    /// `urn:tidings:problem:` and a slug: `unauthorized`, `forbidden`, `not-found`,
+    /// `validation`, `conflict`, `payload-too-large`, `unsupported-media-type`,
+    /// `malformed-request` or `unavailable`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:tidings:problem:validation")]
+    pub problem_type: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// What went wrong with this request, in words.
+    pub detail: String,
+    /// The request field at fault (`url`, `events[1]`, `type`…), on validation problems only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -48,6 +78,8 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                     (*status, "unsupported-media-type", "Unsupported media type")
                 }
+                // Well-formed JSON of the wrong shape: a missing, unknown or mistyped field.
+                StatusCode::UNPROCESSABLE_ENTITY => (*status, "validation", "Invalid request"),
                 _ => (
                     StatusCode::BAD_REQUEST,
                     "malformed-request",
@@ -66,15 +98,16 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, slug, title) = self.parts();
-        let mut body = json!({
-            "type": format!("urn:tidings:problem:{slug}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": self.to_string(),
-        });
-        if let Self::Validation(e) = &self {
-            body["field"] = json!(e.field);
-        }
+        let body = Problem {
+            problem_type: format!("urn:tidings:problem:{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            field: match &self {
+                Self::Validation(e) => Some(e.field.clone()),
+                _ => None,
+            },
+        };
         if status.is_server_error() {
             tracing::error!(detail = %self, "request failed");
         }
@@ -100,6 +133,27 @@ impl From<JsonRejection> for ApiError {
             _ => format!("body: {}", rejection.body_text()),
         };
         Self::Rejected { status, detail }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            detail: format!("query: {}", rejection.body_text()),
+        }
+    }
+}
+
+impl From<ManageError> for ApiError {
+    fn from(error: ManageError) -> Self {
+        match error {
+            ManageError::Invalid(e) => Self::Validation(e),
+            ManageError::NotFound(what) => Self::NotFound(what),
+            ManageError::Conflict(detail) => Self::Conflict(detail),
+            ManageError::Store(e) => e.into(),
+            ManageError::Ingest(e) => e.into(),
+        }
     }
 }
 

@@ -3,17 +3,73 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::{ApiError, AppState, Caller};
+use super::{ApiError, AppState, Caller, Problem};
 use crate::ingest::{self, Receipt};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/events", post(post_event))
 }
 
+/// An event as a producer posts it. The handler reads the body as free JSON and validates it
+/// field by field (`NewEvent::from_json`); this type only documents the shape.
+#[allow(dead_code)] // documentation only
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(
+    example = json!({
+        "id": "evt_01JD7Y2Q8ZV6M3N4P5R6S7T8U9",
+        "type": "order.created",
+        "timestamp": "2026-11-24T10:30:00Z",
+        "data": {"order_id": "ord_1001", "total": "49.90", "currency": "EUR"}
+    })
+)]
+pub(super) struct EventInput {
+    /// The producer's idempotency key: a repeat with the same id returns the first answer.
+    /// Generated (`evt_` + ULID) when absent.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.:-]+$")]
+    id: Option<String>,
+    /// Lowercase dot-separated words, such as `order.created`.
+    #[serde(rename = "type")]
+    #[schema(
+        max_length = 128,
+        pattern = "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$",
+        example = "order.created"
+    )]
+    event_type: String,
+    /// RFC 3339; the time of acceptance when absent.
+    timestamp: Option<DateTime<Utc>>,
+    /// The event's payload, delivered as is.
+    #[schema(value_type = Object)]
+    data: serde_json::Map<String, Value>,
+}
+
+/// Post an event
+///
 /// Accepts an event: 202 with the number of deliveries enqueued, or the first answer again
 /// (`duplicate: true`) for an id already accepted.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    operation_id = "postEvent",
+    tag = "events",
+    request_body(content = EventInput, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Accepted and enqueued (or a duplicate of an accepted id)", body = Receipt),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This event id was already accepted with a different type or data", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 240 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage or queue unavailable; retry with the same event id", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn post_event(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,9 +1,12 @@
 //! The HTTP API as axum routers. Lambda serves them through `lambda_http`; the local runner
 //! serves the very same routers on a TCP port.
 
+mod api_keys;
 mod auth;
 mod error;
+mod event_types;
 mod events;
+pub mod openapi;
 mod subscriptions;
 
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
 pub use auth::Caller;
-pub use error::ApiError;
+pub use error::{ApiError, Problem};
 
 use crate::Backend;
 use crate::config::{AwsResources, Config, ConfigError, MAX_EVENT_BYTES};
@@ -45,7 +48,8 @@ pub fn ingest_router(state: AppState) -> Router {
     serve(ingest_routes(), state)
 }
 
-/// `/v1/subscriptions…`: the api function.
+/// `/v1/subscriptions…`, `/v1/event-types`, `/v1/api-keys`, `/v1/openapi.json`: the api
+/// function.
 pub fn api_router(state: AppState) -> Router {
     serve(api_routes(), state)
 }
@@ -60,7 +64,11 @@ fn ingest_routes() -> Router<AppState> {
 }
 
 fn api_routes() -> Router<AppState> {
-    subscriptions::routes().layer(DefaultBodyLimit::max(64 * 1024))
+    subscriptions::routes()
+        .merge(event_types::routes())
+        .merge(api_keys::routes())
+        .merge(openapi::routes())
+        .layer(DefaultBodyLimit::max(64 * 1024))
 }
 
 fn serve(routes: Router<AppState>, state: AppState) -> Router {

@@ -1,39 +1,57 @@
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use std::collections::BTreeMap;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::{ApiError, AppState, Caller};
-use crate::domain::{EventPattern, NewSubscription, Subscription, SubscriptionId};
+use super::{ApiError, AppState, Caller, Problem};
+use crate::domain::{EventPattern, Subscription};
+use crate::manage::{
+    self, CreateSubscription, ListSubscriptions, RotateSecret, UpdateSubscription,
+};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/subscriptions", get(list).post(create))
-        .route("/v1/subscriptions/{id}", get(fetch).delete(remove))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateSubscription {
-    url: String,
-    events: Vec<String>,
-    description: Option<String>,
-    active: Option<bool>,
-    secret: Option<String>,
+        .route(
+            "/v1/subscriptions/{id}",
+            get(fetch).patch(update).delete(remove),
+        )
+        .route("/v1/subscriptions/{id}/secret", get(secret))
+        .route("/v1/subscriptions/{id}/rotate-secret", post(rotate))
+        .route("/v1/subscriptions/{id}/test", post(test))
 }
 
 /// A subscription as the API shows it: never with its secret, except right after creation.
-#[derive(Debug, Serialize)]
-struct SubscriptionView {
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Subscription)]
+pub(super) struct SubscriptionView {
+    #[schema(example = "sub_01JD7Y2Q8ZV6M3N4P5R6S7T8U9")]
     id: String,
+    #[schema(example = "https://shop.example/hooks/orders")]
     url: String,
+    /// Event types, prefix wildcards (`order.*`) or `*`.
+    #[schema(value_type = Vec<String>, example = json!(["order.*"]))]
     events: Vec<EventPattern>,
     active: bool,
+    #[schema(required = true)]
     description: Option<String>,
+    /// `standard` or `hex`.
+    #[schema(value_type = String, example = "standard")]
+    signature: &'static str,
+    /// The header carrying the `hex` signature; with `hex` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signature_header: Option<String>,
+    /// Static headers added to every delivery.
+    headers: BTreeMap<String, String>,
     created_at: DateTime<Utc>,
+    /// The signing secret (`whsec_…`): in the creation answer only; later through
+    /// `GET /v1/subscriptions/{id}/secret`.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
 }
@@ -44,6 +62,9 @@ impl SubscriptionView {
             id: s.id.to_string(),
             url: s.url.to_string(),
             secret: with_secret.then(|| s.secret.expose().to_owned()),
+            signature: s.signature.name(),
+            signature_header: s.signature.header().map(str::to_owned),
+            headers: s.headers,
             events: s.events,
             active: s.active,
             description: s.description,
@@ -52,11 +73,69 @@ impl SubscriptionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SubscriptionPage)]
 struct Page {
     data: Vec<SubscriptionView>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SigningSecret)]
+struct SecretView {
+    /// The current signing secret (`whsec_…`).
+    secret: String,
+    /// When the secret replaced by the last rotation stops signing, if it still does.
+    #[schema(required = true)]
+    previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl SecretView {
+    fn new(s: &Subscription) -> Self {
+        let now = Utc::now();
+        Self {
+            secret: s.secret.expose().to_owned(),
+            previous_secret_expires_at: s
+                .previous_secrets
+                .iter()
+                .map(|r| r.expires_at)
+                .filter(|t| *t > now)
+                .max(),
+        }
+    }
+}
+
+/// The test event sent and its one delivery.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TestDelivery)]
+struct TestSent {
+    event_id: String,
+    delivery_id: String,
+}
+
+/// Create a subscription
+///
+/// An endpoint that receives the events matching its patterns. The answer holds its signing secret.
+#[utoipa::path(
+    post,
+    path = "/v1/subscriptions",
+    operation_id = "createSubscription",
+    tag = "subscriptions",
+    request_body(content = CreateSubscription, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; `secret` holds the signing secret", body = SubscriptionView),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,72 +143,233 @@ async fn create(
 ) -> Result<(StatusCode, Json<SubscriptionView>), ApiError> {
     caller.require_admin()?;
     let Json(req) = body?;
-    let new = NewSubscription::validate(
-        &req.url,
-        &req.events,
-        req.active,
-        req.description,
-        req.secret.as_deref(),
-        state.config.egress,
-    )?;
-    let subscription = new.into_subscription(caller.tenant, Utc::now());
-    state
-        .backend
-        .subscriptions
-        .create_subscription(&subscription)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SubscriptionView::new(subscription, true)),
-    ))
+    let s = manage::create(&state.backend, &state.config, &caller.tenant, req).await?;
+    Ok((StatusCode::CREATED, Json(SubscriptionView::new(s, true))))
 }
 
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Page>, ApiError> {
+/// List subscriptions
+///
+/// A page of the tenant's subscriptions, oldest first, optionally filtered.
+#[utoipa::path(
+    get,
+    path = "/v1/subscriptions",
+    operation_id = "listSubscriptions",
+    tag = "subscriptions",
+    params(ListSubscriptions),
+    responses(
+        (status = 200, description = "A page of subscriptions", body = Page),
+        (status = 400, description = "A query parameter has the wrong type or is unknown", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`limit`, `cursor` or `event_type` breaks a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListSubscriptions>, QueryRejection>,
+) -> Result<Json<Page>, ApiError> {
     caller.require_admin()?;
-    let subscriptions = state
-        .backend
-        .subscriptions
-        .list_subscriptions(&caller.tenant)
-        .await?;
+    let Query(query) = query?;
+    let page = manage::list(&state.backend, &caller.tenant, query).await?;
     Ok(Json(Page {
-        data: subscriptions
+        data: page
+            .subscriptions
             .into_iter()
             .map(|s| SubscriptionView::new(s, false))
             .collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 
+/// Get a subscription
+///
+/// The subscription, without its secret.
+#[utoipa::path(
+    get,
+    path = "/v1/subscriptions/{id}",
+    operation_id = "getSubscription",
+    tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    responses(
+        (status = 200, description = "The subscription", body = SubscriptionView),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn fetch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
     caller.require_admin()?;
-    let id = SubscriptionId::parse(&id).map_err(|_| ApiError::NotFound("subscription"))?;
-    let subscription = state
-        .backend
-        .subscriptions
-        .get_subscription(&caller.tenant, &id)
-        .await?
-        .ok_or(ApiError::NotFound("subscription"))?;
-    Ok(Json(SubscriptionView::new(subscription, false)))
+    let s = manage::get(&state.backend, &caller.tenant, &id).await?;
+    Ok(Json(SubscriptionView::new(s, false)))
 }
 
+/// Update a subscription
+///
+/// Changes only the fields given.
+#[utoipa::path(
+    patch,
+    path = "/v1/subscriptions/{id}",
+    operation_id = "updateSubscription",
+    tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    request_body(content = UpdateSubscription, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated subscription", body = SubscriptionView),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Json<UpdateSubscription>, JsonRejection>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    caller.require_admin()?;
+    let Json(req) = body?;
+    let s = manage::update(&state.backend, &state.config, &caller.tenant, &id, req).await?;
+    Ok(Json(SubscriptionView::new(s, false)))
+}
+
+/// Delete a subscription
+///
+/// No more deliveries are made to it.
+#[utoipa::path(
+    delete,
+    path = "/v1/subscriptions/{id}",
+    operation_id = "deleteSubscription",
+    tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    let id = SubscriptionId::parse(&id).map_err(|_| ApiError::NotFound("subscription"))?;
-    if state
-        .backend
-        .subscriptions
-        .delete_subscription(&caller.tenant, &id)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("subscription"))
-    }
+    manage::delete(&state.backend, &caller.tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Get the signing secret
+///
+/// The current secret, and when the one it replaced stops signing.
+#[utoipa::path(
+    get,
+    path = "/v1/subscriptions/{id}/secret",
+    operation_id = "getSubscriptionSecret",
+    tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    responses(
+        (status = 200, description = "The signing secret", body = SecretView),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SecretView>, ApiError> {
+    caller.require_admin()?;
+    let s = manage::get(&state.backend, &caller.tenant, &id).await?;
+    Ok(Json(SecretView::new(&s)))
+}
+
+/// Rotate the signing secret
+///
+/// Replaces the secret; the old one keeps signing alongside it for `overlap_secs`. The body is optional.
+#[utoipa::path(
+    post,
+    path = "/v1/subscriptions/{id}/rotate-secret",
+    operation_id = "rotateSubscriptionSecret",
+    tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    // Optional: `ref` leaves `required` unset, where `Option<RotateSecret>` would also allow `null`.
+    request_body(content = ref("#/components/schemas/RotateSecret"), content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new signing secret", body = SecretView),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is unknown, mistyped or breaks a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Option<Json<RotateSecret>>, JsonRejection>,
+) -> Result<Json<SecretView>, ApiError> {
+    caller.require_admin()?;
+    let req = body?.map(|Json(r)| r).unwrap_or_default();
+    let s = manage::rotate_secret(&state.backend, &state.config, &caller.tenant, &id, req).await?;
+    Ok(Json(SecretView::new(&s)))
+}
+
+/// Send a test event
+///
+/// Sends a `webhook.test` event to this subscription alone, through the normal pipeline.
+#[utoipa::path(
+    post,
+    path = "/v1/subscriptions/{id}/test",
+    operation_id = "testSubscription",
+    tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    responses(
+        (status = 202, description = "The test event was enqueued", body = TestSent),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<TestSent>), ApiError> {
+    caller.require_admin()?;
+    let (event_id, delivery_id) =
+        manage::send_test(&state.backend, &state.config, &caller.tenant, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TestSent {
+            event_id,
+            delivery_id,
+        }),
+    ))
 }

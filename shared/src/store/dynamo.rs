@@ -6,6 +6,8 @@
 //! | event (dedup) | `EVENT#{tenant}#{event id}`        | `EVENT`               |
 //! | delivery      | `DELIVERIES#{tenant}#{subscription}` | `DELIVERY#{id}`     |
 //! | API key       | `APIKEY#{sha256 of the key}`       | `APIKEY`              |
+//! | key listing   | `TENANT#{tenant}`                  | `APIKEY#{key id}`     |
+//! | custom type   | `TENANT#{tenant}`                  | `EVENTTYPE#{name}`    |
 //!
 //! Events and deliveries get a partition each, so a busy tenant spreads across partitions;
 //! a subscription's deliveries share one, so they list in id (time) order with one query.
@@ -15,7 +17,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -84,6 +87,31 @@ fn api_key_key(hash: &ApiKeyHash) -> (String, String) {
     (format!("APIKEY#{}", hash.as_str()), "APIKEY".to_owned())
 }
 
+fn api_key_listing_key(tenant: &TenantId, id: &str) -> (String, String) {
+    (format!("TENANT#{tenant}"), format!("APIKEY#{id}"))
+}
+
+fn event_type_key(tenant: &TenantId, name: &EventType) -> (String, String) {
+    (format!("TENANT#{tenant}"), format!("EVENTTYPE#{name}"))
+}
+
+/// A transaction refused because one of its conditions failed is a conflict.
+fn transaction_error<R: std::fmt::Debug>(
+    error: SdkError<TransactWriteItemsError, R>,
+) -> StoreError {
+    if let Some(TransactWriteItemsError::TransactionCanceledException(e)) = error.as_service_error()
+    {
+        let conditional = e
+            .cancellation_reasons()
+            .iter()
+            .any(|r| r.code() == Some("ConditionalCheckFailed"));
+        if conditional {
+            return StoreError::Conflict;
+        }
+    }
+    unavailable(error)
+}
+
 impl DynamoStore {
     pub fn new(client: Client, table: String) -> Self {
         Self { client, table }
@@ -104,6 +132,29 @@ impl DynamoStore {
             .await
             .map_err(unavailable)?;
         output.item.map(from_item).transpose()
+    }
+
+    /// Every item of the partition `pk` whose sort key starts with `prefix`.
+    async fn query_prefix<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)?;
+        items.into_iter().map(from_item).collect()
     }
 
     /// Puts an item that must not exist yet.
@@ -135,22 +186,57 @@ impl SubscriptionStore for DynamoStore {
         self.get(subscription_key(tenant, id)).await
     }
 
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
+        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(pk, sk, subscription)?))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
-        let items: Vec<Item> = self
+        self.query_prefix(format!("TENANT#{tenant}"), "SUBSCRIPTION#")
+            .await
+    }
+
+    async fn list_subscriptions_page(
+        &self,
+        tenant: &TenantId,
+        after: Option<&SubscriptionId>,
+        limit: usize,
+    ) -> Result<(Vec<Subscription>, bool), StoreError> {
+        let pk = format!("TENANT#{tenant}");
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(format!("TENANT#{tenant}")))
+            .expression_attribute_values(":pk", s(&pk))
             .expression_attribute_values(":prefix", s("SUBSCRIPTION#"))
             .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(unavailable)?;
-        items.into_iter().map(from_item).collect()
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(after) = after {
+            let (pk, sk) = subscription_key(tenant, after);
+            query = query
+                .exclusive_start_key("pk", s(pk))
+                .exclusive_start_key("sk", s(sk));
+        }
+        let output = query.send().await.map_err(unavailable)?;
+        let truncated = output.last_evaluated_key.is_some();
+        let mut page: Vec<Subscription> = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        let more = page.len() > limit || (truncated && page.len() == limit);
+        page.truncate(limit);
+        Ok((page, more))
     }
 
     async fn delete_subscription(
@@ -238,12 +324,76 @@ impl DeliveryStore for DynamoStore {
 
 #[async_trait]
 impl ApiKeyStore for DynamoStore {
+    /// The key by its hash (for authentication) and in its tenant's listing, both or neither.
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        let (pk, sk) = api_key_key(&key.hash);
-        self.put_new(to_item(pk, sk, key)?).await
+        let put = |(pk, sk): (String, String)| -> Result<TransactWriteItem, StoreError> {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_item(pk, sk, key)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(unavailable)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(put(api_key_key(&key.hash))?)
+            .transact_items(put(api_key_listing_key(&key.tenant, &key.id))?)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(transaction_error)
     }
 
     async fn find_api_key(&self, hash: &ApiKeyHash) -> Result<Option<ApiKey>, StoreError> {
         self.get(api_key_key(hash)).await
+    }
+
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        self.query_prefix(format!("TENANT#{tenant}"), "APIKEY#")
+            .await
+    }
+
+    async fn delete_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        let Some(key) = self.get::<ApiKey>(api_key_listing_key(tenant, id)).await? else {
+            return Ok(false);
+        };
+        let delete = |(pk, sk): (String, String)| -> Result<TransactWriteItem, StoreError> {
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .build()
+                .map_err(unavailable)?;
+            Ok(TransactWriteItem::builder().delete(delete).build())
+        };
+        self.client
+            .transact_write_items()
+            .transact_items(delete(api_key_key(&key.hash))?)
+            .transact_items(delete(api_key_listing_key(tenant, id))?)
+            .send()
+            .await
+            .map_err(transaction_error)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl EventTypeStore for DynamoStore {
+    async fn put_event_type(
+        &self,
+        tenant: &TenantId,
+        event_type: &CustomEventType,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = event_type_key(tenant, &event_type.name);
+        self.put_new(to_item(pk, sk, event_type)?).await
+    }
+
+    async fn list_event_types(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<CustomEventType>, StoreError> {
+        self.query_prefix(format!("TENANT#{tenant}"), "EVENTTYPE#")
+            .await
     }
 }

@@ -22,6 +22,7 @@ struct State {
     events: HashMap<(TenantId, EventId), EventRecord>,
     deliveries: HashMap<(TenantId, SubscriptionId, String), DeliveryRecord>,
     api_keys: HashMap<String, ApiKey>,
+    event_types: BTreeMap<(TenantId, EventType), CustomEventType>,
 }
 
 impl MemoryStore {
@@ -74,6 +75,38 @@ impl SubscriptionStore for MemoryStore {
             .subscriptions
             .get(&(tenant.clone(), id.clone()))
             .cloned())
+    }
+
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
+        self.check("update_subscription")?;
+        let key = (subscription.tenant.clone(), subscription.id.clone());
+        match self.state().subscriptions.get_mut(&key) {
+            Some(stored) => {
+                *stored = subscription.clone();
+                Ok(())
+            }
+            None => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn list_subscriptions_page(
+        &self,
+        tenant: &TenantId,
+        after: Option<&SubscriptionId>,
+        limit: usize,
+    ) -> Result<(Vec<Subscription>, bool), StoreError> {
+        self.check("list_subscriptions_page")?;
+        let state = self.state();
+        let mut page: Vec<Subscription> = state
+            .subscriptions
+            .iter()
+            .filter(|((t, id), _)| t == tenant && after.is_none_or(|a| id > a))
+            .map(|(_, s)| s.clone())
+            .take(limit + 1)
+            .collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        Ok((page, more))
     }
 
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
@@ -176,5 +209,60 @@ impl ApiKeyStore for MemoryStore {
     async fn find_api_key(&self, hash: &ApiKeyHash) -> Result<Option<ApiKey>, StoreError> {
         self.check("find_api_key")?;
         Ok(self.state().api_keys.get(hash.as_str()).cloned())
+    }
+
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
+        self.check("list_api_keys")?;
+        let mut keys: Vec<ApiKey> = self
+            .state()
+            .api_keys
+            .values()
+            .filter(|k| &k.tenant == tenant)
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(keys)
+    }
+
+    async fn delete_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        self.check("delete_api_key")?;
+        let mut state = self.state();
+        let before = state.api_keys.len();
+        state
+            .api_keys
+            .retain(|_, k| !(&k.tenant == tenant && k.id == id));
+        Ok(state.api_keys.len() < before)
+    }
+}
+
+#[async_trait]
+impl EventTypeStore for MemoryStore {
+    async fn put_event_type(
+        &self,
+        tenant: &TenantId,
+        event_type: &CustomEventType,
+    ) -> Result<(), StoreError> {
+        self.check("put_event_type")?;
+        let key = (tenant.clone(), event_type.name.clone());
+        let mut state = self.state();
+        if state.event_types.contains_key(&key) {
+            return Err(StoreError::Conflict);
+        }
+        state.event_types.insert(key, event_type.clone());
+        Ok(())
+    }
+
+    async fn list_event_types(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<CustomEventType>, StoreError> {
+        self.check("list_event_types")?;
+        Ok(self
+            .state()
+            .event_types
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, e)| e.clone())
+            .collect())
     }
 }

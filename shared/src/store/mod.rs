@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::{
-    ApiKey, ApiKeyHash, DeliveryRecord, Event, EventId, Subscription, SubscriptionId, TenantId,
+    ApiKey, ApiKeyHash, DeliveryRecord, Event, EventId, EventType, Subscription, SubscriptionId,
+    TenantId,
 };
 
 #[derive(Debug, Error)]
@@ -33,8 +34,18 @@ pub trait SubscriptionStore: Send + Sync {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError>;
-    /// The tenant's subscriptions, oldest first.
+    /// Replaces a stored subscription; [`StoreError::Conflict`] if it does not exist.
+    async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError>;
+    /// All the tenant's subscriptions, oldest first.
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
+    /// Up to `limit` of the tenant's subscriptions created after `after`, oldest first, and
+    /// whether more follow.
+    async fn list_subscriptions_page(
+        &self,
+        tenant: &TenantId,
+        after: Option<&SubscriptionId>,
+        limit: usize,
+    ) -> Result<(Vec<Subscription>, bool), StoreError>;
     /// Whether there was one to delete.
     async fn delete_subscription(
         &self,
@@ -99,6 +110,30 @@ pub trait ApiKeyStore: Send + Sync {
     /// Stores a new key; [`StoreError::Conflict`] if the same hash is already stored.
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     async fn find_api_key(&self, hash: &ApiKeyHash) -> Result<Option<ApiKey>, StoreError>;
+    /// The tenant's keys, oldest first.
+    async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError>;
+    /// Revokes a key at once; whether the tenant had it.
+    async fn delete_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError>;
+}
+
+/// An event type a tenant registered beside the catalog's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomEventType {
+    pub name: EventType,
+    pub description: String,
+}
+
+#[async_trait]
+pub trait EventTypeStore: Send + Sync {
+    /// Registers a type; [`StoreError::Conflict`] if the tenant has it already.
+    async fn put_event_type(
+        &self,
+        tenant: &TenantId,
+        event_type: &CustomEventType,
+    ) -> Result<(), StoreError>;
+    /// The tenant's own types, by name.
+    async fn list_event_types(&self, tenant: &TenantId)
+    -> Result<Vec<CustomEventType>, StoreError>;
 }
 
 mod json_text {

@@ -1,0 +1,162 @@
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState, Caller, Problem};
+use crate::domain::{ApiKey, Role};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/api-keys", get(list).post(create))
+        .route("/v1/api-keys/{id}", delete(revoke))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreateApiKey)]
+struct CreateKey {
+    role: Role,
+    /// A note to recognise the key by: at most 128 characters.
+    #[schema(max_length = 128, example = "checkout service")]
+    name: Option<String>,
+}
+
+/// An API key of the caller's tenant. Its plaintext is shown once, in the creation answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKey)]
+struct KeyView {
+    #[schema(example = "key_01JD7Y2Q8ZV6M3N4P5R6S7T8U9")]
+    id: String,
+    role: Role,
+    #[schema(required = true)]
+    name: Option<String>,
+    created_at: DateTime<Utc>,
+    /// The key itself: in the creation answer only, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "tdk_…")]
+    key: Option<String>,
+}
+
+impl KeyView {
+    fn new(k: ApiKey, key: Option<String>) -> Self {
+        Self {
+            id: k.id,
+            role: k.role,
+            name: k.name,
+            created_at: k.created_at,
+            key,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKeyList)]
+struct Keys {
+    data: Vec<KeyView>,
+}
+
+/// Create an API key
+///
+/// A new key of the caller's tenant; the answer holds its plaintext, shown only this once.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    operation_id = "createApiKey",
+    tag = "api-keys",
+    request_body(content = CreateKey, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created; `key` holds the plaintext", body = KeyView),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or breaks a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<CreateKey>, JsonRejection>,
+) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+    caller.require_admin()?;
+    let Json(req) = body?;
+    if req.name.as_ref().is_some_and(|n| n.chars().count() > 128) {
+        return Err(
+            crate::domain::ValidationError::new("name", "must be at most 128 characters").into(),
+        );
+    }
+    let (key, plaintext) = ApiKey::generate(caller.tenant, req.role, req.name);
+    state.backend.api_keys.put_api_key(&key).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(KeyView::new(key, Some(plaintext))),
+    ))
+}
+
+/// List API keys
+///
+/// The tenant's keys, without their plaintext.
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    operation_id = "listApiKeys",
+    tag = "api-keys",
+    responses(
+        (status = 200, description = "The tenant's keys", body = Keys),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Keys>, ApiError> {
+    caller.require_admin()?;
+    let keys = state.backend.api_keys.list_api_keys(&caller.tenant).await?;
+    Ok(Json(Keys {
+        data: keys.into_iter().map(|k| KeyView::new(k, None)).collect(),
+    }))
+}
+
+/// Revoke an API key
+///
+/// The key stops working at once.
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{id}",
+    operation_id = "revokeApiKey",
+    tag = "api-keys",
+    params(("id" = String, Path, description = "The key's id (`key_…`)")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No API key of this tenant with this id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    if state
+        .backend
+        .api_keys
+        .delete_api_key(&caller.tenant, &id)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("API key"))
+    }
+}

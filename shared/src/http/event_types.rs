@@ -1,0 +1,102 @@
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{ApiError, AppState, Caller, Problem};
+use crate::manage::{self, RegisterEventType};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/event-types", get(list).post(register))
+}
+
+/// An event type subscriptions can name exactly.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EventType)]
+struct EventTypeView {
+    #[schema(example = "order.created")]
+    name: String,
+    description: String,
+    /// Registered by this tenant rather than part of the catalog.
+    custom: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EventTypeList)]
+struct EventTypes {
+    data: Vec<EventTypeView>,
+}
+
+/// List event types
+///
+/// The catalog and the tenant's own registered types, sorted by name.
+#[utoipa::path(
+    get,
+    path = "/v1/event-types",
+    operation_id = "listEventTypes",
+    tag = "event-types",
+    responses(
+        (status = 200, description = "Every event type known to the tenant", body = EventTypes),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<EventTypes>, ApiError> {
+    caller.require_admin()?;
+    let types = manage::event_types(&state.backend, &caller.tenant).await?;
+    Ok(Json(EventTypes {
+        data: types
+            .into_iter()
+            .map(|t| EventTypeView {
+                name: t.name,
+                description: t.description,
+                custom: t.custom,
+            })
+            .collect(),
+    }))
+}
+
+/// Register an event type
+///
+/// A custom event type of the tenant, beside the catalog.
+#[utoipa::path(
+    post,
+    path = "/v1/event-types",
+    operation_id = "registerEventType",
+    tag = "event-types",
+    request_body(content = RegisterEventType, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Registered", body = EventTypeView),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is in the catalog or already registered", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is missing, unknown or breaks a rule", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+async fn register(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<RegisterEventType>, JsonRejection>,
+) -> Result<(StatusCode, Json<EventTypeView>), ApiError> {
+    caller.require_admin()?;
+    let Json(req) = body?;
+    let t = manage::register_event_type(&state.backend, &caller.tenant, req).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(EventTypeView {
+            name: t.name.to_string(),
+            description: t.description,
+            custom: true,
+        }),
+    ))
+}
