@@ -484,11 +484,7 @@ async fn test_events_go_to_one_subscription(running: Running) {
     let record = running
         .backend
         .deliveries
-        .get_delivery(
-            &TenantId::parse("dev").unwrap(),
-            &tidings::domain::SubscriptionId::parse(id).unwrap(),
-            delivery_id,
-        )
+        .get_delivery(&TenantId::parse("dev").unwrap(), delivery_id)
         .await
         .unwrap()
         .expect("the returned delivery id names the delivery");

@@ -58,6 +58,7 @@ contract!(deliveries);
 contract!(api_keys);
 contract!(subscription_updates_and_pages);
 contract!(event_types);
+contract!(delivery_listing_and_reset);
 contract!(queue_send_receive_delete);
 contract!(queue_visibility_and_redrive);
 contract!(queue_dead_letter_with_reason);
@@ -213,10 +214,7 @@ async fn deliveries(b: &Backend) {
         event,
     };
     assert_eq!(
-        b.deliveries
-            .get_delivery(&acme, &sub.id, "dlv_9")
-            .await
-            .unwrap(),
+        b.deliveries.get_delivery(&acme, "dlv_9").await.unwrap(),
         None
     );
     let mut record = DeliveryRecord::pending(&message, Utc::now().timestamp() + 60);
@@ -227,7 +225,7 @@ async fn deliveries(b: &Backend) {
     b.deliveries.put_delivery(&record).await.unwrap();
     let stored = b
         .deliveries
-        .get_delivery(&acme, &sub.id, "dlv_9")
+        .get_delivery(&acme, "dlv_9")
         .await
         .unwrap()
         .unwrap();
@@ -252,7 +250,7 @@ async fn deliveries(b: &Backend) {
     );
     let stored = b
         .deliveries
-        .get_delivery(&acme, &sub.id, "dlv_9")
+        .get_delivery(&acme, "dlv_9")
         .await
         .unwrap()
         .unwrap();
@@ -260,7 +258,7 @@ async fn deliveries(b: &Backend) {
     assert_eq!(stored.attempts, 2);
     assert_eq!(
         b.deliveries
-            .get_delivery(&tenant("other"), &sub.id, "dlv_9")
+            .get_delivery(&tenant("other"), "dlv_9")
             .await
             .unwrap(),
         None
@@ -487,4 +485,92 @@ async fn queue_dead_letter_with_reason(b: &Backend) {
         q.receive(10, Duration::ZERO).await.unwrap().is_empty(),
         "the main queue is untouched"
     );
+}
+
+async fn delivery_listing_and_reset(b: &Backend) {
+    let acme = tenant("acme");
+    let sub = subscription(&acme, &["*"]);
+    let other_sub = subscription(&acme, &["*"]);
+    let record = event_record(&acme, "evt_list", "f");
+    b.events.insert_event(&record).await.unwrap();
+    assert_eq!(
+        b.events.get_event(&acme, &record.event.id).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(
+        b.events
+            .get_event(&tenant("other"), &record.event.id)
+            .await
+            .unwrap(),
+        None
+    );
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let message = DeliveryMessage {
+            delivery_id: tidings::ids::new_id("dlv"),
+            tenant: acme.clone(),
+            subscription_id: if i == 2 {
+                other_sub.id.clone()
+            } else {
+                sub.id.clone()
+            },
+            event: record.event.clone(),
+        };
+        let pending = DeliveryRecord::pending(&message, Utc::now().timestamp() + 60);
+        b.deliveries.put_delivery(&pending).await.unwrap();
+        if i != 2 {
+            ids.push(message.delivery_id);
+        }
+    }
+    ids.reverse(); // newest first
+    let (first, more) = b
+        .deliveries
+        .list_deliveries(&acme, &sub.id, None, 3)
+        .await
+        .unwrap();
+    let first_ids: Vec<&str> = first.iter().map(|r| r.delivery_id.as_str()).collect();
+    assert_eq!(
+        (first_ids, more),
+        (
+            vec![ids[0].as_str(), ids[1].as_str(), ids[2].as_str()],
+            true
+        )
+    );
+    let (rest, more) = b
+        .deliveries
+        .list_deliveries(&acme, &sub.id, Some(&ids[2]), 3)
+        .await
+        .unwrap();
+    let rest_ids: Vec<&str> = rest.iter().map(|r| r.delivery_id.as_str()).collect();
+    assert_eq!((rest_ids, more), (vec![ids[3].as_str()], false));
+    let (none, _) = b
+        .deliveries
+        .list_deliveries(&tenant("other"), &sub.id, None, 3)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    // A success is final for put_delivery, but a replay resets it.
+    let mut done = b
+        .deliveries
+        .get_delivery(&acme, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    done.status = DeliveryStatus::Succeeded;
+    b.deliveries.put_delivery(&done).await.unwrap();
+    done.status = DeliveryStatus::Pending;
+    assert!(matches!(
+        b.deliveries.put_delivery(&done).await,
+        Err(StoreError::Conflict)
+    ));
+    b.deliveries.reset_delivery(&done).await.unwrap();
+    let stored = b
+        .deliveries
+        .get_delivery(&acme, &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, DeliveryStatus::Pending);
 }

@@ -196,18 +196,18 @@ async fn delivery_status(
     subscription: &str,
     delivery_id: &str,
 ) -> DeliveryStatus {
-    running
+    let record = running
         .backend
         .deliveries
-        .get_delivery(
-            &TenantId::parse(local::DEV_TENANT).unwrap(),
-            &SubscriptionId::parse(subscription).unwrap(),
-            delivery_id,
-        )
+        .get_delivery(&TenantId::parse(local::DEV_TENANT).unwrap(), delivery_id)
         .await
         .unwrap()
-        .unwrap()
-        .status
+        .unwrap();
+    assert_eq!(
+        record.subscription_id,
+        SubscriptionId::parse(subscription).unwrap()
+    );
+    record.status
 }
 
 async fn retries_until_the_receiver_recovers(storage: Storage) {

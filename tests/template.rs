@@ -70,6 +70,24 @@ fn the_table_has_the_keys_and_ttl_the_dynamodb_store_uses() {
         })
         .collect();
     assert_eq!(keys, vec![("pk", "HASH"), ("sk", "RANGE")]);
+    let index = &table["GlobalSecondaryIndexes"][0];
+    assert_eq!(
+        index["IndexName"].as_str(),
+        Some(tidings::store::dynamo::BY_SUBSCRIPTION_INDEX)
+    );
+    let index_keys: Vec<(&str, &str)> = index["KeySchema"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap(),
+                k["KeyType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(index_keys, vec![("gsi1pk", "HASH"), ("gsi1sk", "RANGE")]);
+    assert_eq!(index["Projection"]["ProjectionType"].as_str(), Some("ALL"));
     assert_eq!(
         table["TimeToLiveSpecification"]["AttributeName"].as_str(),
         Some("expires_at")

@@ -93,11 +93,7 @@ impl Dispatcher {
         let record = match self
             .backend
             .deliveries
-            .get_delivery(
-                &delivery.tenant,
-                &delivery.subscription_id,
-                &delivery.delivery_id,
-            )
+            .get_delivery(&delivery.tenant, &delivery.delivery_id)
             .await
         {
             Ok(r) => r.unwrap_or_else(|| DeliveryRecord::pending(&delivery, self.expires_at())),
@@ -106,13 +102,19 @@ impl Dispatcher {
                 return Disposition::Retry;
             }
         };
-        if matches!(
-            record.status,
-            DeliveryStatus::Succeeded | DeliveryStatus::Dead | DeliveryStatus::Skipped
-        ) {
-            // SQS delivered this message again after it was settled: never POST it twice.
-            info!(delivery = %delivery.delivery_id, status = ?record.status, "already settled");
-            return Disposition::Done;
+        let mut record = record;
+        match record.status {
+            DeliveryStatus::Succeeded | DeliveryStatus::Skipped => {
+                // SQS delivered this message again after it was settled: never POST it twice.
+                info!(delivery = %delivery.delivery_id, status = ?record.status, "already settled");
+                return Disposition::Done;
+            }
+            DeliveryStatus::Dead => {
+                // Redriven from the dead-letter queue: a new round of attempts.
+                record.attempts = 0;
+                record.status = DeliveryStatus::Pending;
+            }
+            DeliveryStatus::Pending | DeliveryStatus::Failed => {}
         }
         let subscription = match self
             .backend

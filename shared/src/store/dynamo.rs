@@ -4,13 +4,14 @@
 //! |---------------|------------------------------------|-----------------------|
 //! | subscription  | `TENANT#{tenant}`                  | `SUBSCRIPTION#{id}`   |
 //! | event (dedup) | `EVENT#{tenant}#{event id}`        | `EVENT`               |
-//! | delivery      | `DELIVERIES#{tenant}#{subscription}` | `DELIVERY#{id}`     |
+//! | delivery      | `DELIVERY#{tenant}#{id}`           | `DELIVERY`            |
 //! | API key       | `APIKEY#{sha256 of the key}`       | `APIKEY`              |
 //! | key listing   | `TENANT#{tenant}`                  | `APIKEY#{key id}`     |
 //! | custom type   | `TENANT#{tenant}`                  | `EVENTTYPE#{name}`    |
 //!
-//! Events and deliveries get a partition each, so a busy tenant spreads across partitions;
-//! a subscription's deliveries share one, so they list in id (time) order with one query.
+//! Events and deliveries get a partition each, so a busy tenant spreads across partitions.
+//! The index `by_subscription` (`gsi1pk` = `SUBSCRIPTION#{tenant}#{subscription}`, `gsi1sk`
+//! = delivery id) lists a subscription's deliveries in id (time) order with one query.
 
 use std::collections::HashMap;
 
@@ -76,11 +77,26 @@ fn event_key(tenant: &TenantId, id: &EventId) -> (String, String) {
     (format!("EVENT#{tenant}#{id}"), "EVENT".to_owned())
 }
 
-fn delivery_key(tenant: &TenantId, subscription: &SubscriptionId, id: &str) -> (String, String) {
-    (
-        format!("DELIVERIES#{tenant}#{subscription}"),
-        format!("DELIVERY#{id}"),
-    )
+fn delivery_key(tenant: &TenantId, id: &str) -> (String, String) {
+    (format!("DELIVERY#{tenant}#{id}"), "DELIVERY".to_owned())
+}
+
+/// The index that lists a subscription's deliveries.
+pub const BY_SUBSCRIPTION_INDEX: &str = "by_subscription";
+
+fn by_subscription(tenant: &TenantId, subscription: &SubscriptionId) -> String {
+    format!("SUBSCRIPTION#{tenant}#{subscription}")
+}
+
+fn delivery_item(record: &DeliveryRecord) -> Result<Item, StoreError> {
+    let (pk, sk) = delivery_key(&record.tenant, &record.delivery_id);
+    let mut item = to_item(pk, sk, record)?;
+    item.insert(
+        "gsi1pk".into(),
+        s(by_subscription(&record.tenant, &record.subscription_id)),
+    );
+    item.insert("gsi1sk".into(), s(&record.delivery_id));
+    Ok(item)
 }
 
 fn api_key_key(hash: &ApiKeyHash) -> (String, String) {
@@ -276,6 +292,14 @@ impl EventStore for DynamoStore {
         }
     }
 
+    async fn get_event(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        self.get(event_key(tenant, id)).await
+    }
+
     async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
         let (pk, sk) = event_key(tenant, id);
         self.client
@@ -299,19 +323,16 @@ impl DeliveryStore for DynamoStore {
     async fn get_delivery(
         &self,
         tenant: &TenantId,
-        subscription: &SubscriptionId,
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.get(delivery_key(tenant, subscription, delivery_id))
-            .await
+        self.get(delivery_key(tenant, delivery_id)).await
     }
 
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
-        let (pk, sk) = delivery_key(&record.tenant, &record.subscription_id, &record.delivery_id);
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(pk, sk, record)?))
+            .set_item(Some(delivery_item(record)?))
             .condition_expression("attribute_not_exists(pk) OR #status <> :succeeded")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":succeeded", s("succeeded"))
@@ -319,6 +340,55 @@ impl DeliveryStore for DynamoStore {
             .await
             .map(|_| ())
             .map_err(write_error)
+    }
+
+    async fn reset_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(record)?))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<DeliveryRecord>, bool), StoreError> {
+        let partition = by_subscription(tenant, subscription);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_SUBSCRIPTION_INDEX)
+            .key_condition_expression("gsi1pk = :p")
+            .expression_attribute_values(":p", s(&partition))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(before) = before {
+            let (pk, sk) = delivery_key(tenant, before);
+            query = query
+                .exclusive_start_key("pk", s(pk))
+                .exclusive_start_key("sk", s(sk))
+                .exclusive_start_key("gsi1pk", s(&partition))
+                .exclusive_start_key("gsi1sk", s(before));
+        }
+        let output = query.send().await.map_err(unavailable)?;
+        let truncated = output.last_evaluated_key.is_some();
+        let mut page: Vec<DeliveryRecord> = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_, _>>()?;
+        let more = page.len() > limit || (truncated && page.len() == limit);
+        page.truncate(limit);
+        Ok((page, more))
     }
 }
 

@@ -20,7 +20,7 @@ pub struct MemoryStore {
 struct State {
     subscriptions: BTreeMap<(TenantId, SubscriptionId), Subscription>,
     events: HashMap<(TenantId, EventId), EventRecord>,
-    deliveries: HashMap<(TenantId, SubscriptionId, String), DeliveryRecord>,
+    deliveries: BTreeMap<(TenantId, String), DeliveryRecord>,
     api_keys: HashMap<String, ApiKey>,
     event_types: BTreeMap<(TenantId, EventType), CustomEventType>,
 }
@@ -147,6 +147,19 @@ impl EventStore for MemoryStore {
         Ok(None)
     }
 
+    async fn get_event(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<Option<EventRecord>, StoreError> {
+        self.check("get_event")?;
+        Ok(self
+            .state()
+            .events
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
+    }
+
     async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
         self.check("mark_event_accepted")?;
         match self.state().events.get_mut(&(tenant.clone(), id.clone())) {
@@ -164,21 +177,16 @@ impl DeliveryStore for MemoryStore {
     async fn get_delivery(
         &self,
         tenant: &TenantId,
-        subscription: &SubscriptionId,
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
         self.check("get_delivery")?;
-        let key = (tenant.clone(), subscription.clone(), delivery_id.to_owned());
+        let key = (tenant.clone(), delivery_id.to_owned());
         Ok(self.state().deliveries.get(&key).cloned())
     }
 
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
         self.check("put_delivery")?;
-        let key = (
-            record.tenant.clone(),
-            record.subscription_id.clone(),
-            record.delivery_id.clone(),
-        );
+        let key = (record.tenant.clone(), record.delivery_id.clone());
         let mut state = self.state();
         if state
             .deliveries
@@ -189,6 +197,39 @@ impl DeliveryStore for MemoryStore {
         }
         state.deliveries.insert(key, record.clone());
         Ok(())
+    }
+
+    async fn reset_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        self.check("reset_delivery")?;
+        let key = (record.tenant.clone(), record.delivery_id.clone());
+        self.state().deliveries.insert(key, record.clone());
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<DeliveryRecord>, bool), StoreError> {
+        self.check("list_deliveries")?;
+        let state = self.state();
+        let mut page: Vec<DeliveryRecord> = state
+            .deliveries
+            .iter()
+            .rev()
+            .filter(|((t, id), r)| {
+                t == tenant
+                    && &r.subscription_id == subscription
+                    && before.is_none_or(|b| id.as_str() < b)
+            })
+            .map(|(_, r)| r.clone())
+            .take(limit + 1)
+            .collect();
+        let more = page.len() > limit;
+        page.truncate(limit);
+        Ok((page, more))
     }
 }
 

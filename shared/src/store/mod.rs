@@ -90,6 +90,11 @@ pub trait EventStore: Send + Sync {
     /// untouched.
     async fn insert_event(&self, record: &EventRecord) -> Result<Option<EventRecord>, StoreError>;
     async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError>;
+    async fn get_event(
+        &self,
+        tenant: &TenantId,
+        id: &EventId,
+    ) -> Result<Option<EventRecord>, StoreError>;
 }
 
 #[async_trait]
@@ -97,12 +102,22 @@ pub trait DeliveryStore: Send + Sync {
     async fn get_delivery(
         &self,
         tenant: &TenantId,
-        subscription: &SubscriptionId,
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError>;
     /// Writes the record unless the stored one already succeeded ([`StoreError::Conflict`]):
     /// a success is never overwritten.
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError>;
+    /// Writes the record whatever the stored one says: a replay starts a delivery over.
+    async fn reset_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError>;
+    /// Up to `limit` of a subscription's deliveries older than `before`, newest first, and
+    /// whether more follow.
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<DeliveryRecord>, bool), StoreError>;
 }
 
 #[async_trait]
