@@ -47,6 +47,9 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Moves every dead letter back to the deliveries queue (TIDINGS_DEAD_LETTER_QUEUE_URL):
+    /// with SQS's StartMessageMoveTask on AWS, one by one where it is missing (moto).
+    RedriveDeadLetters,
     /// Creates the table and queues, configured as template.yaml configures them, on an AWS
     /// API emulator (AWS_ENDPOINT_URL, e.g. moto) and prints the variables that name them.
     Provision {
@@ -71,6 +74,14 @@ async fn main() -> anyhow::Result<()> {
                 "API key {} for tenant {} ({role}); it is shown only this once.",
                 key.id, key.tenant
             );
+            return Ok(());
+        }
+        Some(Command::RedriveDeadLetters) => {
+            let backend = Backend::aws(&tidings::aws::load().await, &AwsResources::from_env()?);
+            match tidings::deliveries::redrive_all(&backend).await? {
+                None => println!("SQS is moving the dead letters back (StartMessageMoveTask)"),
+                Some(n) => println!("moved {n} dead letters back to the deliveries queue"),
+            }
             return Ok(());
         }
         Some(Command::Provision { prefix }) => {

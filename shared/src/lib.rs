@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod backend;
 pub mod config;
+pub mod deliveries;
 pub mod dispatch;
 pub mod domain;
 pub mod egress;

@@ -33,6 +33,8 @@ pub enum ManageError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

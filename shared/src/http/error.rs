@@ -153,6 +153,9 @@ impl From<ManageError> for ApiError {
             ManageError::Conflict(detail) => Self::Conflict(detail),
             ManageError::Store(e) => e.into(),
             ManageError::Ingest(e) => e.into(),
+            ManageError::Queue(e) => {
+                Self::Unavailable(format!("the queue is unavailable ({e}); retry"))
+            }
         }
     }
 }

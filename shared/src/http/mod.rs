@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod auth;
+mod deliveries;
 mod error;
 mod event_types;
 mod events;
@@ -67,6 +68,7 @@ fn api_routes() -> Router<AppState> {
     subscriptions::routes()
         .merge(event_types::routes())
         .merge(api_keys::routes())
+        .merge(deliveries::routes())
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(64 * 1024))
 }

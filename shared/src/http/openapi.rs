@@ -11,7 +11,7 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, api_keys, event_types, events, subscriptions};
+use super::{AppState, api_keys, deliveries, event_types, events, subscriptions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,13 @@ use super::{AppState, api_keys, event_types, events, subscriptions};
         api_keys::list,
         api_keys::create,
         api_keys::revoke,
+        deliveries::list,
+        deliveries::fetch,
+        deliveries::retry,
+        deliveries::event,
+        deliveries::recover,
+        deliveries::dead_letters,
+        deliveries::redrive,
         openapi_json,
     ),
     // Named here because `rotate` refers to it by `ref` (to keep its body optional).
@@ -46,6 +53,7 @@ use super::{AppState, api_keys, event_types, events, subscriptions};
         (name = "subscriptions", description = "Endpoints that receive events (admin keys)"),
         (name = "event-types", description = "The catalog and the tenant's own event types (admin keys)"),
         (name = "api-keys", description = "The tenant's API keys (admin keys)"),
+        (name = "deliveries", description = "Deliveries, their attempts, replay and the dead-letter queue (admin keys)"),
         (name = "meta", description = "This document"),
     )
 )]

@@ -209,6 +209,27 @@ impl DeliveryQueue for MemoryQueue {
         Ok(())
     }
 
+    async fn release_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.check("release_dead_letter")?;
+        let mut state = self.state();
+        if let Some(m) = state
+            .dead
+            .iter_mut()
+            .find(|m| m.receipt_handle.as_deref() == Some(receipt_handle))
+        {
+            m.visible_at = Instant::now();
+        }
+        Ok(())
+    }
+
+    async fn delete_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.check("delete_dead_letter")?;
+        self.state()
+            .dead
+            .retain(|m| m.receipt_handle.as_deref() != Some(receipt_handle));
+        Ok(())
+    }
+
     async fn receive_dead_letters(
         &self,
         max: usize,

@@ -61,6 +61,16 @@ pub trait DeliveryQueue: Send + Sync {
     ) -> Result<(), QueueError>;
     /// Sends a message straight to the dead-letter queue, with the reason as an attribute.
     async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError>;
+    /// Makes a message received from the dead-letter queue visible again (after a peek).
+    async fn release_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError>;
+    /// Deletes a message received from the dead-letter queue (once it is redriven).
+    async fn delete_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError>;
+    /// Moves every dead letter back to the deliveries queue with the queue service's own
+    /// mover (SQS's StartMessageMoveTask). `Ok(false)` where there is none, and the caller
+    /// moves them itself.
+    async fn start_dead_letter_move(&self) -> Result<bool, QueueError> {
+        Ok(false)
+    }
     /// Receives from the dead-letter queue (for inspection and redrive).
     async fn receive_dead_letters(
         &self,

@@ -153,6 +153,72 @@ impl DeliveryQueue for SqsQueue {
             .map_err(unavailable)
     }
 
+    async fn release_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.dead_letter_queue_url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn delete_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
+        self.client
+            .delete_message()
+            .queue_url(&self.dead_letter_queue_url)
+            .receipt_handle(receipt_handle)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    /// StartMessageMoveTask moves the dead letters back to the queue they came from. An
+    /// endpoint that does not know the call (the moto emulator) answers `Ok(false)`.
+    async fn start_dead_letter_move(&self) -> Result<bool, QueueError> {
+        use aws_sdk_sqs::error::ProvideErrorMetadata;
+        use aws_sdk_sqs::types::QueueAttributeName;
+
+        let arn = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.dead_letter_queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .ok_or_else(|| QueueError::Unavailable("the dead-letter queue has no ARN".into()))?;
+        match self
+            .client
+            .start_message_move_task()
+            .source_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            // A service error that is SQS's own (throttling, access, a task already running)
+            // is an error; anything else means the endpoint does not implement the call.
+            Err(e)
+                if e.code().is_some_and(|c| {
+                    c.starts_with("AWS.SimpleQueueService")
+                        || c.contains("Denied")
+                        || c.contains("Throttl")
+                }) =>
+            {
+                Err(unavailable(e))
+            }
+            Err(e) => {
+                tracing::warn!(error = %DisplayErrorContext(&e), "StartMessageMoveTask unavailable; moving messages one by one");
+                Ok(false)
+            }
+        }
+    }
+
     async fn receive_dead_letters(
         &self,
         max: usize,

@@ -1,0 +1,380 @@
+//! Delivery operations through the local runner's HTTP API, on the embedded backend and on
+//! SQS and DynamoDB (moto): every attempt visible, replay, recovery, and the dead-letter
+//! queue, each only within its tenant.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::emulator;
+use support::receiver::Receiver;
+use tidings::config::Config;
+use tidings::domain::{ApiKey, Role, TenantId};
+use tidings::local::{self, Options, Running, Storage};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn start(storage: Storage) -> Running {
+    local::start(Options {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        storage,
+        dev_api_key: Some("tdk_operations_admin".into()),
+        config: Config {
+            // Two attempts, close together: failures reach the dead-letter queue quickly.
+            retry: "200ms".parse().unwrap(),
+            ..Config::default()
+        },
+    })
+    .await
+    .expect("the local runner starts")
+}
+
+async fn embedded() -> Option<Running> {
+    Some(start(Storage::Embedded).await)
+}
+
+async fn on_aws() -> Option<Running> {
+    let sdk = emulator::sdk().await?;
+    let resources = emulator::provision(&sdk).await;
+    Some(
+        start(Storage::Aws {
+            sdk: Box::new(sdk),
+            resources,
+        })
+        .await,
+    )
+}
+
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn embedded() {
+                super::$name(super::embedded().await.unwrap()).await;
+            }
+
+            #[tokio::test]
+            async fn aws() {
+                if let Some(running) = super::on_aws().await {
+                    super::$name(running).await;
+                }
+            }
+        }
+    };
+}
+
+both!(every_attempt_is_visible_and_a_delivery_can_be_sent_again);
+both!(dead_letters_are_visible_and_redriven_once_the_endpoint_recovers);
+both!(recover_resends_what_failed_since_a_time);
+
+struct Client {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    fn new(running: &Running, key: &str) -> Self {
+        Self {
+            base: running.base_url(),
+            key: key.to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn ok(&self, method: Method, path: &str, body: Option<Value>, status: u16) -> Value {
+        let (got, body) = self.call(method.clone(), path, body).await;
+        assert_eq!(got, status, "{method} {path}: {body}");
+        body
+    }
+
+    /// Polls `path` until `done` holds for its answer.
+    async fn until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let body = self.ok(Method::GET, path, None, 200).await;
+            if done(&body) || Instant::now() > deadline {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn other_tenant(running: &Running) -> Client {
+    let (key, plaintext) = ApiKey::generate(TenantId::parse("other").unwrap(), Role::Admin, None);
+    running.backend.api_keys.put_api_key(&key).await.unwrap();
+    Client::new(running, &plaintext)
+}
+
+async fn subscribe(api: &Client, url: String) -> String {
+    let body = api
+        .ok(
+            Method::POST,
+            "/v1/subscriptions",
+            Some(json!({"url": url, "events": ["order.*"]})),
+            201,
+        )
+        .await;
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn len(v: &Value) -> usize {
+    v["data"].as_array().map_or(0, Vec::len)
+}
+
+async fn every_attempt_is_visible_and_a_delivery_can_be_sent_again(running: Running) {
+    let api = Client::new(&running, &running.api_key);
+    let receiver = Receiver::start().await;
+    let sub = subscribe(&api, receiver.url("r")).await;
+    api.ok(
+        Method::POST,
+        "/v1/events",
+        Some(json!({"id": "evt_seen", "type": "order.created", "data": {}})),
+        202,
+    )
+    .await;
+    assert_eq!(receiver.wait_for("r", 1, WAIT).await.len(), 1);
+
+    let event = api
+        .until("/v1/events/evt_seen", |e| {
+            e["deliveries"][0]["status"] == "succeeded"
+        })
+        .await;
+    assert_eq!(event["event"]["id"], "evt_seen");
+    let delivery = &event["deliveries"][0];
+    assert_eq!(
+        (
+            delivery["attempts"].as_u64(),
+            delivery["status_code"].as_u64()
+        ),
+        (Some(1), Some(200))
+    );
+    assert_eq!(delivery["subscription_id"], sub.as_str());
+    let id = delivery["id"].as_str().unwrap().to_owned();
+
+    let one = api
+        .ok(Method::GET, &format!("/v1/deliveries/{id}"), None, 200)
+        .await;
+    assert_eq!(one["success"], true);
+    assert_eq!(one["recent_attempts"][0]["status_code"], 200);
+    assert!(one["last_attempt_at"].is_string() && one["duration_ms"].is_u64());
+    let listed = api
+        .ok(
+            Method::GET,
+            &format!("/v1/subscriptions/{sub}/deliveries?status=succeeded"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(listed["data"][0]["id"], id.as_str());
+    let failed = api
+        .ok(
+            Method::GET,
+            &format!("/v1/subscriptions/{sub}/deliveries?status=failed"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(len(&failed), 0);
+    let future = api
+        .ok(
+            Method::GET,
+            &format!("/v1/subscriptions/{sub}/deliveries?since=2099-01-01T00:00:00Z"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(len(&future), 0, "created before 'since'");
+
+    // Sent again on request, though it succeeded: the same webhook-id, a new attempt.
+    let retried = api
+        .ok(
+            Method::POST,
+            &format!("/v1/deliveries/{id}/retry"),
+            None,
+            202,
+        )
+        .await;
+    assert_eq!(retried["status"], "pending");
+    let got = receiver.wait_for("r", 2, WAIT).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].header("webhook-id"), Some("evt_seen"));
+
+    // Nothing of this is visible to another tenant.
+    let other = other_tenant(&running).await;
+    for (method, path) in [
+        (Method::GET, format!("/v1/deliveries/{id}")),
+        (Method::POST, format!("/v1/deliveries/{id}/retry")),
+        (Method::GET, "/v1/events/evt_seen".to_owned()),
+        (Method::GET, format!("/v1/subscriptions/{sub}/deliveries")),
+    ] {
+        assert_eq!(
+            other.call(method.clone(), &path, None).await.0,
+            404,
+            "{method} {path}"
+        );
+    }
+    let (status, _) = other
+        .call(
+            Method::POST,
+            &format!("/v1/subscriptions/{sub}/recover"),
+            Some(json!({"since": "2020-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        receiver.received("r").len(),
+        2,
+        "the other tenant's retry sent nothing"
+    );
+}
+
+async fn dead_letters_are_visible_and_redriven_once_the_endpoint_recovers(running: Running) {
+    let api = Client::new(&running, &running.api_key);
+    let receiver = Receiver::start().await;
+    let sub = subscribe(&api, receiver.url("down")).await;
+    receiver.respond("down", &[500, 500, 500, 500]);
+    for id in ["evt_dead_1", "evt_dead_2"] {
+        api.ok(
+            Method::POST,
+            "/v1/events",
+            Some(json!({"id": id, "type": "order.created", "data": {}})),
+            202,
+        )
+        .await;
+    }
+    let dead = api.until("/v1/dead-letters", |d| len(d) == 2).await;
+    assert_eq!(len(&dead), 2, "{dead}");
+    for letter in dead["data"].as_array().unwrap() {
+        assert_eq!(letter["subscription_id"], sub.as_str());
+        assert!(
+            letter["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("all 2 attempts failed"),
+            "{letter}"
+        );
+    }
+    let listed = api
+        .ok(
+            Method::GET,
+            &format!("/v1/subscriptions/{sub}/deliveries?status=dead"),
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(len(&listed), 2);
+
+    // Another tenant sees none of them, and peeking leaves them in the queue.
+    let other = other_tenant(&running).await;
+    assert_eq!(
+        len(&other.ok(Method::GET, "/v1/dead-letters", None, 200).await),
+        0
+    );
+    assert_eq!(
+        other
+            .ok(Method::POST, "/v1/dead-letters/redrive", None, 202)
+            .await["requeued"],
+        0
+    );
+    assert_eq!(
+        len(&api.ok(Method::GET, "/v1/dead-letters", None, 200).await),
+        2
+    );
+
+    // The endpoint is fixed (its scripted failures are used up): redrive, and both arrive.
+    assert_eq!(
+        api.ok(Method::POST, "/v1/dead-letters/redrive", None, 202)
+            .await["requeued"],
+        2
+    );
+    let got = receiver.wait_for("down", 6, WAIT).await;
+    assert_eq!(got.len(), 6, "4 failed attempts, then one success each");
+    let delivered = api
+        .until(
+            &format!("/v1/subscriptions/{sub}/deliveries?status=succeeded"),
+            |d| len(d) == 2,
+        )
+        .await;
+    assert_eq!(len(&delivered), 2);
+    assert_eq!(
+        len(&api.ok(Method::GET, "/v1/dead-letters", None, 200).await),
+        0
+    );
+}
+
+async fn recover_resends_what_failed_since_a_time(running: Running) {
+    let api = Client::new(&running, &running.api_key);
+    let receiver = Receiver::start().await;
+    let sub = subscribe(&api, receiver.url("flaky")).await;
+    receiver.respond("flaky", &[500, 500]);
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    api.ok(
+        Method::POST,
+        "/v1/events",
+        Some(json!({"id": "evt_lost", "type": "order.created", "data": {}})),
+        202,
+    )
+    .await;
+    api.until(
+        &format!("/v1/subscriptions/{sub}/deliveries?status=dead"),
+        |d| len(d) == 1,
+    )
+    .await;
+
+    let later = (chrono::Utc::now() + chrono::Duration::seconds(5)).to_rfc3339();
+    let none = api
+        .ok(
+            Method::POST,
+            &format!("/v1/subscriptions/{sub}/recover"),
+            Some(json!({"since": later})),
+            202,
+        )
+        .await;
+    assert_eq!(none["requeued"], 0, "nothing failed after 'since'");
+    let recovered = api
+        .ok(
+            Method::POST,
+            &format!("/v1/subscriptions/{sub}/recover"),
+            Some(json!({"since": before.to_rfc3339()})),
+            202,
+        )
+        .await;
+    assert_eq!(recovered["requeued"], 1);
+    let got = receiver.wait_for("flaky", 3, WAIT).await;
+    assert_eq!(got.len(), 3);
+    let done = api
+        .until(
+            &format!("/v1/subscriptions/{sub}/deliveries?status=succeeded"),
+            |d| len(d) == 1,
+        )
+        .await;
+    assert_eq!(len(&done), 1);
+    assert_eq!(
+        api.call(
+            Method::POST,
+            &format!("/v1/subscriptions/{sub}/recover"),
+            Some(json!({"since": "yesterday"}))
+        )
+        .await
+        .0,
+        422
+    );
+}
