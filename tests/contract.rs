@@ -358,6 +358,47 @@ async fn subscription_updates_and_pages(b: &Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(stored, changed, "rotated secrets and all round-trip");
+    let since = Utc::now() - chrono::Duration::hours(1);
+    let id = &all[1].id;
+    b.subscriptions
+        .set_subscription_health(&acme, id, Some(since), false)
+        .await
+        .unwrap();
+    let failing = b
+        .subscriptions
+        .get_subscription(&acme, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        failing.failing_since.map(|t| t.timestamp_millis()),
+        Some(since.timestamp_millis())
+    );
+    assert_eq!(failing.events, all[1].events, "nothing else changed");
+    b.subscriptions
+        .set_subscription_health(&acme, id, None, false)
+        .await
+        .unwrap();
+    let healthy = b
+        .subscriptions
+        .get_subscription(&acme, id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(healthy, all[1]);
+    b.subscriptions
+        .set_subscription_health(&acme, id, Some(since), true)
+        .await
+        .unwrap();
+    assert!(
+        !b.subscriptions
+            .get_subscription(&acme, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .active
+    );
+
     b.subscriptions
         .delete_subscription(&acme, &changed.id)
         .await
@@ -369,6 +410,12 @@ async fn subscription_updates_and_pages(b: &Backend) {
         ),
         "an update never resurrects a deleted subscription"
     );
+    assert!(matches!(
+        b.subscriptions
+            .set_subscription_health(&acme, &changed.id, None, true)
+            .await,
+        Err(StoreError::Conflict)
+    ));
 }
 
 async fn event_types(b: &Backend) {

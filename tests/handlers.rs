@@ -55,6 +55,7 @@ fn subscription(id: &str, url: &str, events: &[&str], active: bool) -> Subscript
         signature: SignatureScheme::Standard,
         headers: Default::default(),
         created_at: Utc::now(),
+        failing_since: None,
     }
 }
 
@@ -630,6 +631,123 @@ async fn gone_deactivates_the_subscription_at_once() {
         "{:?}",
         dead[0].reason
     );
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_for_the_whole_period_is_disabled_and_the_tenant_told() {
+    let receiver = Receiver::start().await;
+    let embedded = embedded();
+    let backend = embedded.backend();
+    let down = subscription(
+        "sub_01JD7Y30000000000000000001",
+        &receiver.url("down"),
+        &["*"],
+        true,
+    );
+    let watcher = subscription(
+        "sub_01JD7Y30000000000000000009",
+        &receiver.url("ops"),
+        &["subscription.disabled"],
+        true,
+    );
+    let everything = subscription(
+        "sub_01JD7Y3000000000000000000A",
+        &receiver.url("all"),
+        &["*"],
+        true,
+    );
+    for s in [&down, &watcher, &everything] {
+        backend.subscriptions.create_subscription(s).await.unwrap();
+    }
+    receiver.respond("down", &[500, 500]);
+    receiver.respond("all", &[200]);
+    let config = Config {
+        egress: EgressPolicy::AllowLoopback,
+        retry: "5s,5s".parse().unwrap(),
+        auto_disable_after: Duration::ZERO,
+        ..Config::default()
+    };
+    let dispatcher = Dispatcher::new(backend.clone(), config).unwrap();
+    let mut event = sample_sqs_event();
+    event.records.truncate(1);
+    let stored = || async {
+        backend
+            .subscriptions
+            .get_subscription(&acme(), &down.id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+
+    dispatcher.handle_sqs_event(event.clone()).await;
+    let first = stored().await;
+    assert!(
+        first.active && first.failing_since.is_some(),
+        "the first failure starts the clock"
+    );
+    dispatcher.handle_sqs_event(event).await;
+    let second = stored().await;
+    assert!(
+        !second.active,
+        "failing for the whole period (here: zero) deactivates it"
+    );
+
+    // subscription.disabled goes to the subscription that asked for it, not to '*' ones.
+    let queued = backend.queue.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(queued.len(), 1);
+    let outcome = dispatcher.handle_batch(&queued).await;
+    assert!(outcome.failed.is_empty());
+    let ops = receiver.received("ops");
+    assert_eq!(ops.len(), 1);
+    let body = ops[0].json();
+    assert_eq!(body["type"], "subscription.disabled");
+    assert_eq!(body["data"]["subscription_id"], down.id.as_str());
+    assert!(
+        body["data"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("every attempt since")
+    );
+    assert!(receiver.received("all").is_empty());
+}
+
+#[tokio::test]
+async fn a_success_clears_the_failing_clock() {
+    let receiver = Receiver::start().await;
+    let embedded = embedded();
+    let backend = embedded.backend();
+    let sub = subscription(
+        "sub_01JD7Y30000000000000000001",
+        &receiver.url("flaky"),
+        &["*"],
+        true,
+    );
+    backend
+        .subscriptions
+        .create_subscription(&sub)
+        .await
+        .unwrap();
+    receiver.respond("flaky", &[500]);
+    let mut event = sample_sqs_event();
+    event.records.truncate(1);
+    let dispatcher = dispatcher(&embedded, "5s");
+    dispatcher.handle_sqs_event(event.clone()).await;
+    let failing = backend
+        .subscriptions
+        .get_subscription(&acme(), &sub.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(failing.failing_since.is_some());
+    dispatcher.handle_sqs_event(event).await;
+    let healthy = backend
+        .subscriptions
+        .get_subscription(&acme(), &sub.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(healthy.failing_since, None);
+    assert!(healthy.active);
 }
 
 #[tokio::test]

@@ -38,6 +38,7 @@ fn the_functions_defaults_match_the_template() {
         "TIDINGS_DELIVERY_TIMEOUT_SECS",
         "TIDINGS_RECORD_TTL_DAYS",
         "TIDINGS_SECRET_ROTATION_OVERLAP_SECS",
+        "TIDINGS_AUTO_DISABLE_AFTER_SECS",
     ]
     .iter()
     .map(|k| (k.to_string(), t.env(k)))
@@ -52,6 +53,7 @@ fn the_functions_defaults_match_the_template() {
     assert_eq!(configured.delivery_timeout, defaults.delivery_timeout);
     assert_eq!(configured.record_ttl, defaults.record_ttl);
     assert_eq!(configured.rotation_overlap, defaults.rotation_overlap);
+    assert_eq!(configured.auto_disable_after, defaults.auto_disable_after);
 }
 
 #[test]

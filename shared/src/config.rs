@@ -19,6 +19,9 @@ pub struct Config {
     /// `TIDINGS_SECRET_ROTATION_OVERLAP_SECS`: how long a rotated-out secret keeps signing
     /// (default 24 h).
     pub rotation_overlap: Duration,
+    /// `TIDINGS_AUTO_DISABLE_AFTER_SECS`: a subscription whose every attempt has failed for
+    /// this long is deactivated (default 5 days).
+    pub auto_disable_after: Duration,
     /// Production refuses non-public endpoints; the local runner allows loopback.
     pub egress: EgressPolicy,
 }
@@ -51,6 +54,7 @@ impl Default for Config {
             delivery_timeout: Duration::from_secs(15),
             record_ttl: Duration::from_secs(30 * 24 * 3600),
             rotation_overlap: Duration::from_secs(24 * 3600),
+            auto_disable_after: Duration::from_secs(5 * 24 * 3600),
             egress: EgressPolicy::PublicOnly,
         }
     }
@@ -76,6 +80,9 @@ impl Config {
         }
         if let Some(days) = positive(&lookup, "TIDINGS_RECORD_TTL_DAYS")? {
             config.record_ttl = Duration::from_secs(days * 24 * 3600);
+        }
+        if let Some(secs) = positive(&lookup, "TIDINGS_AUTO_DISABLE_AFTER_SECS")? {
+            config.auto_disable_after = Duration::from_secs(secs);
         }
         if let Some(secs) = positive(&lookup, "TIDINGS_SECRET_ROTATION_OVERLAP_SECS")? {
             config.rotation_overlap = Duration::from_secs(secs);

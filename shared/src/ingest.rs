@@ -116,6 +116,47 @@ pub async fn send_test(
     Ok((commit(backend, record).await?, delivery_id))
 }
 
+/// Emits one of Tidings' own events (such as `subscription.disabled`) to the tenant's
+/// subscriptions that asked for it by name or prefix (`*` does not include them).
+pub async fn emit_operational(
+    backend: &Backend,
+    config: &Config,
+    tenant: &TenantId,
+    event_type: &str,
+    data: Value,
+) -> Result<Receipt, IngestError> {
+    let now = Utc::now();
+    let event = Event {
+        id: EventId::generate(),
+        event_type: EventType::parse(event_type)?,
+        timestamp: now,
+        tenant: tenant.clone(),
+        data,
+    };
+    let deliveries = backend
+        .subscriptions
+        .list_subscriptions(tenant)
+        .await?
+        .into_iter()
+        .filter(|s| s.wants_operational(&event.event_type))
+        .map(|s| PlannedDelivery {
+            delivery_id: ids::new_id("dlv"),
+            subscription_id: s.id,
+        })
+        .collect();
+    let record = EventRecord {
+        fingerprint: event.id.to_string(),
+        event,
+        deliveries,
+        state: EventState::Enqueuing,
+        expires_at: (now + config.record_ttl).timestamp(),
+    };
+    commit(backend, record).await
+}
+
+/// The operational event sent when a subscription is switched off for its endpoint's sake.
+pub const SUBSCRIPTION_DISABLED: &str = "subscription.disabled";
+
 /// The type of the events `POST /v1/subscriptions/{id}/test` sends.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 

@@ -138,9 +138,7 @@ impl Dispatcher {
         };
 
         let attempt = self.post(&subscription, &delivery).await;
-        if attempt.gone() {
-            self.deactivate(subscription).await;
-        }
+        self.track_health(&subscription, &attempt).await;
         self.settle(message, record, attempt).await
     }
 
@@ -263,21 +261,67 @@ impl Dispatcher {
         }
     }
 
-    /// `410 Gone`: the endpoint says it will never take deliveries again, so stop sending.
-    async fn deactivate(&self, mut subscription: Subscription) {
-        subscription.active = false;
-        match self
-            .backend
-            .subscriptions
-            .update_subscription(&subscription)
+    /// Keeps the subscription's `failing_since` up to date, and switches it off when the
+    /// endpoint is gone (`410`) or has failed every attempt for `auto_disable_after`.
+    async fn track_health(&self, subscription: &Subscription, attempt: &Attempt) {
+        let now = Utc::now();
+        let succeeded = attempt.error.is_none();
+        let reason = if attempt.gone() {
+            Some("the endpoint answered 410 Gone".to_owned())
+        } else {
+            subscription
+                .failing_since
+                .filter(|since| {
+                    !succeeded
+                        && now - *since
+                            >= chrono::Duration::from_std(self.config.auto_disable_after)
+                                .unwrap_or_default()
+                })
+                .map(|since| {
+                    format!(
+                        "every attempt since {} failed",
+                        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                })
+        };
+        let failing_since = match (succeeded, subscription.failing_since) {
+            (true, None) => return,
+            (true, Some(_)) => None,
+            (false, None) => Some(now),
+            (false, Some(_)) if reason.is_none() => return,
+            (false, since) => since,
+        };
+        let store = &self.backend.subscriptions;
+        if let Err(e) = store
+            .set_subscription_health(
+                &subscription.tenant,
+                &subscription.id,
+                failing_since,
+                reason.is_some(),
+            )
             .await
         {
-            Ok(()) => {
-                warn!(subscription = %subscription.id, "endpoint answered 410 Gone; subscription deactivated")
-            }
-            Err(e) => {
-                warn!(error = %e, subscription = %subscription.id, "cannot deactivate after 410 Gone")
-            }
+            warn!(error = %e, subscription = %subscription.id, "cannot record the endpoint's health");
+            return;
+        }
+        let Some(reason) = reason else { return };
+        warn!(subscription = %subscription.id, %reason, "subscription deactivated");
+        let data = serde_json::json!({
+            "subscription_id": subscription.id,
+            "url": subscription.url,
+            "reason": reason,
+            "failing_since": failing_since,
+        });
+        if let Err(e) = crate::ingest::emit_operational(
+            &self.backend,
+            &self.config,
+            &subscription.tenant,
+            crate::ingest::SUBSCRIPTION_DISABLED,
+            data,
+        )
+        .await
+        {
+            warn!(error = %e, "cannot emit subscription.disabled");
         }
     }
 

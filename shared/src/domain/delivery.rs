@@ -107,7 +107,7 @@ impl DeliveryRecord {
     }
 }
 
-mod opt_rfc3339 {
+pub(super) mod opt_rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 

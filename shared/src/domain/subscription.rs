@@ -138,12 +138,25 @@ pub struct Subscription {
     pub headers: BTreeMap<String, String>,
     #[serde(with = "super::event::rfc3339")]
     pub created_at: DateTime<Utc>,
+    /// Since when every attempt to this endpoint has failed (none when the last succeeded).
+    #[serde(default, with = "super::delivery::opt_rfc3339")]
+    pub failing_since: Option<DateTime<Utc>>,
 }
 
 impl Subscription {
     /// Whether an event of this type goes to this subscription now.
     pub fn wants(&self, event_type: &EventType) -> bool {
         self.active && self.events.iter().any(|p| p.matches(event_type))
+    }
+
+    /// Whether it asked for an operational event (such as `subscription.disabled`) by name
+    /// or by its prefix: `*` means every commerce event, not Tidings' own.
+    pub fn wants_operational(&self, event_type: &EventType) -> bool {
+        self.active
+            && self
+                .events
+                .iter()
+                .any(|p| !matches!(p, EventPattern::All) && p.matches(event_type))
     }
 
     /// The secrets deliveries are signed with at `now`: the current one first, then the
@@ -336,6 +349,7 @@ impl NewSubscription {
             signature: self.signature,
             headers: self.headers,
             created_at: now,
+            failing_since: None,
         }
     }
 }

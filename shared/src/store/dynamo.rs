@@ -215,6 +215,49 @@ impl SubscriptionStore for DynamoStore {
             .map_err(write_error)
     }
 
+    async fn set_subscription_health(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        failing_since: Option<chrono::DateTime<chrono::Utc>>,
+        deactivate: bool,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = subscription_key(tenant, id);
+        // One attribute or two, never the whole item: an admin's concurrent PATCH is kept.
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .condition_expression("attribute_exists(pk)");
+        let mut sets = Vec::new();
+        if let Some(since) = failing_since {
+            sets.push("failing_since = :since");
+            update = update.expression_attribute_values(
+                ":since",
+                s(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            );
+        }
+        if deactivate {
+            sets.push("active = :off");
+            update = update.expression_attribute_values(":off", AttributeValue::Bool(false));
+        }
+        let mut expression = String::new();
+        if !sets.is_empty() {
+            expression = format!("SET {}", sets.join(", "));
+        }
+        if failing_since.is_none() {
+            expression.push_str(" REMOVE failing_since");
+        }
+        update
+            .update_expression(expression.trim())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(write_error)
+    }
+
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
         self.query_prefix(format!("TENANT#{tenant}"), "SUBSCRIPTION#")
             .await

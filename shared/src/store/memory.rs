@@ -89,6 +89,26 @@ impl SubscriptionStore for MemoryStore {
         }
     }
 
+    async fn set_subscription_health(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        failing_since: Option<chrono::DateTime<chrono::Utc>>,
+        deactivate: bool,
+    ) -> Result<(), StoreError> {
+        self.check("set_subscription_health")?;
+        let mut state = self.state();
+        let stored = state
+            .subscriptions
+            .get_mut(&(tenant.clone(), id.clone()))
+            .ok_or(StoreError::Conflict)?;
+        stored.failing_since = failing_since;
+        if deactivate {
+            stored.active = false;
+        }
+        Ok(())
+    }
+
     async fn list_subscriptions_page(
         &self,
         tenant: &TenantId,

@@ -36,6 +36,15 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<Option<Subscription>, StoreError>;
     /// Replaces a stored subscription; [`StoreError::Conflict`] if it does not exist.
     async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError>;
+    /// Sets or clears when the endpoint started failing, leaving every other field alone;
+    /// `deactivate` also switches the subscription off. [`StoreError::Conflict`] if it is gone.
+    async fn set_subscription_health(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+        failing_since: Option<chrono::DateTime<chrono::Utc>>,
+        deactivate: bool,
+    ) -> Result<(), StoreError>;
     /// All the tenant's subscriptions, oldest first.
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
     /// Up to `limit` of the tenant's subscriptions created after `after`, oldest first, and
