@@ -6,118 +6,31 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::emulator;
+use support::http::Client;
 use support::receiver::Receiver;
 use tidings::config::Config;
-use tidings::domain::{ApiKey, Role, TenantId};
-use tidings::local::{self, Options, Running, Storage};
+use tidings::domain::{Role, TenantId};
+use tidings::local::Running;
 use tidings::signing::{Secret, verify};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn start(storage: Storage) -> Running {
-    local::start(Options {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        storage,
-        dev_api_key: Some("tdk_api_test_admin".into()),
-        config: Config::default(),
-    })
-    .await
-    .expect("the local runner starts")
+fn config() -> Config {
+    Config::default()
 }
 
-async fn embedded() -> Option<Running> {
-    Some(start(Storage::Embedded).await)
-}
-
-async fn on_aws() -> Option<Running> {
-    let sdk = emulator::sdk().await?;
-    let resources = emulator::provision(&sdk).await;
-    Some(
-        start(Storage::Aws {
-            sdk: Box::new(sdk),
-            resources,
-        })
-        .await,
-    )
-}
-
-/// Runs a scenario on both backends.
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn embedded() {
-                super::$name(super::embedded().await.unwrap()).await;
-            }
-
-            #[tokio::test]
-            async fn aws() {
-                if let Some(running) = super::on_aws().await {
-                    super::$name(running).await;
-                }
-            }
-        }
-    };
-}
-
-both!(subscriptions_are_managed_and_paginated);
-both!(secret_rotation_signs_with_both_secrets_during_the_overlap);
-both!(hex_scheme_and_static_headers_reach_seed_style_receivers);
-both!(test_events_go_to_one_subscription);
-both!(event_types_catalog_and_custom_types);
-both!(api_keys_have_roles_and_can_be_revoked);
-both!(no_route_reveals_another_tenant);
-
-struct Client {
-    base: String,
-    key: String,
-    http: reqwest::Client,
-}
-
-impl Client {
-    fn new(running: &Running, key: &str) -> Self {
-        Self {
-            base: running.base_url(),
-            key: key.to_owned(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>, status: u16) -> Value {
-        let (got, body) = self.call(method.clone(), path, body).await;
-        assert_eq!(got, status, "{method} {path}: {body}");
-        body
-    }
-}
-
-fn admin(running: &Running) -> Client {
-    Client::new(running, &running.api_key)
-}
-
-/// A key of another tenant, stored directly.
-async fn key_of(running: &Running, tenant: &str, role: Role) -> String {
-    let (key, plaintext) = ApiKey::generate(TenantId::parse(tenant).unwrap(), role, None);
-    running.backend.api_keys.put_api_key(&key).await.unwrap();
-    plaintext
-}
+support::on_both_backends!(
+    subscriptions_are_managed_and_paginated,
+    secret_rotation_signs_with_both_secrets_during_the_overlap,
+    hex_scheme_and_static_headers_reach_seed_style_receivers,
+    test_events_go_to_one_subscription,
+    event_types_catalog_and_custom_types,
+    api_keys_have_roles_and_can_be_revoked,
+    no_route_reveals_another_tenant,
+);
 
 async fn subscriptions_are_managed_and_paginated(running: Running) {
-    let api = admin(&running);
+    let api = Client::admin(&running);
     let receiver = Receiver::start().await;
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -237,7 +150,7 @@ async fn subscriptions_are_managed_and_paginated(running: Running) {
 }
 
 async fn secret_rotation_signs_with_both_secrets_during_the_overlap(running: Running) {
-    let api = admin(&running);
+    let api = Client::admin(&running);
     let receiver = Receiver::start().await;
     let created = api
         .ok(
@@ -361,7 +274,7 @@ async fn secret_rotation_signs_with_both_secrets_during_the_overlap(running: Run
 }
 
 async fn hex_scheme_and_static_headers_reach_seed_style_receivers(running: Running) {
-    let api = admin(&running);
+    let api = Client::admin(&running);
     let receiver = Receiver::start().await;
     let created = api
         .ok(
@@ -445,7 +358,7 @@ async fn hex_scheme_and_static_headers_reach_seed_style_receivers(running: Runni
 }
 
 async fn test_events_go_to_one_subscription(running: Running) {
-    let api = admin(&running);
+    let api = Client::admin(&running);
     let receiver = Receiver::start().await;
     let a = api
         .ok(
@@ -492,7 +405,7 @@ async fn test_events_go_to_one_subscription(running: Running) {
 }
 
 async fn event_types_catalog_and_custom_types(running: Running) {
-    let api = admin(&running);
+    let api = Client::admin(&running);
     let types = api.ok(Method::GET, "/v1/event-types", None, 200).await;
     let names: Vec<&str> = types["data"]
         .as_array()
@@ -590,7 +503,7 @@ async fn event_types_catalog_and_custom_types(running: Running) {
 }
 
 async fn api_keys_have_roles_and_can_be_revoked(running: Running) {
-    let api = admin(&running);
+    let api = Client::admin(&running);
     let created = api
         .ok(
             Method::POST,
@@ -661,7 +574,7 @@ async fn api_keys_have_roles_and_can_be_revoked(running: Running) {
 }
 
 async fn no_route_reveals_another_tenant(running: Running) {
-    let api = admin(&running);
+    let api = Client::admin(&running);
     let created = api
         .ok(
             Method::POST,
@@ -695,7 +608,7 @@ async fn no_route_reveals_another_tenant(running: Running) {
     )
     .await;
 
-    let other = Client::new(&running, &key_of(&running, "other", Role::Admin).await);
+    let other = Client::of_tenant(&running, "other", Role::Admin).await;
     let missing = "sub_01JD7Y30000000000000000009";
     // Another tenant's ids answer exactly as ids that do not exist.
     for target in [id, missing] {

@@ -382,6 +382,16 @@ fn dispatcher(embedded: &Embedded, schedule: &str) -> Dispatcher {
     Dispatcher::new(embedded.backend(), config).unwrap()
 }
 
+/// The record of the sample batch's first delivery.
+async fn first_sample_record(backend: &tidings::Backend) -> tidings::domain::DeliveryRecord {
+    backend
+        .deliveries
+        .get_delivery(&acme(), "dlv_01JD7Y3A0000000000000000A1")
+        .await
+        .unwrap()
+        .expect("the delivery was recorded")
+}
+
 fn sample_sqs_event() -> SqsEvent {
     serde_json::from_str(&read_repo_file("events/dispatcher-sqs-batch.json")).unwrap()
 }
@@ -486,12 +496,7 @@ async fn dispatcher_reports_failures_for_retry_and_dead_letters_the_last_one() {
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, vec![id.as_str()]);
-    let record = backend
-        .deliveries
-        .get_delivery(&acme(), "dlv_01JD7Y3A0000000000000000A1")
-        .await
-        .unwrap()
-        .unwrap();
+    let record = first_sample_record(&backend).await;
     assert_eq!(record.status, DeliveryStatus::Failed);
     assert_eq!((record.attempts, record.status_code), (1, Some(503)));
     let wait = record.next_attempt_at.unwrap() - record.last_attempt_at.unwrap();
@@ -513,12 +518,7 @@ async fn dispatcher_reports_failures_for_retry_and_dead_letters_the_last_one() {
         dead[0].reason.as_deref(),
         Some("all 2 attempts failed; last: endpoint answered 500 Internal Server Error")
     );
-    let record = backend
-        .deliveries
-        .get_delivery(&acme(), "dlv_01JD7Y3A0000000000000000A1")
-        .await
-        .unwrap()
-        .unwrap();
+    let record = first_sample_record(&backend).await;
     assert_eq!(record.status, DeliveryStatus::Dead);
     assert_eq!(receiver.received("down").len(), 2);
 }
@@ -552,14 +552,7 @@ async fn retry_after_is_honoured_and_each_attempt_keeps_the_start_of_the_answer(
     let mut event = sample_sqs_event();
     event.records.truncate(1);
     let dispatcher = dispatcher(&embedded, "5s,5m,30m");
-    let get = || async {
-        backend
-            .deliveries
-            .get_delivery(&acme(), "dlv_01JD7Y3A0000000000000000A1")
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let get = || async { first_sample_record(&backend).await };
 
     dispatcher.handle_sqs_event(event.clone()).await;
     let record = get().await;
@@ -771,12 +764,7 @@ async fn a_deactivated_subscription_skips_what_was_already_queued() {
     let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
     assert!(response.batch_item_failures.is_empty(), "not retried");
     assert!(receiver.received("paused").is_empty(), "not sent");
-    let record = backend
-        .deliveries
-        .get_delivery(&acme(), "dlv_01JD7Y3A0000000000000000A1")
-        .await
-        .unwrap()
-        .unwrap();
+    let record = first_sample_record(&backend).await;
     assert_eq!(record.status, DeliveryStatus::Skipped);
     assert_eq!(
         record.last_error.as_deref(),
@@ -831,12 +819,7 @@ async fn a_refused_endpoint_is_a_failed_attempt_with_its_reason() {
     event.records.truncate(1);
     let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
     assert_eq!(response.batch_item_failures.len(), 1);
-    let record = backend
-        .deliveries
-        .get_delivery(&acme(), "dlv_01JD7Y3A0000000000000000A1")
-        .await
-        .unwrap()
-        .unwrap();
+    let record = first_sample_record(&backend).await;
     assert_eq!(record.status_code, None);
     assert!(
         record

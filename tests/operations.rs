@@ -2,126 +2,31 @@
 //! SQS and DynamoDB (moto): every attempt visible, replay, recovery, and the dead-letter
 //! queue, each only within its tenant.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::emulator;
+use support::http::Client;
 use support::receiver::Receiver;
 use tidings::config::Config;
-use tidings::domain::{ApiKey, Role, TenantId};
-use tidings::local::{self, Options, Running, Storage};
+use tidings::domain::Role;
+use tidings::local::Running;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn start(storage: Storage) -> Running {
-    local::start(Options {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        storage,
-        dev_api_key: Some("tdk_operations_admin".into()),
-        config: Config {
-            // Two attempts, close together: failures reach the dead-letter queue quickly.
-            retry: "200ms".parse().unwrap(),
-            ..Config::default()
-        },
-    })
-    .await
-    .expect("the local runner starts")
-}
-
-async fn embedded() -> Option<Running> {
-    Some(start(Storage::Embedded).await)
-}
-
-async fn on_aws() -> Option<Running> {
-    let sdk = emulator::sdk().await?;
-    let resources = emulator::provision(&sdk).await;
-    Some(
-        start(Storage::Aws {
-            sdk: Box::new(sdk),
-            resources,
-        })
-        .await,
-    )
-}
-
-macro_rules! both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn embedded() {
-                super::$name(super::embedded().await.unwrap()).await;
-            }
-
-            #[tokio::test]
-            async fn aws() {
-                if let Some(running) = super::on_aws().await {
-                    super::$name(running).await;
-                }
-            }
-        }
-    };
-}
-
-both!(every_attempt_is_visible_and_a_delivery_can_be_sent_again);
-both!(dead_letters_are_visible_and_redriven_once_the_endpoint_recovers);
-both!(recover_resends_what_failed_since_a_time);
-
-struct Client {
-    base: String,
-    key: String,
-    http: reqwest::Client,
-}
-
-impl Client {
-    fn new(running: &Running, key: &str) -> Self {
-        Self {
-            base: running.base_url(),
-            key: key.to_owned(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        (
-            status,
-            serde_json::from_str(&response.text().await.unwrap()).unwrap_or(Value::Null),
-        )
-    }
-
-    async fn ok(&self, method: Method, path: &str, body: Option<Value>, status: u16) -> Value {
-        let (got, body) = self.call(method.clone(), path, body).await;
-        assert_eq!(got, status, "{method} {path}: {body}");
-        body
-    }
-
-    /// Polls `path` until `done` holds for its answer.
-    async fn until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let body = self.ok(Method::GET, path, None, 200).await;
-            if done(&body) || Instant::now() > deadline {
-                return body;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+fn config() -> Config {
+    Config {
+        // Two attempts, close together: failures reach the dead-letter queue quickly.
+        retry: "200ms".parse().unwrap(),
+        ..Config::default()
     }
 }
 
-async fn other_tenant(running: &Running) -> Client {
-    let (key, plaintext) = ApiKey::generate(TenantId::parse("other").unwrap(), Role::Admin, None);
-    running.backend.api_keys.put_api_key(&key).await.unwrap();
-    Client::new(running, &plaintext)
-}
+support::on_both_backends!(
+    every_attempt_is_visible_and_a_delivery_can_be_sent_again,
+    dead_letters_are_visible_and_redriven_once_the_endpoint_recovers,
+    recover_resends_what_failed_since_a_time,
+);
 
 async fn subscribe(api: &Client, url: String) -> String {
     let body = api
@@ -140,7 +45,7 @@ fn len(v: &Value) -> usize {
 }
 
 async fn every_attempt_is_visible_and_a_delivery_can_be_sent_again(running: Running) {
-    let api = Client::new(&running, &running.api_key);
+    let api = Client::admin(&running);
     let receiver = Receiver::start().await;
     let sub = subscribe(&api, receiver.url("r")).await;
     api.ok(
@@ -153,7 +58,7 @@ async fn every_attempt_is_visible_and_a_delivery_can_be_sent_again(running: Runn
     assert_eq!(receiver.wait_for("r", 1, WAIT).await.len(), 1);
 
     let event = api
-        .until("/v1/events/evt_seen", |e| {
+        .until("/v1/events/evt_seen", WAIT, |e| {
             e["deliveries"][0]["status"] == "succeeded"
         })
         .await;
@@ -218,7 +123,7 @@ async fn every_attempt_is_visible_and_a_delivery_can_be_sent_again(running: Runn
     assert_eq!(got[1].header("webhook-id"), Some("evt_seen"));
 
     // Nothing of this is visible to another tenant.
-    let other = other_tenant(&running).await;
+    let other = Client::of_tenant(&running, "other", Role::Admin).await;
     for (method, path) in [
         (Method::GET, format!("/v1/deliveries/{id}")),
         (Method::POST, format!("/v1/deliveries/{id}/retry")),
@@ -247,7 +152,7 @@ async fn every_attempt_is_visible_and_a_delivery_can_be_sent_again(running: Runn
 }
 
 async fn dead_letters_are_visible_and_redriven_once_the_endpoint_recovers(running: Running) {
-    let api = Client::new(&running, &running.api_key);
+    let api = Client::admin(&running);
     let receiver = Receiver::start().await;
     let sub = subscribe(&api, receiver.url("down")).await;
     receiver.respond("down", &[500, 500, 500, 500]);
@@ -260,7 +165,7 @@ async fn dead_letters_are_visible_and_redriven_once_the_endpoint_recovers(runnin
         )
         .await;
     }
-    let dead = api.until("/v1/dead-letters", |d| len(d) == 2).await;
+    let dead = api.until("/v1/dead-letters", WAIT, |d| len(d) == 2).await;
     assert_eq!(len(&dead), 2, "{dead}");
     for letter in dead["data"].as_array().unwrap() {
         assert_eq!(letter["subscription_id"], sub.as_str());
@@ -283,7 +188,7 @@ async fn dead_letters_are_visible_and_redriven_once_the_endpoint_recovers(runnin
     assert_eq!(len(&listed), 2);
 
     // Another tenant sees none of them, and peeking leaves them in the queue.
-    let other = other_tenant(&running).await;
+    let other = Client::of_tenant(&running, "other", Role::Admin).await;
     assert_eq!(
         len(&other.ok(Method::GET, "/v1/dead-letters", None, 200).await),
         0
@@ -310,6 +215,7 @@ async fn dead_letters_are_visible_and_redriven_once_the_endpoint_recovers(runnin
     let delivered = api
         .until(
             &format!("/v1/subscriptions/{sub}/deliveries?status=succeeded"),
+            WAIT,
             |d| len(d) == 2,
         )
         .await;
@@ -321,7 +227,7 @@ async fn dead_letters_are_visible_and_redriven_once_the_endpoint_recovers(runnin
 }
 
 async fn recover_resends_what_failed_since_a_time(running: Running) {
-    let api = Client::new(&running, &running.api_key);
+    let api = Client::admin(&running);
     let receiver = Receiver::start().await;
     let sub = subscribe(&api, receiver.url("flaky")).await;
     receiver.respond("flaky", &[500, 500]);
@@ -335,6 +241,7 @@ async fn recover_resends_what_failed_since_a_time(running: Running) {
     .await;
     api.until(
         &format!("/v1/subscriptions/{sub}/deliveries?status=dead"),
+        WAIT,
         |d| len(d) == 1,
     )
     .await;
@@ -363,6 +270,7 @@ async fn recover_resends_what_failed_since_a_time(running: Running) {
     let done = api
         .until(
             &format!("/v1/subscriptions/{sub}/deliveries?status=succeeded"),
+            WAIT,
             |d| len(d) == 1,
         )
         .await;

@@ -2,6 +2,7 @@
 //! receiver on 127.0.0.1 that records what it is sent.
 
 pub mod emulator;
+pub mod http;
 pub mod receiver;
 pub mod template;
 
@@ -21,13 +22,33 @@ pub fn read_repo_file(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("cannot read {}: {e}", full.display()))
 }
 
+/// Runs a verifier program that reads a JSON array of cases on stdin and prints a JSON
+/// array of verdicts.
+fn run_verifier(program: &str, script: &str, input: &[serde_json::Value]) -> Vec<bool> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let mut child = Command::new(program)
+        .arg(repo_root().join(script))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} {script} does not start: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(serde_json::to_string(input).unwrap().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{script} failed");
+    serde_json::from_slice(&output.stdout).expect("a JSON array of booleans")
+}
+
 /// Verifies deliveries with the official Standard Webhooks Python library, through
 /// `tests/receivers/verify_standard_webhooks.py`. `None` when no Python with the library is
 /// configured (`TIDINGS_TEST_PYTHON`, set by scripts/test); under CI that is a failure.
 pub fn verify_with_python(cases: &[(String, &receiver::Received)]) -> Option<Vec<bool>> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-
     let python = match std::env::var("TIDINGS_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => p,
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -53,49 +74,21 @@ pub fn verify_with_python(cases: &[(String, &receiver::Received)]) -> Option<Vec
             })
         })
         .collect();
-    let script = repo_root().join("tests/receivers/verify_standard_webhooks.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the Python verifier starts");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "the Python verifier failed");
-    Some(serde_json::from_slice(&output.stdout).expect("a JSON array of booleans"))
+    Some(run_verifier(
+        &python,
+        "tests/receivers/verify_standard_webhooks.py",
+        &input,
+    ))
 }
 
 /// Verifies hex-scheme deliveries with the seeds' own Node receiver code
 /// (`tests/receivers/verify_hex.js`): `(secret, signature header value, body)`.
 pub fn verify_hex_with_node(cases: &[(String, String, String)]) -> Vec<bool> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-
     let input: Vec<serde_json::Value> = cases
         .iter()
         .map(|(secret, signature, body)| {
             serde_json::json!({"secret": secret, "signature": signature, "body": body})
         })
         .collect();
-    let mut child = Command::new("node")
-        .arg(repo_root().join("tests/receivers/verify_hex.js"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node runs (the seeds' receiver code is JavaScript)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(serde_json::to_string(&input).unwrap().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "the Node verifier failed");
-    serde_json::from_slice(&output.stdout).expect("a JSON array of booleans")
+    run_verifier("node", "tests/receivers/verify_hex.js", &input)
 }

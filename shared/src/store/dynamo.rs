@@ -393,7 +393,7 @@ impl DeliveryStore for DynamoStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(write_error)
+            .map_err(unavailable)
     }
 
     async fn list_deliveries(
