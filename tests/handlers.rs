@@ -291,88 +291,6 @@ async fn an_id_reused_with_other_data_is_a_conflict() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
-#[tokio::test]
-async fn a_failed_enqueue_is_a_503_and_the_producers_retry_delivers_it() {
-    let embedded = embedded();
-    let state = with_key(&embedded, Role::Ingest).await;
-    let sub = subscription("sub_01", "https://a.example/h", &["order.*"], true);
-    state
-        .backend
-        .subscriptions
-        .create_subscription(&sub)
-        .await
-        .unwrap();
-    let event = json!({"id": "evt_retry", "type": "order.created", "data": {}}).to_string();
-
-    // SendMessageBatch fails on every one of ingest's tries: the producer is told to retry.
-    embedded.queue.fail_next("send_batch", 4);
-    let (status, _, body) = call(
-        ingest_router(state.clone()),
-        post_event(Some(SAMPLE_KEY), "application/json", event.clone()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert!(
-        body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("retry with the same event id")
-    );
-    assert_eq!(embedded.queue.depths(), (0, 0));
-
-    // The retry is not a silent duplicate: it enqueues what the first try could not.
-    let (status, _, body) = call(
-        ingest_router(state.clone()),
-        post_event(Some(SAMPLE_KEY), "application/json", event.clone()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    assert_eq!(body["deliveries"], 1);
-    assert_eq!(
-        embedded.queue.depths(),
-        (1, 0),
-        "the event is on the queue exactly once"
-    );
-    // Once accepted, further retries are duplicates that enqueue nothing.
-    let (_, _, body) = call(
-        ingest_router(state.clone()),
-        post_event(Some(SAMPLE_KEY), "application/json", event),
-    )
-    .await;
-    assert_eq!(body["duplicate"], true);
-    assert_eq!(embedded.queue.depths(), (1, 0));
-
-    // A refused entry inside a successful batch call is retried until it is enqueued.
-    embedded.queue.fail_next("send_batch_entry", 2);
-    let another = json!({"type": "order.created", "data": {}}).to_string();
-    let (status, _, _) = call(
-        ingest_router(state.clone()),
-        post_event(Some(SAMPLE_KEY), "application/json", another),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(embedded.queue.depths(), (2, 0));
-
-    // The dedup write failing is a 503 too, and enqueues nothing.
-    embedded.store.fail_next("insert_event", 1);
-    let third = json!({"id": "evt_store", "type": "order.created", "data": {}}).to_string();
-    let (status, _, _) = call(
-        ingest_router(state.clone()),
-        post_event(Some(SAMPLE_KEY), "application/json", third.clone()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(embedded.queue.depths(), (2, 0));
-    let (status, _, body) = call(
-        ingest_router(state.clone()),
-        post_event(Some(SAMPLE_KEY), "application/json", third),
-    )
-    .await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(body["duplicate"], false);
-    assert_eq!(embedded.queue.depths(), (3, 0));
-}
-
 fn dispatcher(embedded: &Embedded, schedule: &str) -> Dispatcher {
     let config = Config {
         egress: EgressPolicy::AllowLoopback,
@@ -769,33 +687,6 @@ async fn a_deactivated_subscription_skips_what_was_already_queued() {
     assert_eq!(
         record.last_error.as_deref(),
         Some("subscription is inactive")
-    );
-}
-
-#[tokio::test]
-async fn an_unreadable_message_is_dead_lettered_with_its_reason() {
-    let embedded = embedded();
-    let mut event = sample_sqs_event();
-    event.records.truncate(1);
-    event.records[0].body = Some("{\"not\": \"a delivery\"}".into());
-    let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
-    assert!(
-        response.batch_item_failures.is_empty(),
-        "never retried forever"
-    );
-    let dead = embedded
-        .backend()
-        .queue
-        .receive_dead_letters(10, Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(dead.len(), 1);
-    assert!(
-        dead[0]
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("unreadable delivery message")
     );
 }
 

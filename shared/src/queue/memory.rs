@@ -8,14 +8,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::*;
-use crate::fault::Faults;
 use crate::ids;
 
 pub struct MemoryQueue {
     state: Mutex<State>,
     visibility_timeout: Duration,
     max_receive_count: u32,
-    faults: Faults,
 }
 
 #[derive(Default)]
@@ -66,13 +64,7 @@ impl MemoryQueue {
             state: Mutex::default(),
             visibility_timeout,
             max_receive_count,
-            faults: Faults::default(),
         }
-    }
-
-    /// Makes the next `count` calls of `operation` (a trait method's name) fail.
-    pub fn fail_next(&self, operation: &'static str, count: usize) {
-        self.faults.fail_next(operation, count);
     }
 
     /// Messages in the main queue, visible or not, and in the dead-letter queue.
@@ -83,16 +75,6 @@ impl MemoryQueue {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn check(&self, operation: &'static str) -> Result<(), QueueError> {
-        if self.faults.should_fail(operation) {
-            Err(QueueError::Unavailable(format!(
-                "injected failure in {operation}"
-            )))
-        } else {
-            Ok(())
-        }
     }
 
     fn take_visible(&self, max: usize, dead_letters: bool) -> Vec<ReceivedMessage> {
@@ -158,18 +140,11 @@ impl MemoryQueue {
 #[async_trait]
 impl DeliveryQueue for MemoryQueue {
     async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<String>, QueueError> {
-        self.check("send_batch")?;
-        let mut failed = Vec::new();
         let mut state = self.state();
         for entry in entries {
-            // A partial failure: the batch call succeeds but refuses this entry.
-            if self.faults.should_fail("send_batch_entry") {
-                failed.push(entry.entry_id.clone());
-            } else {
-                state.main.push(Message::new(&entry.body, None));
-            }
+            state.main.push(Message::new(&entry.body, None));
         }
-        Ok(failed)
+        Ok(Vec::new())
     }
 
     async fn receive(
@@ -177,12 +152,10 @@ impl DeliveryQueue for MemoryQueue {
         max: usize,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.check("receive")?;
         Ok(self.poll(max, wait, false).await)
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.check("delete")?;
         let mut state = self.state();
         if let Some((messages, i)) = Self::find(&mut state, receipt_handle) {
             messages.remove(i);
@@ -195,7 +168,6 @@ impl DeliveryQueue for MemoryQueue {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<(), QueueError> {
-        self.check("change_visibility")?;
         let mut state = self.state();
         let (messages, i) = Self::find(&mut state, receipt_handle)
             .ok_or_else(|| QueueError::Unavailable("the receipt handle is not in flight".into()))?;
@@ -204,13 +176,11 @@ impl DeliveryQueue for MemoryQueue {
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
-        self.check("dead_letter")?;
         self.state().dead.push(Message::new(body, Some(reason)));
         Ok(())
     }
 
     async fn release_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.check("release_dead_letter")?;
         let mut state = self.state();
         if let Some(m) = state
             .dead
@@ -223,7 +193,6 @@ impl DeliveryQueue for MemoryQueue {
     }
 
     async fn delete_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        self.check("delete_dead_letter")?;
         self.state()
             .dead
             .retain(|m| m.receipt_handle.as_deref() != Some(receipt_handle));
@@ -235,7 +204,6 @@ impl DeliveryQueue for MemoryQueue {
         max: usize,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>, QueueError> {
-        self.check("receive_dead_letters")?;
         Ok(self.poll(max, wait, true).await)
     }
 }

@@ -1,5 +1,5 @@
 //! The embedded backend's store: the same semantics as DynamoDB's conditional writes, in a
-//! mutex. Any call can be made to fail on cue, to test what happens when AWS does.
+//! mutex. (`crate::fault` makes any call of it, or of the DynamoDB store, fail on cue.)
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -8,12 +8,10 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::domain::DeliveryStatus;
-use crate::fault::Faults;
 
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
-    faults: Faults,
 }
 
 #[derive(Default)]
@@ -30,31 +28,15 @@ impl MemoryStore {
         Self::default()
     }
 
-    /// Makes the next `count` calls of `operation` (a trait method's name) fail.
-    pub fn fail_next(&self, operation: &'static str, count: usize) {
-        self.faults.fail_next(operation, count);
-    }
-
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind, still consistent.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn check(&self, operation: &'static str) -> Result<(), StoreError> {
-        if self.faults.should_fail(operation) {
-            Err(StoreError::Unavailable(format!(
-                "injected failure in {operation}"
-            )))
-        } else {
-            Ok(())
-        }
     }
 }
 
 #[async_trait]
 impl SubscriptionStore for MemoryStore {
     async fn create_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        self.check("create_subscription")?;
         let key = (subscription.tenant.clone(), subscription.id.clone());
         let mut state = self.state();
         if state.subscriptions.contains_key(&key) {
@@ -69,7 +51,6 @@ impl SubscriptionStore for MemoryStore {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError> {
-        self.check("get_subscription")?;
         Ok(self
             .state()
             .subscriptions
@@ -78,7 +59,6 @@ impl SubscriptionStore for MemoryStore {
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        self.check("update_subscription")?;
         let key = (subscription.tenant.clone(), subscription.id.clone());
         match self.state().subscriptions.get_mut(&key) {
             Some(stored) => {
@@ -96,7 +76,6 @@ impl SubscriptionStore for MemoryStore {
         failing_since: Option<chrono::DateTime<chrono::Utc>>,
         deactivate: bool,
     ) -> Result<(), StoreError> {
-        self.check("set_subscription_health")?;
         let mut state = self.state();
         let stored = state
             .subscriptions
@@ -115,7 +94,6 @@ impl SubscriptionStore for MemoryStore {
         after: Option<&SubscriptionId>,
         limit: usize,
     ) -> Result<(Vec<Subscription>, bool), StoreError> {
-        self.check("list_subscriptions_page")?;
         let state = self.state();
         let mut page: Vec<Subscription> = state
             .subscriptions
@@ -130,7 +108,6 @@ impl SubscriptionStore for MemoryStore {
     }
 
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
-        self.check("list_subscriptions")?;
         Ok(self
             .state()
             .subscriptions
@@ -145,7 +122,6 @@ impl SubscriptionStore for MemoryStore {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<bool, StoreError> {
-        self.check("delete_subscription")?;
         Ok(self
             .state()
             .subscriptions
@@ -157,7 +133,6 @@ impl SubscriptionStore for MemoryStore {
 #[async_trait]
 impl EventStore for MemoryStore {
     async fn insert_event(&self, record: &EventRecord) -> Result<Option<EventRecord>, StoreError> {
-        self.check("insert_event")?;
         let key = (record.event.tenant.clone(), record.event.id.clone());
         let mut state = self.state();
         if let Some(existing) = state.events.get(&key) {
@@ -172,7 +147,6 @@ impl EventStore for MemoryStore {
         tenant: &TenantId,
         id: &EventId,
     ) -> Result<Option<EventRecord>, StoreError> {
-        self.check("get_event")?;
         Ok(self
             .state()
             .events
@@ -181,7 +155,6 @@ impl EventStore for MemoryStore {
     }
 
     async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
-        self.check("mark_event_accepted")?;
         match self.state().events.get_mut(&(tenant.clone(), id.clone())) {
             Some(record) => {
                 record.state = EventState::Accepted;
@@ -199,13 +172,11 @@ impl DeliveryStore for MemoryStore {
         tenant: &TenantId,
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.check("get_delivery")?;
         let key = (tenant.clone(), delivery_id.to_owned());
         Ok(self.state().deliveries.get(&key).cloned())
     }
 
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
-        self.check("put_delivery")?;
         let key = (record.tenant.clone(), record.delivery_id.clone());
         let mut state = self.state();
         if state
@@ -220,7 +191,6 @@ impl DeliveryStore for MemoryStore {
     }
 
     async fn reset_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
-        self.check("reset_delivery")?;
         let key = (record.tenant.clone(), record.delivery_id.clone());
         self.state().deliveries.insert(key, record.clone());
         Ok(())
@@ -233,7 +203,6 @@ impl DeliveryStore for MemoryStore {
         before: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<DeliveryRecord>, bool), StoreError> {
-        self.check("list_deliveries")?;
         let state = self.state();
         let mut page: Vec<DeliveryRecord> = state
             .deliveries
@@ -256,7 +225,6 @@ impl DeliveryStore for MemoryStore {
 #[async_trait]
 impl ApiKeyStore for MemoryStore {
     async fn put_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.check("put_api_key")?;
         let mut state = self.state();
         if state.api_keys.contains_key(key.hash.as_str()) {
             return Err(StoreError::Conflict);
@@ -268,12 +236,10 @@ impl ApiKeyStore for MemoryStore {
     }
 
     async fn find_api_key(&self, hash: &ApiKeyHash) -> Result<Option<ApiKey>, StoreError> {
-        self.check("find_api_key")?;
         Ok(self.state().api_keys.get(hash.as_str()).cloned())
     }
 
     async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
-        self.check("list_api_keys")?;
         let mut keys: Vec<ApiKey> = self
             .state()
             .api_keys
@@ -286,7 +252,6 @@ impl ApiKeyStore for MemoryStore {
     }
 
     async fn delete_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
-        self.check("delete_api_key")?;
         let mut state = self.state();
         let before = state.api_keys.len();
         state
@@ -303,7 +268,6 @@ impl EventTypeStore for MemoryStore {
         tenant: &TenantId,
         event_type: &CustomEventType,
     ) -> Result<(), StoreError> {
-        self.check("put_event_type")?;
         let key = (tenant.clone(), event_type.name.clone());
         let mut state = self.state();
         if state.event_types.contains_key(&key) {
@@ -317,7 +281,6 @@ impl EventTypeStore for MemoryStore {
         &self,
         tenant: &TenantId,
     ) -> Result<Vec<CustomEventType>, StoreError> {
-        self.check("list_event_types")?;
         Ok(self
             .state()
             .event_types
