@@ -662,6 +662,52 @@ async fn a_success_clears_the_failing_clock() {
 }
 
 #[tokio::test]
+async fn timeouts_and_tls_failures_are_failed_attempts_with_their_reason() {
+    // A listener that never answers: the connection opens, the answer never comes.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A plain-HTTP receiver addressed with https: the TLS handshake fails.
+    let plain = Receiver::start().await;
+    let cases = [
+        (
+            format!("http://{}/slow", silent.local_addr().unwrap()),
+            "timed out after 300ms",
+        ),
+        (format!("https://{}/tls", plain.addr), "connection failed"),
+    ];
+    for (url, reason) in cases {
+        let embedded = embedded();
+        let backend = embedded.backend();
+        let sub = subscription("sub_01JD7Y30000000000000000001", &url, &["*"], true);
+        backend
+            .subscriptions
+            .create_subscription(&sub)
+            .await
+            .unwrap();
+        let config = Config {
+            egress: EgressPolicy::AllowLoopback,
+            delivery_timeout: Duration::from_millis(300),
+            ..Config::default()
+        };
+        let mut event = sample_sqs_event();
+        event.records.truncate(1);
+        let response = Dispatcher::new(backend.clone(), config)
+            .unwrap()
+            .handle_sqs_event(event)
+            .await;
+        assert_eq!(response.batch_item_failures.len(), 1, "{url}: retried");
+        let record = first_sample_record(&backend).await;
+        assert_eq!(record.status, DeliveryStatus::Failed);
+        assert_eq!(record.status_code, None);
+        let error = record.last_error.unwrap();
+        assert!(error.starts_with(reason), "{url}: {error}");
+    }
+    assert!(
+        plain.received("tls").is_empty(),
+        "nothing readable reached it"
+    );
+}
+
+#[tokio::test]
 async fn a_deactivated_subscription_skips_what_was_already_queued() {
     let receiver = Receiver::start().await;
     let embedded = embedded();
