@@ -7,7 +7,10 @@
 //! - [`signing`]: Standard Webhooks signatures (and the seeds' hex scheme), with `verify` for receivers.
 //! - [`store`] and [`queue`]: the ports, each with an in-memory and an AWS adapter.
 //! - [`ingest`] and [`dispatch`]: accepting events and delivering them.
+//! - [`manage`] and [`deliveries`]: managing subscriptions, event types and keys; looking
+//!   up, replaying and redriving deliveries.
 //! - [`http`]: the axum routers served by Lambda and by the local runner.
+//! - [`fault`]: failures on cue around any backend, for tests.
 
 pub mod aws;
 pub mod backend;
