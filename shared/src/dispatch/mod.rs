@@ -90,7 +90,7 @@ impl Dispatcher {
                 return self.dead_letter(message, &reason).await;
             }
         };
-        let record = match self
+        let mut record = match self
             .backend
             .deliveries
             .get_delivery(&delivery.tenant, &delivery.delivery_id)
@@ -102,7 +102,6 @@ impl Dispatcher {
                 return Disposition::Retry;
             }
         };
-        let mut record = record;
         match record.status {
             DeliveryStatus::Succeeded | DeliveryStatus::Skipped => {
                 // SQS delivered this message again after it was settled: never POST it twice.
