@@ -69,6 +69,24 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// A page from a query made with `Limit = limit + 1`: at most `limit` items, and whether
+/// more follow (one item over, or DynamoDB stopping at its 1 MB read limit).
+fn page<T: DeserializeOwned>(
+    output: aws_sdk_dynamodb::operation::query::QueryOutput,
+    limit: usize,
+) -> Result<(Vec<T>, bool), StoreError> {
+    let truncated = output.last_evaluated_key.is_some();
+    let mut items: Vec<T> = output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    let more = items.len() > limit || (truncated && items.len() == limit);
+    items.truncate(limit);
+    Ok((items, more))
+}
+
 fn subscription_key(tenant: &TenantId, id: &SubscriptionId) -> (String, String) {
     (format!("TENANT#{tenant}"), format!("SUBSCRIPTION#{id}"))
 }
@@ -285,17 +303,7 @@ impl SubscriptionStore for DynamoStore {
                 .exclusive_start_key("pk", s(pk))
                 .exclusive_start_key("sk", s(sk));
         }
-        let output = query.send().await.map_err(unavailable)?;
-        let truncated = output.last_evaluated_key.is_some();
-        let mut page: Vec<Subscription> = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        let more = page.len() > limit || (truncated && page.len() == limit);
-        page.truncate(limit);
-        Ok((page, more))
+        page(query.send().await.map_err(unavailable)?, limit)
     }
 
     async fn delete_subscription(
@@ -421,17 +429,7 @@ impl DeliveryStore for DynamoStore {
                 .exclusive_start_key("gsi1pk", s(&partition))
                 .exclusive_start_key("gsi1sk", s(before));
         }
-        let output = query.send().await.map_err(unavailable)?;
-        let truncated = output.last_evaluated_key.is_some();
-        let mut page: Vec<DeliveryRecord> = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(from_item)
-            .collect::<Result<_, _>>()?;
-        let more = page.len() > limit || (truncated && page.len() == limit);
-        page.truncate(limit);
-        Ok((page, more))
+        page(query.send().await.map_err(unavailable)?, limit)
     }
 }
 
