@@ -310,6 +310,42 @@ async fn first_sample_record(backend: &tidings::Backend) -> tidings::domain::Del
         .expect("the delivery was recorded")
 }
 
+/// A receiver, an embedded backend, and the sample batch's first subscription pointing at
+/// `path` on the receiver, with the sample batch cut down to its first record.
+struct Setup {
+    receiver: Receiver,
+    embedded: Embedded,
+    backend: tidings::Backend,
+    sub: Subscription,
+    event: SqsEvent,
+}
+
+async fn first_subscription_at(path: &str, active: bool) -> Setup {
+    let receiver = Receiver::start().await;
+    let embedded = embedded();
+    let backend = embedded.backend();
+    let sub = subscription(
+        "sub_01JD7Y30000000000000000001",
+        &receiver.url(path),
+        &["*"],
+        active,
+    );
+    backend
+        .subscriptions
+        .create_subscription(&sub)
+        .await
+        .unwrap();
+    let mut event = sample_sqs_event();
+    event.records.truncate(1);
+    Setup {
+        receiver,
+        embedded,
+        backend,
+        sub,
+        event,
+    }
+}
+
 fn sample_sqs_event() -> SqsEvent {
     serde_json::from_str(&read_repo_file("events/dispatcher-sqs-batch.json")).unwrap()
 }
@@ -386,23 +422,14 @@ async fn dispatcher_delivers_the_sample_batch_signed_and_skips_a_deleted_subscri
 
 #[tokio::test]
 async fn dispatcher_reports_failures_for_retry_and_dead_letters_the_last_one() {
-    let receiver = Receiver::start().await;
-    let embedded = embedded();
-    let backend = embedded.backend();
-    let sub = subscription(
-        "sub_01JD7Y30000000000000000001",
-        &receiver.url("down"),
-        &["*"],
-        true,
-    );
-    backend
-        .subscriptions
-        .create_subscription(&sub)
-        .await
-        .unwrap();
+    let Setup {
+        receiver,
+        embedded,
+        backend,
+        event,
+        ..
+    } = first_subscription_at("down", true).await;
     receiver.respond("down", &[503, 500]);
-    let mut event = sample_sqs_event();
-    event.records.truncate(1);
     let id = event.records[0].message_id.clone().unwrap();
 
     // Two attempts in all: the first failure is handed back to SQS...
@@ -443,20 +470,13 @@ async fn dispatcher_reports_failures_for_retry_and_dead_letters_the_last_one() {
 
 #[tokio::test]
 async fn retry_after_is_honoured_and_each_attempt_keeps_the_start_of_the_answer() {
-    let receiver = Receiver::start().await;
-    let embedded = embedded();
-    let backend = embedded.backend();
-    let sub = subscription(
-        "sub_01JD7Y30000000000000000001",
-        &receiver.url("busy"),
-        &["*"],
-        true,
-    );
-    backend
-        .subscriptions
-        .create_subscription(&sub)
-        .await
-        .unwrap();
+    let Setup {
+        receiver,
+        embedded,
+        backend,
+        event,
+        ..
+    } = first_subscription_at("busy", true).await;
     let long = "x".repeat(5000);
     receiver.reply(
         "busy",
@@ -467,8 +487,6 @@ async fn retry_after_is_honoured_and_each_attempt_keeps_the_start_of_the_answer(
             Reply::status(500).body(&long),
         ],
     );
-    let mut event = sample_sqs_event();
-    event.records.truncate(1);
     let dispatcher = dispatcher(&embedded, "5s,5m,30m");
     let get = || async { first_sample_record(&backend).await };
 
@@ -502,23 +520,14 @@ async fn retry_after_is_honoured_and_each_attempt_keeps_the_start_of_the_answer(
 
 #[tokio::test]
 async fn gone_deactivates_the_subscription_at_once() {
-    let receiver = Receiver::start().await;
-    let embedded = embedded();
-    let backend = embedded.backend();
-    let sub = subscription(
-        "sub_01JD7Y30000000000000000001",
-        &receiver.url("gone"),
-        &["*"],
-        true,
-    );
-    backend
-        .subscriptions
-        .create_subscription(&sub)
-        .await
-        .unwrap();
+    let Setup {
+        receiver,
+        embedded,
+        backend,
+        sub,
+        event,
+    } = first_subscription_at("gone", true).await;
     receiver.respond("gone", &[410]);
-    let mut event = sample_sqs_event();
-    event.records.truncate(1);
     let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
     assert!(
         response.batch_item_failures.is_empty(),
@@ -624,23 +633,14 @@ async fn an_endpoint_failing_for_the_whole_period_is_disabled_and_the_tenant_tol
 
 #[tokio::test]
 async fn a_success_clears_the_failing_clock() {
-    let receiver = Receiver::start().await;
-    let embedded = embedded();
-    let backend = embedded.backend();
-    let sub = subscription(
-        "sub_01JD7Y30000000000000000001",
-        &receiver.url("flaky"),
-        &["*"],
-        true,
-    );
-    backend
-        .subscriptions
-        .create_subscription(&sub)
-        .await
-        .unwrap();
+    let Setup {
+        receiver,
+        embedded,
+        backend,
+        sub,
+        event,
+    } = first_subscription_at("flaky", true).await;
     receiver.respond("flaky", &[500]);
-    let mut event = sample_sqs_event();
-    event.records.truncate(1);
     let dispatcher = dispatcher(&embedded, "5s");
     dispatcher.handle_sqs_event(event.clone()).await;
     let failing = backend
@@ -709,22 +709,13 @@ async fn timeouts_and_tls_failures_are_failed_attempts_with_their_reason() {
 
 #[tokio::test]
 async fn a_deactivated_subscription_skips_what_was_already_queued() {
-    let receiver = Receiver::start().await;
-    let embedded = embedded();
-    let backend = embedded.backend();
-    let sub = subscription(
-        "sub_01JD7Y30000000000000000001",
-        &receiver.url("paused"),
-        &["*"],
-        false,
-    );
-    backend
-        .subscriptions
-        .create_subscription(&sub)
-        .await
-        .unwrap();
-    let mut event = sample_sqs_event();
-    event.records.truncate(1);
+    let Setup {
+        receiver,
+        embedded,
+        backend,
+        event,
+        ..
+    } = first_subscription_at("paused", false).await;
     let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
     assert!(response.batch_item_failures.is_empty(), "not retried");
     assert!(receiver.received("paused").is_empty(), "not sent");
