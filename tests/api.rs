@@ -10,8 +10,8 @@ use support::http::Client;
 use support::receiver::Receiver;
 use tidings::config::Config;
 use tidings::domain::{Role, TenantId};
-use tidings::local::Running;
 use tidings::signing::{Secret, verify};
+use tidings_local::Running;
 
 const WAIT: Duration = Duration::from_secs(15);
 

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tidings::config::Config;
 use tidings::domain::DeliveryMessage;
-use tidings::local::{self, Options, Storage};
 use tidings::signing::verify;
+use tidings_local::{self as local, Options, Storage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

@@ -8,15 +8,17 @@ use chrono::Utc;
 use support::emulator;
 use support::template::Template;
 use tidings::Backend;
-use tidings::backend::Embedded;
+use tidings::adapters::Embedded;
 use tidings::domain::{
     ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, EventType,
     NewEvent, NewSubscription, Role, SignatureScheme, TenantId, fields,
 };
 use tidings::egress::EgressPolicy;
-use tidings::queue::{self, OutgoingMessage};
+use tidings::ports::queue::{self, OutgoingMessage};
+use tidings::ports::store::{
+    CustomEventType, EventRecord, EventState, PlannedDelivery, StoreError,
+};
 use tidings::signing::Secret;
-use tidings::store::{CustomEventType, EventRecord, EventState, PlannedDelivery, StoreError};
 
 fn memory() -> Backend {
     let settings = Template::load().queue_settings();

@@ -8,8 +8,8 @@ use support::emulator;
 use support::receiver::{Received, Receiver};
 use tidings::config::Config;
 use tidings::domain::{DeliveryStatus, SubscriptionId, TenantId};
-use tidings::local::{self, Options, Running, Storage};
 use tidings::signing::verify_headers;
+use tidings_local::{self as local, Options, Running, Storage};
 
 const WAIT: Duration = Duration::from_secs(15);
 

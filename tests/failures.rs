@@ -1,5 +1,5 @@
 //! What happens when one call fails, on the embedded backend and on SQS and DynamoDB (moto):
-//! each AWS call is made to fail on cue by the decorators of `tidings::fault`. Nothing
+//! each AWS call is made to fail on cue by the decorators of `tidings::testing::fault`. Nothing
 //! accepted is lost, nothing delivered is sent twice, nothing is retried forever.
 
 use std::time::Duration;
@@ -11,17 +11,17 @@ use serde_json::{Value, json};
 use support::emulator;
 use support::receiver::Receiver;
 use tidings::Backend;
-use tidings::backend::Embedded;
+use tidings::adapters::Embedded;
 use tidings::config::Config;
-use tidings::dispatch::Dispatcher;
 use tidings::domain::{
     ApiKey, DeliveryMessage, EventPattern, Role, Subscription, SubscriptionId, TenantId,
 };
 use tidings::egress::EgressPolicy;
-use tidings::fault::Faults;
 use tidings::http::{AppState, ingest_router};
-use tidings::queue::{self, OutgoingMessage, ReceivedMessage};
+use tidings::ports::queue::{self, OutgoingMessage, ReceivedMessage};
+use tidings::services::dispatch::Dispatcher;
 use tidings::signing::Secret;
+use tidings::testing::fault::Faults;
 use tower::ServiceExt;
 
 const KEY: &str = "tdk_failures";

@@ -10,15 +10,15 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use support::read_repo_file;
 use support::receiver::{Receiver, Reply};
-use tidings::backend::Embedded;
+use tidings::adapters::Embedded;
 use tidings::config::Config;
-use tidings::dispatch::Dispatcher;
 use tidings::domain::{
     ApiKey, DeliveryMessage, DeliveryStatus, EventPattern, Role, SignatureScheme, Subscription,
     SubscriptionId, TenantId,
 };
 use tidings::egress::EgressPolicy;
 use tidings::http::{AppState, api_router, ingest_router};
+use tidings::services::dispatch::Dispatcher;
 use tidings::signing::{Secret, verify_headers};
 use tower::ServiceExt;
 

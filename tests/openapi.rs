@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::Value;
 use support::{read_repo_file, repo_root};
-use tidings::backend::Embedded;
+use tidings::adapters::Embedded;
 use tidings::config::Config;
 use tidings::domain::{ApiKey, Role, TenantId};
 use tidings::http::{AppState, api_router, ingest_router, router};

@@ -10,7 +10,7 @@ use support::http::Client;
 use support::receiver::Receiver;
 use tidings::config::Config;
 use tidings::domain::Role;
-use tidings::local::Running;
+use tidings_local::Running;
 
 const WAIT: Duration = Duration::from_secs(20);
 

@@ -2,7 +2,7 @@
 
 use support::template::{Template, number};
 use tidings::config::Config;
-use tidings::retry::RetrySchedule;
+use tidings::domain::retry::RetrySchedule;
 
 #[test]
 fn max_receive_count_is_the_number_of_attempts_in_the_schedule() {
@@ -75,7 +75,7 @@ fn the_table_has_the_keys_and_ttl_the_dynamodb_store_uses() {
     let index = &table["GlobalSecondaryIndexes"][0];
     assert_eq!(
         index["IndexName"].as_str(),
-        Some(tidings::store::dynamo::BY_SUBSCRIPTION_INDEX)
+        Some(tidings::adapters::dynamo::BY_SUBSCRIPTION_INDEX)
     );
     let index_keys: Vec<(&str, &str)> = index["KeySchema"]
         .as_sequence()

@@ -5,10 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use clap::{Parser, Subcommand};
 use tidings::Backend;
-use tidings::aws::QueueSettings;
+use tidings::adapters::aws::{self, QueueSettings};
 use tidings::config::{AwsResources, Config};
-use tidings::domain::{ApiKey, Role, TenantId};
-use tidings::local::{self, Options, Storage};
+use tidings::domain::{Role, TenantId};
+use tidings::services::{api_keys, deliveries};
+use tidings_local::{self as local, Options, Storage};
 
 #[derive(Parser)]
 #[command(
@@ -66,9 +67,8 @@ async fn main() -> anyhow::Result<()> {
     match args.command {
         Some(Command::CreateKey { tenant, role, name }) => {
             let tenant = TenantId::parse(&tenant)?;
-            let backend = Backend::aws(&tidings::aws::load().await, &AwsResources::from_env()?);
-            let (key, plaintext) = ApiKey::generate(tenant, role, name);
-            backend.api_keys.put_api_key(&key).await?;
+            let backend = Backend::from_env().await?;
+            let (key, plaintext) = api_keys::create(&backend, &tenant, role, name).await?;
             println!("{plaintext}");
             eprintln!(
                 "API key {} for tenant {} ({role}); it is shown only this once.",
@@ -77,8 +77,8 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::RedriveDeadLetters) => {
-            let backend = Backend::aws(&tidings::aws::load().await, &AwsResources::from_env()?);
-            match tidings::deliveries::redrive_all(&backend).await? {
+            let backend = Backend::from_env().await?;
+            match deliveries::redrive_all(&backend).await? {
                 None => println!("SQS is moving the dead letters back (StartMessageMoveTask)"),
                 Some(n) => println!("moved {n} dead letters back to the deliveries queue"),
             }
@@ -93,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
                 visibility_timeout_secs: local::VISIBILITY_TIMEOUT.as_secs() as u32,
                 max_receive_count: Config::from_env()?.retry.max_attempts(),
             };
-            let created = tidings::aws::provision(&tidings::aws::load().await, &prefix, settings)
+            let created = aws::provision(&aws::load().await, &prefix, settings)
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?;
             println!("export TIDINGS_TABLE={}", created.table);
@@ -112,7 +112,7 @@ async fn main() -> anyhow::Result<()> {
     let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
         Storage::Aws {
             resources: AwsResources::from_env()?,
-            sdk: Box::new(tidings::aws::load().await),
+            sdk: Box::new(aws::load().await),
         }
     } else {
         Storage::Embedded

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::domain::retry::RetrySchedule;
 use crate::egress::EgressPolicy;
-use crate::retry::RetrySchedule;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -68,12 +68,14 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut config = Self::default();
         if let Some(s) = lookup("TIDINGS_RETRY_SCHEDULE") {
-            config.retry =
-                s.parse()
-                    .map_err(|e: crate::retry::ScheduleError| ConfigError::Invalid {
+            config.retry = s
+                .parse()
+                .map_err(
+                    |e: crate::domain::retry::ScheduleError| ConfigError::Invalid {
                         name: "TIDINGS_RETRY_SCHEDULE",
                         message: e.to_string(),
-                    })?;
+                    },
+                )?;
         }
         if let Some(secs) = positive(&lookup, "TIDINGS_DELIVERY_TIMEOUT_SECS")? {
             config.delivery_timeout = Duration::from_secs(secs);

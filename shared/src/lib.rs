@@ -3,34 +3,31 @@
 //! The library behind every entry point: the Lambda functions in `functions/` and the local
 //! runner in `local/` only build clients and hand over to what lives here.
 //!
-//! - [`domain`]: events, subscriptions, API keys and deliveries, as types that refuse bad values.
-//! - [`signing`]: Standard Webhooks signatures (and the seeds' hex scheme), with `verify` for receivers.
-//! - [`store`] and [`queue`]: the ports, each with an in-memory and an AWS adapter.
-//! - [`ingest`] and [`dispatch`]: accepting events and delivering them.
-//! - [`manage`] and [`deliveries`]: managing subscriptions, event types and keys; looking
-//!   up, replaying and redriving deliveries.
-//! - [`http`]: the axum routers served by Lambda and by the local runner.
-//! - [`fault`]: failures on cue around any backend, for tests.
+//! - [`domain`]: the rules, as types that refuse bad values (no I/O).
+//! - [`services`]: the use cases, one module per resource (events, subscriptions, event
+//!   types, API keys, deliveries and replay, dispatch).
+//! - [`ports`]: the storage and queue traits the use cases call, bundled in [`Backend`].
+//! - [`adapters`]: DynamoDB, SQS and in-memory implementations of the ports, and the one
+//!   place that builds a [`Backend`] from the environment.
+//! - [`http`]: the axum routers (handlers with their request and response types, and the
+//!   OpenAPI document), served by Lambda and by the local runner.
+//! - [`signing`]: every signature a delivery carries, and `verify` for receivers.
+//! - [`egress`]: which addresses deliveries may reach, enforced where the client resolves.
+//! - [`config`], [`ids`], [`telemetry`]: settings, identifiers and logging.
+//! - `testing` (feature `testing`, tests only): failures on cue around any backend.
 
-pub mod aws;
-pub mod backend;
+pub mod adapters;
 pub mod config;
-pub mod deliveries;
-pub mod dispatch;
 pub mod domain;
 pub mod egress;
-pub mod fault;
 pub mod http;
 pub mod ids;
-pub mod ingest;
-pub mod local;
-pub mod manage;
-pub mod poller;
-pub mod queue;
-pub mod retry;
+pub mod ports;
+pub mod services;
 pub mod signing;
-pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 
-pub use backend::Backend;
 pub use config::Config;
+pub use ports::Backend;

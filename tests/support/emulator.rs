@@ -14,7 +14,9 @@ pub const ENDPOINT_VAR: &str = "TIDINGS_TEST_AWS_ENDPOINT";
 /// is set, the AWS half runs and a missing emulator is a failure.
 pub async fn sdk() -> Option<SdkConfig> {
     match std::env::var(ENDPOINT_VAR) {
-        Ok(endpoint) if !endpoint.is_empty() => Some(tidings::aws::emulator(&endpoint).await),
+        Ok(endpoint) if !endpoint.is_empty() => {
+            Some(tidings::adapters::aws::emulator(&endpoint).await)
+        }
         _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("{ENDPOINT_VAR} is not set: run the tests with scripts/test, which starts moto")
         }
@@ -31,7 +33,7 @@ pub async fn provision(sdk: &SdkConfig) -> AwsResources {
         "t{}",
         tidings::ids::new_id("x").to_lowercase().replace('_', "-")
     );
-    tidings::aws::provision(sdk, &prefix, Template::load().queue_settings())
+    tidings::adapters::aws::provision(sdk, &prefix, Template::load().queue_settings())
         .await
         .expect("provisioning on the emulator")
 }

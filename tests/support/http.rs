@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::Value;
 use tidings::config::Config;
 use tidings::domain::{ApiKey, Role, TenantId};
-use tidings::local::{self, Options, Running, Storage};
+use tidings_local::{self as local, Options, Running, Storage};
 
 use super::emulator;
 

@@ -2,7 +2,7 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use tidings::dispatch::Dispatcher;
+use tidings::services::dispatch::Dispatcher;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -12,6 +12,18 @@ pub struct DeliveryMessage {
     pub event: Event,
 }
 
+impl DeliveryMessage {
+    /// The delivery `delivery_id` of `event` to `subscription_id`.
+    pub fn new(event: &Event, delivery_id: String, subscription_id: SubscriptionId) -> Self {
+        Self {
+            delivery_id,
+            tenant: event.tenant.clone(),
+            subscription_id,
+            event: event.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryStatus {
@@ -88,6 +100,13 @@ impl DeliveryRecord {
             recent_attempts: Vec::new(),
             expires_at,
         }
+    }
+
+    /// Starts a new round of attempts (a retry, a recovery or a redrive).
+    pub fn restart(&mut self) {
+        self.status = DeliveryStatus::Pending;
+        self.attempts = 0;
+        self.next_attempt_at = None;
     }
 
     pub fn success(&self) -> bool {

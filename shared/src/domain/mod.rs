@@ -7,6 +7,7 @@ mod delivery;
 mod error;
 mod event;
 mod pattern;
+pub mod retry;
 mod subscription;
 mod tenant;
 

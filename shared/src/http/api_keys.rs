@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::{ApiError, AppState, Caller, Problem};
 use crate::domain::{ApiKey, Role};
+use crate::services::api_keys;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -88,13 +89,8 @@ async fn create(
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     caller.require_admin()?;
     let Json(req) = body?;
-    if req.name.as_ref().is_some_and(|n| n.chars().count() > 128) {
-        return Err(
-            crate::domain::ValidationError::new("name", "must be at most 128 characters").into(),
-        );
-    }
-    let (key, plaintext) = ApiKey::generate(caller.tenant, req.role, req.name);
-    state.backend.api_keys.put_api_key(&key).await?;
+    let (key, plaintext) =
+        api_keys::create(&state.backend, &caller.tenant, req.role, req.name).await?;
     Ok((
         StatusCode::CREATED,
         Json(KeyView::new(key, Some(plaintext))),
@@ -119,7 +115,7 @@ async fn create(
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Keys>, ApiError> {
     caller.require_admin()?;
-    let keys = state.backend.api_keys.list_api_keys(&caller.tenant).await?;
+    let keys = api_keys::list(&state.backend, &caller.tenant).await?;
     Ok(Json(Keys {
         data: keys.into_iter().map(|k| KeyView::new(k, None)).collect(),
     }))
@@ -149,14 +145,6 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    if state
-        .backend
-        .api_keys
-        .delete_api_key(&caller.tenant, &id)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound("API key"))
-    }
+    api_keys::revoke(&state.backend, &caller.tenant, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

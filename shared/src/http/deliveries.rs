@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, AppState, Caller, Problem};
-use crate::deliveries::{self, ListDeliveries, Recover};
-use crate::domain::{AttemptLog, DeliveryRecord};
+use crate::domain::{AttemptLog, DeliveryRecord, DeliveryStatus};
+use crate::services::deliveries;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -20,6 +20,42 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/events/{id}", get(event))
         .route("/v1/dead-letters", get(dead_letters))
         .route("/v1/dead-letters/redrive", post(redrive))
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListDeliveries {
+    /// 1 to 100, default 20.
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// `pending`, `succeeded`, `failed`, `dead` or `skipped`.
+    #[param(value_type = Option<String>)]
+    status: Option<DeliveryStatus>,
+    /// Only deliveries created at or after this time (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// Only deliveries created before this time (RFC 3339).
+    until: Option<DateTime<Utc>>,
+}
+
+impl From<ListDeliveries> for deliveries::ListDeliveries {
+    fn from(q: ListDeliveries) -> Self {
+        Self {
+            limit: q.limit,
+            cursor: q.cursor,
+            status: q.status,
+            since: q.since,
+            until: q.until,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Recover {
+    /// Re-send the failed and dead deliveries created at or after this time (RFC 3339).
+    since: DateTime<Utc>,
 }
 
 /// One attempt of a delivery.
@@ -172,7 +208,7 @@ async fn list(
     caller.require_admin()?;
     let Query(query) = query?;
     let (records, next_cursor) =
-        deliveries::list(&state.backend, &caller.tenant, &id, query).await?;
+        deliveries::list(&state.backend, &caller.tenant, &id, query.into()).await?;
     Ok(Json(DeliveryPage {
         data: records.into_iter().map(DeliveryView::from).collect(),
         next_cursor,
@@ -297,7 +333,13 @@ async fn recover(
 ) -> Result<(StatusCode, Json<Requeued>), ApiError> {
     caller.require_admin()?;
     let Json(req) = body?;
-    let requeued = deliveries::recover(&state.backend, &caller.tenant, &id, req).await?;
+    let requeued = deliveries::recover(
+        &state.backend,
+        &caller.tenant,
+        &id,
+        deliveries::Recover { since: req.since },
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(Requeued { requeued })))
 }
 

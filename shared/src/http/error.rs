@@ -9,9 +9,9 @@ use thiserror::Error;
 use utoipa::ToSchema;
 
 use crate::domain::ValidationError;
-use crate::ingest::IngestError;
-use crate::manage::ManageError;
-use crate::store::StoreError;
+use crate::ports::store::StoreError;
+use crate::services::ServiceError;
+use crate::services::events::IngestError;
 
 /// The body of every error answer, as `application/problem+json` (RFC 9457).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -25,7 +25,7 @@ use crate::store::StoreError;
 pub struct Problem {
     /// `urn:tidings:problem:` and a slug: `unauthorized`, `forbidden`, `not-found`,
     /// `validation`, `conflict`, `payload-too-large`, `unsupported-media-type`,
-    /// `malformed-request` or `unavailable`.
+    /// `malformed-request`, `unavailable` or `internal`.
     #[serde(rename = "type")]
     #[schema(example = "urn:tidings:problem:validation")]
     pub problem_type: String,
@@ -57,6 +57,9 @@ pub enum ApiError {
     Rejected { status: StatusCode, detail: String },
     #[error("{0}")]
     Unavailable(String),
+    /// Stored data that cannot be read: retrying does not help, an operator must look.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -90,6 +93,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Temporarily unavailable",
+            ),
+            Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
             ),
         }
     }
@@ -145,15 +153,15 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-impl From<ManageError> for ApiError {
-    fn from(error: ManageError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
         match error {
-            ManageError::Invalid(e) => Self::Validation(e),
-            ManageError::NotFound(what) => Self::NotFound(what),
-            ManageError::Conflict(detail) => Self::Conflict(detail),
-            ManageError::Store(e) => e.into(),
-            ManageError::Ingest(e) => e.into(),
-            ManageError::Queue(e) => {
+            ServiceError::Invalid(e) => Self::Validation(e),
+            ServiceError::NotFound(what) => Self::NotFound(what),
+            ServiceError::Conflict(detail) => Self::Conflict(detail),
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Ingest(e) => e.into(),
+            ServiceError::Queue(e) => {
                 Self::Unavailable(format!("the queue is unavailable ({e}); retry"))
             }
         }
@@ -161,10 +169,33 @@ impl From<ManageError> for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// Only an outage invites a retry: a refused conditional write is a conflict, and data
+    /// that cannot be read stays unreadable however often it is asked for.
     fn from(error: StoreError) -> Self {
-        Self::Unavailable(format!(
-            "storage is unavailable ({error}); retry the request"
-        ))
+        Self::from_store(error, "retry the request")
+    }
+}
+
+impl ApiError {
+    fn from_store(error: StoreError, retry_hint: &str) -> Self {
+        match error {
+            StoreError::Unavailable(_) => {
+                Self::Unavailable(format!("storage is unavailable ({error}); {retry_hint}"))
+            }
+            StoreError::Conflict => Self::Conflict(
+                "the item was changed or created by another request at the same time; read it \
+                 again before changing it"
+                    .to_owned(),
+            ),
+            StoreError::Corrupt(detail) => {
+                tracing::error!(%detail, "stored data cannot be read");
+                Self::Internal(
+                    "stored data for this request cannot be read; the operators have been \
+                     told (retrying will not help)"
+                        .to_owned(),
+                )
+            }
+        }
     }
 }
 
@@ -173,9 +204,10 @@ impl From<IngestError> for ApiError {
         match error {
             IngestError::Invalid(e) => Self::Validation(e),
             IngestError::IdReused(_) => Self::Conflict(error.to_string()),
-            IngestError::Store(e) => Self::Unavailable(format!(
-                "the event was not accepted ({e}); retry with the same event id"
-            )),
+            IngestError::Store(e) => Self::from_store(
+                e,
+                "the event was not accepted; retry with the same event id",
+            ),
             IngestError::Queue(e) => Self::Unavailable(format!(
                 "the event was not fully enqueued ({e}); retry with the same event id"
             )),

@@ -3,14 +3,33 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState, Caller, Problem};
-use crate::manage::{self, RegisterEventType};
+use crate::services::event_types;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/event-types", get(list).post(register))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RegisterEventType {
+    /// Lowercase dot-separated words, not in the catalog.
+    #[schema(
+        max_length = 128,
+        pattern = "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$",
+        example = "loyalty.points.earned"
+    )]
+    name: String,
+    /// One line of 1 to 256 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        example = "A customer earned loyalty points."
+    )]
+    description: String,
 }
 
 /// An event type subscriptions can name exactly.
@@ -48,7 +67,7 @@ struct EventTypes {
 )]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<EventTypes>, ApiError> {
     caller.require_admin()?;
-    let types = manage::event_types(&state.backend, &caller.tenant).await?;
+    let types = event_types::list(&state.backend, &caller.tenant).await?;
     Ok(Json(EventTypes {
         data: types
             .into_iter()
@@ -90,7 +109,15 @@ async fn register(
 ) -> Result<(StatusCode, Json<EventTypeView>), ApiError> {
     caller.require_admin()?;
     let Json(req) = body?;
-    let t = manage::register_event_type(&state.backend, &caller.tenant, req).await?;
+    let t = event_types::register(
+        &state.backend,
+        &caller.tenant,
+        event_types::RegisterEventType {
+            name: req.name,
+            description: req.description,
+        },
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(EventTypeView {

@@ -4,12 +4,12 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState, Caller, Problem};
-use crate::ingest::{self, Receipt};
+use crate::services::events::{self, Receipt};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/events", post(post_event))
@@ -48,6 +48,33 @@ pub(super) struct EventInput {
     data: serde_json::Map<String, Value>,
 }
 
+/// The answer to a producer: `202 {"id", "type", "deliveries", "duplicate"}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Receipt)]
+pub(super) struct ReceiptView {
+    /// The event's id: the producer's, or the generated one.
+    #[schema(example = "evt_01JD7Y2Q8ZV6M3N4P5R6S7T8U9")]
+    id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "order.created")]
+    event_type: String,
+    /// How many deliveries were enqueued: one per matching active subscription.
+    deliveries: usize,
+    /// Whether this id had already been accepted (the answer is then the first one's).
+    duplicate: bool,
+}
+
+impl From<Receipt> for ReceiptView {
+    fn from(r: Receipt) -> Self {
+        Self {
+            id: r.id,
+            event_type: r.event_type,
+            deliveries: r.deliveries,
+            duplicate: r.duplicate,
+        }
+    }
+}
+
 /// Post an event
 ///
 /// Accepts an event: 202 with the number of deliveries enqueued, or the first answer again
@@ -59,7 +86,7 @@ pub(super) struct EventInput {
     tag = "events",
     request_body(content = EventInput, content_type = "application/json"),
     responses(
-        (status = 202, description = "Accepted and enqueued (or a duplicate of an accepted id)", body = Receipt),
+        (status = 202, description = "Accepted and enqueued (or a duplicate of an accepted id)", body = ReceiptView),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "This event id was already accepted with a different type or data", body = Problem, content_type = "application/problem+json"),
@@ -74,9 +101,9 @@ async fn post_event(
     State(state): State<AppState>,
     caller: Caller,
     body: Result<Json<Value>, JsonRejection>,
-) -> Result<(StatusCode, Json<Receipt>), ApiError> {
+) -> Result<(StatusCode, Json<ReceiptView>), ApiError> {
     caller.require_ingest()?;
     let Json(body) = body?;
-    let receipt = ingest::accept(&state.backend, &state.config, &caller.tenant, body).await?;
-    Ok((StatusCode::ACCEPTED, Json(receipt)))
+    let receipt = events::accept(&state.backend, &state.config, &caller.tenant, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(receipt.into())))
 }

@@ -19,7 +19,7 @@ pub use auth::Caller;
 pub use error::{ApiError, Problem};
 
 use crate::Backend;
-use crate::config::{AwsResources, Config, ConfigError, MAX_EVENT_BYTES};
+use crate::config::{Config, ConfigError, MAX_EVENT_BYTES};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -37,10 +37,7 @@ impl AppState {
 
     /// The Lambda functions' state: configuration and AWS clients from the environment.
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let config = Config::from_env()?;
-        let resources = AwsResources::from_env()?;
-        let sdk = crate::aws::load().await;
-        Ok(Self::new(Backend::aws(&sdk, &resources), config))
+        Ok(Self::new(Backend::from_env().await?, Config::from_env()?))
     }
 }
 

@@ -46,7 +46,7 @@ use super::{AppState, api_keys, deliveries, event_types, events, subscriptions};
         openapi_json,
     ),
     // Named here because `rotate` refers to it by `ref` (to keep its body optional).
-    components(schemas(crate::manage::RotateSecret)),
+    components(schemas(subscriptions::RotateSecret)),
     modifiers(&BearerAuth),
     tags(
         (name = "events", description = "Posting events (admin or ingest keys)"),

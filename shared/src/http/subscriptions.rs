@@ -6,14 +6,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, AppState, Caller, Problem};
 use crate::domain::{EventPattern, Subscription};
-use crate::manage::{
-    self, CreateSubscription, ListSubscriptions, RotateSecret, UpdateSubscription,
-};
+use crate::services::subscriptions;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -25,6 +23,136 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/subscriptions/{id}/secret", get(secret))
         .route("/v1/subscriptions/{id}/rotate-secret", post(rotate))
         .route("/v1/subscriptions/{id}/test", post(test))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "url": "https://shop.example/hooks/orders",
+    "events": ["order.*", "payment.refund.success"],
+    "description": "Order notifications"
+}))]
+pub(super) struct CreateSubscription {
+    /// The endpoint deliveries are POSTed to: an absolute `https://` URL of at most 2048
+    /// characters, on a public address.
+    #[schema(max_length = 2048, example = "https://shop.example/hooks/orders")]
+    url: String,
+    /// 1 to 100 event types (`order.created`), prefix wildcards (`order.*`) or `*`. Exact
+    /// types must be in the catalog or registered by the tenant (`GET /v1/event-types`).
+    #[schema(min_items = 1, max_items = 100, example = json!(["order.*"]))]
+    events: Vec<String>,
+    /// At most 256 characters.
+    #[schema(max_length = 256)]
+    description: Option<String>,
+    /// Whether events are delivered (default `true`).
+    active: Option<bool>,
+    /// The signing secret (`whsec_` + base64 of 24 to 64 bytes); generated when absent.
+    secret: Option<String>,
+    /// `standard` (default) or `hex`.
+    #[schema(example = "standard")]
+    signature: Option<String>,
+    /// The header carrying the `hex` signature (default `x-webhook-signature`); only with `hex`.
+    signature_header: Option<String>,
+    /// Static headers added to every delivery: at most 20, values of printable ASCII.
+    headers: Option<BTreeMap<String, String>>,
+}
+
+/// Every field optional: only those given change. An empty `description` clears it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"active": false}))]
+pub(super) struct UpdateSubscription {
+    /// As in creation.
+    #[schema(max_length = 2048)]
+    url: Option<String>,
+    /// Replaces the list: 1 to 100 event types, prefix wildcards or `*`.
+    #[schema(min_items = 1, max_items = 100)]
+    events: Option<Vec<String>>,
+    /// At most 256 characters; empty to clear it.
+    #[schema(max_length = 256)]
+    description: Option<String>,
+    active: Option<bool>,
+    /// `standard` or `hex`.
+    signature: Option<String>,
+    /// The header carrying the `hex` signature; only with `hex`.
+    signature_header: Option<String>,
+    /// Replaces the static headers.
+    headers: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RotateSecret {
+    /// The new secret; generated when absent.
+    secret: Option<String>,
+    /// How long the old secret keeps signing, in seconds (default: the configured overlap).
+    #[schema(maximum = 604800)]
+    overlap_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListSubscriptions {
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Only active (`true`) or only paused (`false`) subscriptions.
+    active: Option<bool>,
+    /// Only subscriptions that would receive this event type.
+    #[param(example = "order.created")]
+    event_type: Option<String>,
+}
+
+impl From<CreateSubscription> for subscriptions::CreateSubscription {
+    fn from(r: CreateSubscription) -> Self {
+        Self {
+            url: r.url,
+            events: r.events,
+            description: r.description,
+            active: r.active,
+            secret: r.secret,
+            signature: r.signature,
+            signature_header: r.signature_header,
+            headers: r.headers,
+        }
+    }
+}
+
+impl From<UpdateSubscription> for subscriptions::UpdateSubscription {
+    fn from(r: UpdateSubscription) -> Self {
+        Self {
+            url: r.url,
+            events: r.events,
+            description: r.description,
+            active: r.active,
+            signature: r.signature,
+            signature_header: r.signature_header,
+            headers: r.headers,
+        }
+    }
+}
+
+impl From<RotateSecret> for subscriptions::RotateSecret {
+    fn from(r: RotateSecret) -> Self {
+        Self {
+            secret: r.secret,
+            overlap_secs: r.overlap_secs,
+        }
+    }
+}
+
+impl From<ListSubscriptions> for subscriptions::ListSubscriptions {
+    fn from(q: ListSubscriptions) -> Self {
+        Self {
+            limit: q.limit,
+            cursor: q.cursor,
+            active: q.active,
+            event_type: q.event_type,
+        }
+    }
 }
 
 /// A subscription as the API shows it: never with its secret, except right after creation.
@@ -143,7 +271,8 @@ async fn create(
 ) -> Result<(StatusCode, Json<SubscriptionView>), ApiError> {
     caller.require_admin()?;
     let Json(req) = body?;
-    let s = manage::create(&state.backend, &state.config, &caller.tenant, req).await?;
+    let s =
+        subscriptions::create(&state.backend, &state.config, &caller.tenant, req.into()).await?;
     Ok((StatusCode::CREATED, Json(SubscriptionView::new(s, true))))
 }
 
@@ -173,7 +302,7 @@ async fn list(
 ) -> Result<Json<Page>, ApiError> {
     caller.require_admin()?;
     let Query(query) = query?;
-    let page = manage::list(&state.backend, &caller.tenant, query).await?;
+    let page = subscriptions::list(&state.backend, &caller.tenant, query.into()).await?;
     Ok(Json(Page {
         data: page
             .subscriptions
@@ -208,7 +337,7 @@ async fn fetch(
     Path(id): Path<String>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
     caller.require_admin()?;
-    let s = manage::get(&state.backend, &caller.tenant, &id).await?;
+    let s = subscriptions::get(&state.backend, &caller.tenant, &id).await?;
     Ok(Json(SubscriptionView::new(s, false)))
 }
 
@@ -243,7 +372,14 @@ async fn update(
 ) -> Result<Json<SubscriptionView>, ApiError> {
     caller.require_admin()?;
     let Json(req) = body?;
-    let s = manage::update(&state.backend, &state.config, &caller.tenant, &id, req).await?;
+    let s = subscriptions::update(
+        &state.backend,
+        &state.config,
+        &caller.tenant,
+        &id,
+        req.into(),
+    )
+    .await?;
     Ok(Json(SubscriptionView::new(s, false)))
 }
 
@@ -271,7 +407,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    manage::delete(&state.backend, &caller.tenant, &id).await?;
+    subscriptions::delete(&state.backend, &caller.tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -299,7 +435,7 @@ async fn secret(
     Path(id): Path<String>,
 ) -> Result<Json<SecretView>, ApiError> {
     caller.require_admin()?;
-    let s = manage::get(&state.backend, &caller.tenant, &id).await?;
+    let s = subscriptions::get(&state.backend, &caller.tenant, &id).await?;
     Ok(Json(SecretView::new(&s)))
 }
 
@@ -335,7 +471,14 @@ async fn rotate(
 ) -> Result<Json<SecretView>, ApiError> {
     caller.require_admin()?;
     let req = body?.map(|Json(r)| r).unwrap_or_default();
-    let s = manage::rotate_secret(&state.backend, &state.config, &caller.tenant, &id, req).await?;
+    let s = subscriptions::rotate_secret(
+        &state.backend,
+        &state.config,
+        &caller.tenant,
+        &id,
+        req.into(),
+    )
+    .await?;
     Ok(Json(SecretView::new(&s)))
 }
 
@@ -364,7 +507,7 @@ async fn test(
 ) -> Result<(StatusCode, Json<TestSent>), ApiError> {
     caller.require_admin()?;
     let (event_id, delivery_id) =
-        manage::send_test(&state.backend, &state.config, &caller.tenant, &id).await?;
+        subscriptions::send_test(&state.backend, &state.config, &caller.tenant, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(TestSent {

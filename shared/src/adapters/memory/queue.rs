@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::*;
 use crate::ids;
+use crate::ports::queue::*;
 
 pub struct MemoryQueue {
     state: Mutex<State>,

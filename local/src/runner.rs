@@ -8,14 +8,16 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::backend::Embedded;
-use crate::config::{AwsResources, Config};
-use crate::dispatch::Dispatcher;
-use crate::domain::{ApiKey, Role, TenantId};
-use crate::egress::EgressPolicy;
-use crate::http::{AppState, router};
-use crate::store::StoreError;
-use crate::{Backend, poller};
+use tidings::Backend;
+use tidings::adapters::Embedded;
+use tidings::config::{AwsResources, Config};
+use tidings::domain::{ApiKey, Role, TenantId};
+use tidings::egress::EgressPolicy;
+use tidings::http::{AppState, router};
+use tidings::services::dispatch::Dispatcher;
+use tidings::services::{ServiceError, api_keys};
+
+use crate::poller;
 
 /// The tenant the development key belongs to.
 pub const DEV_TENANT: &str = "dev";
@@ -60,7 +62,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("cannot store the development API key: {0}")]
-    Store(#[from] StoreError),
+    Store(#[from] ServiceError),
     #[error("cannot build the delivery client: {0}")]
     Client(#[from] reqwest::Error),
 }
@@ -82,13 +84,10 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
 
     let api_key = options
         .dev_api_key
-        .unwrap_or_else(|| crate::ids::random_token(ApiKey::PREFIX));
+        .unwrap_or_else(|| tidings::ids::random_token(ApiKey::PREFIX));
     let tenant = TenantId::parse(DEV_TENANT).expect("the development tenant id is valid");
     let key = ApiKey::from_plaintext(&api_key, tenant, Role::Admin, Some("development".into()));
-    match backend.api_keys.put_api_key(&key).await {
-        Ok(()) | Err(StoreError::Conflict) => {}
-        Err(e) => return Err(e.into()),
-    }
+    api_keys::install(&backend, &key).await?;
 
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config.clone())?);
     let listener = TcpListener::bind(options.addr)

@@ -1,34 +1,26 @@
-//! Accepting an event: validate, dedup by id, resolve subscriptions, enqueue one message
-//! per delivery. Nothing is reported as accepted that is not on the queue.
+//! Events in: accepting a producer's event (validate, dedup by id, resolve subscriptions,
+//! enqueue one message per delivery), test events, and Tidings' own operational events.
+//! Nothing is reported as accepted that is not on the queue.
 
 use chrono::Utc;
-use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-use utoipa::ToSchema;
 
 use crate::Backend;
 use crate::config::Config;
-use crate::domain::{
-    DeliveryMessage, Event, EventId, EventType, NewEvent, Subscription, TenantId, ValidationError,
-};
-use crate::ids;
-use crate::queue::{self, OutgoingMessage, QueueError};
-use crate::store::{EventRecord, EventState, PlannedDelivery, StoreError};
+use crate::domain::{Event, EventId, EventType, NewEvent, Subscription, TenantId, ValidationError};
+use crate::ports::queue::{self, OutgoingMessage, QueueError};
+use crate::ports::store::{EventRecord, EventState, PlannedDelivery, StoreError};
 
-/// The answer to a producer: `202 {"id", "type", "deliveries", "duplicate"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+/// The answer to a producer: the event's id and type, how many deliveries were enqueued,
+/// and whether this id had already been accepted (the answer is then the first one's).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
-    /// The event's id: the producer's, or the generated one.
-    #[schema(example = "evt_01JD7Y2Q8ZV6M3N4P5R6S7T8U9")]
     pub id: String,
-    #[serde(rename = "type")]
-    #[schema(example = "order.created")]
     pub event_type: String,
-    /// How many deliveries were enqueued: one per matching active subscription.
+    /// One per matching active subscription.
     pub deliveries: usize,
-    /// Whether this id had already been accepted (the answer is then the first one's).
     pub duplicate: bool,
 }
 
@@ -62,26 +54,12 @@ pub async fn accept(
     let now = Utc::now();
     let event = new_event.into_event(tenant.clone(), now);
 
-    let deliveries: Vec<PlannedDelivery> = backend
-        .subscriptions
-        .list_subscriptions(tenant)
-        .await?
-        .into_iter()
-        .filter(|s| s.wants(&event.event_type))
-        .map(|s| PlannedDelivery {
-            delivery_id: ids::new_id("dlv"),
-            subscription_id: s.id,
-        })
-        .collect();
-    let record = EventRecord {
-        event,
-        fingerprint,
-        deliveries,
-        state: EventState::Enqueuing,
-        expires_at: (now + config.record_ttl).timestamp(),
-    };
-
-    commit(backend, record).await
+    let deliveries = plan(backend, &event, Subscription::wants).await?;
+    commit(
+        backend,
+        EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl),
+    )
+    .await
 }
 
 /// Sends a `webhook.test` event to one subscription alone, through the normal pipeline.
@@ -102,17 +80,15 @@ pub async fn send_test(
             "message": "This is a test event from Tidings.",
         }),
     };
-    let delivery_id = ids::new_id("dlv");
-    let record = EventRecord {
-        fingerprint: event.id.to_string(),
-        event,
-        deliveries: vec![PlannedDelivery {
-            delivery_id: delivery_id.clone(),
-            subscription_id: subscription.id.clone(),
-        }],
-        state: EventState::Enqueuing,
-        expires_at: (now + config.record_ttl).timestamp(),
-    };
+    let planned = PlannedDelivery::to(subscription.id.clone());
+    let delivery_id = planned.delivery_id.clone();
+    let record = EventRecord::enqueuing(
+        event.clone(),
+        event.id.to_string(),
+        vec![planned],
+        now,
+        config.record_ttl,
+    );
     Ok((commit(backend, record).await?, delivery_id))
 }
 
@@ -133,25 +109,13 @@ pub async fn emit_operational(
         tenant: tenant.clone(),
         data,
     };
-    let deliveries = backend
-        .subscriptions
-        .list_subscriptions(tenant)
-        .await?
-        .into_iter()
-        .filter(|s| s.wants_operational(&event.event_type))
-        .map(|s| PlannedDelivery {
-            delivery_id: ids::new_id("dlv"),
-            subscription_id: s.id,
-        })
-        .collect();
-    let record = EventRecord {
-        fingerprint: event.id.to_string(),
-        event,
-        deliveries,
-        state: EventState::Enqueuing,
-        expires_at: (now + config.record_ttl).timestamp(),
-    };
-    commit(backend, record).await
+    let deliveries = plan(backend, &event, Subscription::wants_operational).await?;
+    let fingerprint = event.id.to_string();
+    commit(
+        backend,
+        EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl),
+    )
+    .await
 }
 
 /// The operational event sent when a subscription is switched off for its endpoint's sake.
@@ -159,6 +123,22 @@ pub const SUBSCRIPTION_DISABLED: &str = "subscription.disabled";
 
 /// The type of the events `POST /v1/subscriptions/{id}/test` sends.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
+
+/// One delivery for each of the tenant's subscriptions that `wants` the event.
+async fn plan(
+    backend: &Backend,
+    event: &Event,
+    wants: fn(&Subscription, &EventType) -> bool,
+) -> Result<Vec<PlannedDelivery>, StoreError> {
+    Ok(backend
+        .subscriptions
+        .list_subscriptions(&event.tenant)
+        .await?
+        .into_iter()
+        .filter(|s| wants(s, &event.event_type))
+        .map(|s| PlannedDelivery::to(s.id))
+        .collect())
+}
 
 /// Dedups by the record's event id, then enqueues its deliveries unless a previous call did.
 async fn commit(backend: &Backend, record: EventRecord) -> Result<Receipt, IngestError> {
@@ -190,8 +170,7 @@ async fn enqueue(backend: &Backend, record: &EventRecord) -> Result<(), IngestEr
         .iter()
         .enumerate()
         .map(|(i, planned)| {
-            let message = delivery_message(&record.event, planned);
-            let body = serde_json::to_string(&message)
+            let body = serde_json::to_string(&record.message(planned))
                 .map_err(|e| StoreError::Corrupt(format!("delivery message: {e}")))?;
             Ok(OutgoingMessage {
                 entry_id: i.to_string(),
@@ -201,15 +180,6 @@ async fn enqueue(backend: &Backend, record: &EventRecord) -> Result<(), IngestEr
         .collect::<Result<Vec<_>, IngestError>>()?;
     queue::send_all(backend.queue.as_ref(), &messages).await?;
     Ok(())
-}
-
-fn delivery_message(event: &Event, planned: &PlannedDelivery) -> DeliveryMessage {
-    DeliveryMessage {
-        delivery_id: planned.delivery_id.clone(),
-        tenant: event.tenant.clone(),
-        subscription_id: planned.subscription_id.clone(),
-        event: event.clone(),
-    }
 }
 
 /// What makes two posts with one id the same event: its type, its data, and its timestamp

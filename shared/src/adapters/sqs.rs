@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 
-use super::*;
+use crate::ports::queue::*;
 
 pub struct SqsQueue {
     client: Client,
@@ -74,7 +74,10 @@ impl SqsQueue {
 /// SQS counts visibility in whole seconds: round up, so a backoff is never cut short
 /// (a jittered 0.9 s must not become 0), and stay within SQS's 12 h limit.
 fn visibility_secs(timeout: Duration) -> i32 {
-    timeout.min(crate::retry::MAX_DELAY).as_secs_f64().ceil() as i32
+    timeout
+        .min(crate::domain::retry::MAX_DELAY)
+        .as_secs_f64()
+        .ceil() as i32
 }
 
 #[async_trait]

@@ -1,67 +1,39 @@
-//! Subscription management: what the api function does, as functions over the ports.
-//! The HTTP handlers only parse requests and shape answers.
+//! Subscriptions: create, read, change, delete, rotate the secret, send a test event, and
+//! list a page of them.
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use serde::Deserialize;
-use thiserror::Error;
-use utoipa::{IntoParams, ToSchema};
 
+use super::event_types::known_types;
+use super::{PageLimit, ServiceError};
 use crate::Backend;
 use crate::config::Config;
-use crate::domain::catalog::{self, CATALOG};
 use crate::domain::{
     EventType, NewSubscription, SignatureScheme, Subscription, SubscriptionId, TenantId,
     ValidationError, fields,
 };
-use crate::ingest::{self, IngestError};
+use crate::ports::store::StoreError;
+use crate::services::events;
 use crate::signing::Secret;
-use crate::store::{CustomEventType, StoreError};
 
-#[derive(Debug, Error)]
-pub enum ManageError {
-    #[error(transparent)]
-    Invalid(#[from] ValidationError),
-    #[error("no {0} with this id")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Ingest(#[from] IngestError),
-    #[error(transparent)]
-    Queue(#[from] crate::queue::QueueError),
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "url": "https://shop.example/hooks/orders",
-    "events": ["order.*", "payment.refund.success"],
-    "description": "Order notifications"
-}))]
+#[derive(Debug, Clone)]
 pub struct CreateSubscription {
     /// The endpoint deliveries are POSTed to: an absolute `https://` URL of at most 2048
     /// characters, on a public address.
-    #[schema(max_length = 2048, example = "https://shop.example/hooks/orders")]
     pub url: String,
     /// 1 to 100 event types (`order.created`), prefix wildcards (`order.*`) or `*`. Exact
     /// types must be in the catalog or registered by the tenant (`GET /v1/event-types`).
-    #[schema(min_items = 1, max_items = 100, example = json!(["order.*"]))]
     pub events: Vec<String>,
     /// At most 256 characters.
-    #[schema(max_length = 256)]
     pub description: Option<String>,
     /// Whether events are delivered (default `true`).
     pub active: Option<bool>,
     /// The signing secret (`whsec_` + base64 of 24 to 64 bytes); generated when absent.
     pub secret: Option<String>,
     /// `standard` (default) or `hex`.
-    #[schema(example = "standard")]
     pub signature: Option<String>,
     /// The header carrying the `hex` signature (default `x-webhook-signature`); only with `hex`.
     pub signature_header: Option<String>,
@@ -70,18 +42,13 @@ pub struct CreateSubscription {
 }
 
 /// Every field optional: only those given change. An empty `description` clears it.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"active": false}))]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateSubscription {
     /// As in creation.
-    #[schema(max_length = 2048)]
     pub url: Option<String>,
     /// Replaces the list: 1 to 100 event types, prefix wildcards or `*`.
-    #[schema(min_items = 1, max_items = 100)]
     pub events: Option<Vec<String>>,
     /// At most 256 characters; empty to clear it.
-    #[schema(max_length = 256)]
     pub description: Option<String>,
     pub active: Option<bool>,
     /// `standard` or `hex`.
@@ -92,29 +59,23 @@ pub struct UpdateSubscription {
     pub headers: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct RotateSecret {
     /// The new secret; generated when absent.
     pub secret: Option<String>,
     /// How long the old secret keeps signing, in seconds (default: the configured overlap).
-    #[schema(maximum = 604800)]
     pub overlap_secs: Option<u64>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Clone, Default)]
 pub struct ListSubscriptions {
     /// 1 to 100, default 20.
-    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only active (`true`) or only paused (`false`) subscriptions.
     pub active: Option<bool>,
     /// Only subscriptions that would receive this event type.
-    #[param(example = "order.created")]
     pub event_type: Option<String>,
 }
 
@@ -125,40 +86,6 @@ pub struct Page {
 
 /// The longest overlap a rotation may ask for.
 const MAX_OVERLAP_SECS: u64 = 7 * 24 * 3600;
-
-/// Checks exact event types against the catalog and the tenant's own types, suggesting the
-/// closest names for a misspelling.
-async fn known_types(
-    backend: &Backend,
-    tenant: &TenantId,
-) -> Result<impl Fn(&EventType) -> Result<(), String>, StoreError> {
-    let custom: Vec<String> = backend
-        .event_types
-        .list_event_types(tenant)
-        .await?
-        .into_iter()
-        .map(|t| t.name.to_string())
-        .collect();
-    Ok(move |t: &EventType| {
-        let name = t.as_str();
-        if catalog::catalog_entry(name).is_some() || custom.iter().any(|c| c == name) {
-            return Ok(());
-        }
-        let known = CATALOG
-            .iter()
-            .map(|e| e.name)
-            .chain(custom.iter().map(String::as_str));
-        let suggestions = catalog::suggest(name, known);
-        let hint = match suggestions.as_slice() {
-            [] => String::new(),
-            names => format!(" (did you mean '{}'?)", names.join("' or '")),
-        };
-        Err(format!(
-            "'{name}' is not a known event type{hint}; see GET /v1/event-types, register it \
-             with POST /v1/event-types, or use a wildcard such as 'order.*'"
-        ))
-    })
-}
 
 fn scheme(
     signature: Option<&str>,
@@ -172,7 +99,7 @@ pub async fn create(
     config: &Config,
     tenant: &TenantId,
     req: CreateSubscription,
-) -> Result<Subscription, ManageError> {
+) -> Result<Subscription, ServiceError> {
     let signature = scheme(req.signature.as_deref(), req.signature_header.as_deref())?;
     let new = NewSubscription {
         url: fields::url(&req.url, config.egress)?,
@@ -192,30 +119,30 @@ pub async fn create(
 }
 
 /// A path's id, or not found: a malformed id names no subscription.
-pub fn subscription_id(id: &str) -> Result<SubscriptionId, ManageError> {
-    SubscriptionId::parse(id).map_err(|_| ManageError::NotFound("subscription"))
+pub fn subscription_id(id: &str) -> Result<SubscriptionId, ServiceError> {
+    SubscriptionId::parse(id).map_err(|_| ServiceError::NotFound("subscription"))
 }
 
 pub async fn get(
     backend: &Backend,
     tenant: &TenantId,
     id: &str,
-) -> Result<Subscription, ManageError> {
+) -> Result<Subscription, ServiceError> {
     backend
         .subscriptions
         .get_subscription(tenant, &subscription_id(id)?)
         .await?
-        .ok_or(ManageError::NotFound("subscription"))
+        .ok_or(ServiceError::NotFound("subscription"))
 }
 
 /// Saves a changed subscription; one deleted meanwhile is not found.
-async fn save(backend: &Backend, subscription: &Subscription) -> Result<(), ManageError> {
+async fn save(backend: &Backend, subscription: &Subscription) -> Result<(), ServiceError> {
     match backend
         .subscriptions
         .update_subscription(subscription)
         .await
     {
-        Err(StoreError::Conflict) => Err(ManageError::NotFound("subscription")),
+        Err(StoreError::Conflict) => Err(ServiceError::NotFound("subscription")),
         other => Ok(other?),
     }
 }
@@ -226,7 +153,7 @@ pub async fn update(
     tenant: &TenantId,
     id: &str,
     req: UpdateSubscription,
-) -> Result<Subscription, ManageError> {
+) -> Result<Subscription, ServiceError> {
     let mut s = get(backend, tenant, id).await?;
     if let Some(url) = req.url {
         s.url = fields::url(&url, config.egress)?;
@@ -250,7 +177,7 @@ pub async fn update(
     Ok(s)
 }
 
-pub async fn delete(backend: &Backend, tenant: &TenantId, id: &str) -> Result<(), ManageError> {
+pub async fn delete(backend: &Backend, tenant: &TenantId, id: &str) -> Result<(), ServiceError> {
     if backend
         .subscriptions
         .delete_subscription(tenant, &subscription_id(id)?)
@@ -258,7 +185,7 @@ pub async fn delete(backend: &Backend, tenant: &TenantId, id: &str) -> Result<()
     {
         Ok(())
     } else {
-        Err(ManageError::NotFound("subscription"))
+        Err(ServiceError::NotFound("subscription"))
     }
 }
 
@@ -268,7 +195,7 @@ pub async fn rotate_secret(
     tenant: &TenantId,
     id: &str,
     req: RotateSecret,
-) -> Result<Subscription, ManageError> {
+) -> Result<Subscription, ServiceError> {
     let mut s = get(backend, tenant, id).await?;
     let new = match req.secret.as_deref() {
         Some(text) => Secret::parse(text)?,
@@ -295,9 +222,9 @@ pub async fn send_test(
     config: &Config,
     tenant: &TenantId,
     id: &str,
-) -> Result<(String, String), ManageError> {
+) -> Result<(String, String), ServiceError> {
     let s = get(backend, tenant, id).await?;
-    let (receipt, delivery_id) = ingest::send_test(backend, config, &s).await?;
+    let (receipt, delivery_id) = events::send_test(backend, config, &s).await?;
     Ok((receipt.id, delivery_id))
 }
 
@@ -305,11 +232,8 @@ pub async fn list(
     backend: &Backend,
     tenant: &TenantId,
     query: ListSubscriptions,
-) -> Result<Page, ManageError> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ValidationError::new("limit", "must be from 1 to 100").into());
-    }
+) -> Result<Page, ServiceError> {
+    let limit = PageLimit::parse(query.limit)?.get();
     let event_type = query
         .event_type
         .as_deref()
@@ -363,88 +287,4 @@ fn decode_cursor(cursor: &str) -> Result<SubscriptionId, ValidationError> {
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|id| SubscriptionId::parse(&id).ok())
         .ok_or_else(|| ValidationError::new("cursor", "is not a cursor this API returned"))
-}
-
-/// An entry of `GET /v1/event-types`.
-pub struct EventTypeInfo {
-    pub name: String,
-    pub description: String,
-    pub custom: bool,
-}
-
-pub async fn event_types(
-    backend: &Backend,
-    tenant: &TenantId,
-) -> Result<Vec<EventTypeInfo>, ManageError> {
-    let mut all: Vec<EventTypeInfo> = CATALOG
-        .iter()
-        .map(|e| EventTypeInfo {
-            name: e.name.to_owned(),
-            description: e.description.to_owned(),
-            custom: false,
-        })
-        .chain(
-            backend
-                .event_types
-                .list_event_types(tenant)
-                .await?
-                .into_iter()
-                .map(|t| EventTypeInfo {
-                    name: t.name.to_string(),
-                    description: t.description,
-                    custom: true,
-                }),
-        )
-        .collect();
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(all)
-}
-
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterEventType {
-    /// Lowercase dot-separated words, not in the catalog.
-    #[schema(
-        max_length = 128,
-        pattern = "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)+$",
-        example = "loyalty.points.earned"
-    )]
-    pub name: String,
-    /// One line of 1 to 256 characters.
-    #[schema(
-        min_length = 1,
-        max_length = 256,
-        example = "A customer earned loyalty points."
-    )]
-    pub description: String,
-}
-
-pub async fn register_event_type(
-    backend: &Backend,
-    tenant: &TenantId,
-    req: RegisterEventType,
-) -> Result<CustomEventType, ManageError> {
-    let name = EventType::parse(&req.name).map_err(|e| ValidationError::new("name", e.rule))?;
-    let description = req.description.trim().to_owned();
-    if description.is_empty() || description.chars().count() > 256 || description.contains('\n') {
-        return Err(
-            ValidationError::new("description", "must be one line of 1 to 256 characters").into(),
-        );
-    }
-    if catalog::catalog_entry(name.as_str()).is_some() {
-        return Err(ManageError::Conflict(format!(
-            "'{name}' is already in the catalog"
-        )));
-    }
-    let custom = CustomEventType { name, description };
-    match backend.event_types.put_event_type(tenant, &custom).await {
-        Err(StoreError::Conflict) => Err(ManageError::Conflict(format!(
-            "'{}' is already registered",
-            custom.name
-        ))),
-        other => {
-            other?;
-            Ok(custom)
-        }
-    }
 }

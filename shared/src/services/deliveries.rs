@@ -1,32 +1,27 @@
-//! Operating deliveries: looking them up, replaying one, recovering a subscription's
-//! failures, and the dead-letter queue. The HTTP handlers and the CLI call these.
+//! Deliveries and replay: looking them up, sending one again, recovering a subscription's
+//! failures, and the dead-letter queue (peek and redrive). The HTTP handlers and the CLI
+//! call these.
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
 
+use super::{PageLimit, ServiceError, subscriptions};
 use crate::Backend;
 use crate::domain::{
-    DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, SubscriptionId, TenantId,
-    ValidationError,
+    DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, TenantId, ValidationError,
 };
-use crate::manage::{self, ManageError};
-use crate::queue::{self, OutgoingMessage, ReceivedMessage};
-use crate::store::{EventRecord, StoreError};
+use crate::ports::queue::{self, OutgoingMessage, ReceivedMessage};
+use crate::ports::store::{EventRecord, StoreError};
 
 /// How many dead letters one peek or redrive looks at, at most.
 const DEAD_LETTER_SCAN: usize = 1000;
 
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
+#[derive(Debug, Clone, Default)]
 pub struct ListDeliveries {
     /// 1 to 100, default 20.
     pub limit: Option<usize>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// `pending`, `succeeded`, `failed`, `dead` or `skipped`.
-    #[param(value_type = Option<String>)]
     pub status: Option<DeliveryStatus>,
     /// Only deliveries created at or after this time (RFC 3339).
     pub since: Option<DateTime<Utc>>,
@@ -46,12 +41,9 @@ pub async fn list(
     tenant: &TenantId,
     subscription: &str,
     query: ListDeliveries,
-) -> Result<(Vec<DeliveryRecord>, Option<String>), ManageError> {
-    let subscription = manage::get(backend, tenant, subscription).await?.id;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ValidationError::new("limit", "must be from 1 to 100").into());
-    }
+) -> Result<(Vec<DeliveryRecord>, Option<String>), ServiceError> {
+    let subscription = subscriptions::get(backend, tenant, subscription).await?.id;
+    let limit = PageLimit::parse(query.limit)?.get();
     let mut before = match query.cursor {
         Some(c) if created_at(&c).is_some() => Some(c),
         Some(_) => {
@@ -97,12 +89,12 @@ pub async fn get(
     backend: &Backend,
     tenant: &TenantId,
     id: &str,
-) -> Result<DeliveryRecord, ManageError> {
+) -> Result<DeliveryRecord, ServiceError> {
     backend
         .deliveries
         .get_delivery(tenant, id)
         .await?
-        .ok_or(ManageError::NotFound("delivery"))
+        .ok_or(ServiceError::NotFound("delivery"))
 }
 
 /// An event and each of its deliveries (a delivery not attempted yet shows as pending).
@@ -110,13 +102,13 @@ pub async fn event(
     backend: &Backend,
     tenant: &TenantId,
     id: &str,
-) -> Result<(EventRecord, Vec<DeliveryRecord>), ManageError> {
-    let id = EventId::parse(id).map_err(|_| ManageError::NotFound("event"))?;
+) -> Result<(EventRecord, Vec<DeliveryRecord>), ServiceError> {
+    let id = EventId::parse(id).map_err(|_| ServiceError::NotFound("event"))?;
     let record = backend
         .events
         .get_event(tenant, &id)
         .await?
-        .ok_or(ManageError::NotFound("event"))?;
+        .ok_or(ServiceError::NotFound("event"))?;
     let mut deliveries = Vec::with_capacity(record.deliveries.len());
     for planned in &record.deliveries {
         let delivery = match backend
@@ -125,31 +117,11 @@ pub async fn event(
             .await?
         {
             Some(d) => d,
-            None => DeliveryRecord::pending(
-                &message(
-                    &record,
-                    planned.delivery_id.clone(),
-                    planned.subscription_id.clone(),
-                ),
-                record.expires_at,
-            ),
+            None => DeliveryRecord::pending(&record.message(planned), record.expires_at),
         };
         deliveries.push(delivery);
     }
     Ok((record, deliveries))
-}
-
-fn message(
-    record: &EventRecord,
-    delivery_id: String,
-    subscription_id: SubscriptionId,
-) -> DeliveryMessage {
-    DeliveryMessage {
-        delivery_id,
-        tenant: record.event.tenant.clone(),
-        subscription_id,
-        event: record.event.clone(),
-    }
 }
 
 /// Sends one delivery again now, whatever became of it: a new round of attempts.
@@ -157,14 +129,14 @@ pub async fn retry(
     backend: &Backend,
     tenant: &TenantId,
     id: &str,
-) -> Result<DeliveryRecord, ManageError> {
+) -> Result<DeliveryRecord, ServiceError> {
     let record = get(backend, tenant, id).await?;
     let event = backend
         .events
         .get_event(tenant, &record.event_id)
         .await?
         .ok_or_else(|| {
-            ManageError::Conflict(format!(
+            ServiceError::Conflict(format!(
                 "event {} has expired and cannot be sent again",
                 record.event_id
             ))
@@ -176,13 +148,11 @@ async fn requeue(
     backend: &Backend,
     event: &EventRecord,
     mut record: DeliveryRecord,
-) -> Result<DeliveryRecord, ManageError> {
-    record.status = DeliveryStatus::Pending;
-    record.attempts = 0;
-    record.next_attempt_at = None;
+) -> Result<DeliveryRecord, ServiceError> {
+    record.restart();
     backend.deliveries.reset_delivery(&record).await?;
-    let body = serde_json::to_string(&message(
-        event,
+    let body = serde_json::to_string(&DeliveryMessage::new(
+        &event.event,
         record.delivery_id.clone(),
         record.subscription_id.clone(),
     ))
@@ -198,8 +168,7 @@ async fn requeue(
     Ok(record)
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct Recover {
     /// Re-send the failed and dead deliveries created at or after this time (RFC 3339).
     pub since: DateTime<Utc>,
@@ -212,7 +181,7 @@ pub async fn recover(
     tenant: &TenantId,
     subscription: &str,
     req: Recover,
-) -> Result<usize, ManageError> {
+) -> Result<usize, ServiceError> {
     let mut cursor = None;
     let mut count = 0;
     loop {
@@ -250,7 +219,7 @@ pub struct DeadLetter {
 async fn next_dead_letters(
     backend: &Backend,
     tenant: Option<&TenantId>,
-) -> Result<Vec<(ReceivedMessage, Option<DeliveryMessage>)>, ManageError> {
+) -> Result<Vec<(ReceivedMessage, Option<DeliveryMessage>)>, ServiceError> {
     let batch = backend
         .queue
         .receive_dead_letters(10, std::time::Duration::ZERO)
@@ -280,7 +249,7 @@ pub async fn peek_dead_letters(
     backend: &Backend,
     tenant: &TenantId,
     limit: usize,
-) -> Result<Vec<DeadLetter>, ManageError> {
+) -> Result<Vec<DeadLetter>, ServiceError> {
     let mut found = Vec::new();
     let mut receipts = Vec::new();
     let mut seen = 0;
@@ -301,7 +270,7 @@ pub async fn peek_dead_letters(
                 receipts.push(m.receipt_handle);
             }
         }
-        Ok::<_, ManageError>(())
+        Ok::<_, ServiceError>(())
     }
     .await;
     release(backend, receipts).await;
@@ -313,7 +282,7 @@ pub async fn peek_dead_letters(
 pub async fn redrive_dead_letters(
     backend: &Backend,
     tenant: Option<&TenantId>,
-) -> Result<usize, ManageError> {
+) -> Result<usize, ServiceError> {
     let mut moved = 0;
     let mut others = Vec::new();
     let mut seen = 0;
@@ -334,7 +303,7 @@ pub async fn redrive_dead_letters(
                 }
             }
         }
-        Ok::<_, ManageError>(())
+        Ok::<_, ServiceError>(())
     }
     .await;
     release(backend, others).await;
@@ -347,15 +316,14 @@ async fn move_back(
     backend: &Backend,
     m: &ReceivedMessage,
     message: &DeliveryMessage,
-) -> Result<(), ManageError> {
+) -> Result<(), ServiceError> {
     let record = backend
         .deliveries
         .get_delivery(&message.tenant, &message.delivery_id)
         .await?;
     // A delivery that succeeded since (through a retry or a recovery) stays settled.
     if let Some(mut record) = record.filter(|r| r.status == DeliveryStatus::Dead) {
-        record.status = DeliveryStatus::Pending;
-        record.attempts = 0;
+        record.restart();
         backend.deliveries.reset_delivery(&record).await?;
     }
     queue::send_all(
@@ -372,7 +340,7 @@ async fn move_back(
 
 /// The operator's redrive of the whole dead-letter queue: SQS's own mover where there is
 /// one, else one by one. Returns `None` when SQS moves them (asynchronously).
-pub async fn redrive_all(backend: &Backend) -> Result<Option<usize>, ManageError> {
+pub async fn redrive_all(backend: &Backend) -> Result<Option<usize>, ServiceError> {
     if backend.queue.start_dead_letter_move().await? {
         return Ok(None);
     }

@@ -5,7 +5,7 @@
 //! the local runner's poller runs for its embedded queue.
 
 mod client;
-mod lambda;
+mod sqs_event;
 
 use std::time::{Duration, Instant};
 
@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::domain::{
     AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SignatureScheme, Subscription,
 };
-use crate::queue::ReceivedMessage;
+use crate::ports::queue::ReceivedMessage;
 use crate::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_hex};
 
 pub struct Dispatcher {
@@ -110,8 +110,7 @@ impl Dispatcher {
             }
             DeliveryStatus::Dead => {
                 // Redriven from the dead-letter queue: a new round of attempts.
-                record.attempts = 0;
-                record.status = DeliveryStatus::Pending;
+                record.restart();
             }
             DeliveryStatus::Pending | DeliveryStatus::Failed => {}
         }
@@ -311,11 +310,11 @@ impl Dispatcher {
             "reason": reason,
             "failing_since": failing_since,
         });
-        if let Err(e) = crate::ingest::emit_operational(
+        if let Err(e) = crate::services::events::emit_operational(
             &self.backend,
             &self.config,
             &subscription.tenant,
-            crate::ingest::SUBSCRIPTION_DISABLED,
+            crate::services::events::SUBSCRIPTION_DISABLED,
             data,
         )
         .await
@@ -362,9 +361,6 @@ impl Dispatcher {
 impl Dispatcher {
     /// The Lambda function's dispatcher: configuration and AWS clients from the environment.
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let config = Config::from_env()?;
-        let resources = crate::config::AwsResources::from_env()?;
-        let sdk = crate::aws::load().await;
-        Ok(Self::new(Backend::aws(&sdk, &resources), config)?)
+        Ok(Self::new(Backend::from_env().await?, Config::from_env()?)?)
     }
 }

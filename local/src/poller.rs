@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use crate::dispatch::Dispatcher;
-use crate::queue::{DeliveryQueue, MAX_BATCH};
+use tidings::ports::queue::{DeliveryQueue, MAX_BATCH, QueueError};
+use tidings::services::dispatch::Dispatcher;
 
 /// How long one receive waits for messages (SQS long polling).
 const WAIT: Duration = Duration::from_secs(1);
@@ -26,7 +26,7 @@ pub async fn run(queue: Arc<dyn DeliveryQueue>, dispatcher: Arc<Dispatcher>) {
 pub async fn poll_once(
     queue: &dyn DeliveryQueue,
     dispatcher: &Dispatcher,
-) -> Result<usize, crate::queue::QueueError> {
+) -> Result<usize, QueueError> {
     let messages = queue.receive(MAX_BATCH, WAIT).await?;
     if messages.is_empty() {
         return Ok(0);

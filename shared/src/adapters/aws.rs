@@ -64,7 +64,7 @@ pub async fn provision(
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
-                .index_name(crate::store::dynamo::BY_SUBSCRIPTION_INDEX)
+                .index_name(crate::adapters::dynamo::BY_SUBSCRIPTION_INDEX)
                 .key_schema(key("gsi1pk", KeyType::Hash)?)
                 .key_schema(key("gsi1sk", KeyType::Range)?)
                 .projection(

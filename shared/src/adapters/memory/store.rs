@@ -1,13 +1,16 @@
 //! The embedded backend's store: the same semantics as DynamoDB's conditional writes, in a
-//! mutex. (`crate::fault` makes any call of it, or of the DynamoDB store, fail on cue.)
+//! mutex. (`crate::testing::fault` makes any call of it, or of the DynamoDB store, fail on cue.)
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::*;
 use crate::domain::DeliveryStatus;
+use crate::domain::{
+    ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId, TenantId,
+};
+use crate::ports::store::*;
 
 #[derive(Default)]
 pub struct MemoryStore {

@@ -23,7 +23,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::*;
+use crate::domain::{
+    ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId, TenantId,
+};
+use crate::ports::store::*;
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -1,27 +1,21 @@
-//! The set of ports one deployment uses: all in memory, or all on AWS.
+//! Adapters for the ports, and the one place that wires them into a [`Backend`]: in memory
+//! ([`Embedded`]) or on AWS ([`Backend::aws`], [`Backend::from_env`]).
+
+pub mod aws;
+pub mod dynamo;
+pub mod memory;
+pub mod sqs;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::AwsResources;
-use crate::queue::DeliveryQueue;
-use crate::queue::memory::MemoryQueue;
-use crate::queue::sqs::SqsQueue;
-use crate::store::dynamo::DynamoStore;
-use crate::store::memory::MemoryStore;
-use crate::store::{ApiKeyStore, DeliveryStore, EventStore, EventTypeStore, SubscriptionStore};
+use crate::config::{AwsResources, ConfigError};
+use crate::ports::Backend;
+use dynamo::DynamoStore;
+use memory::{MemoryQueue, MemoryStore};
+use sqs::SqsQueue;
 
-#[derive(Clone)]
-pub struct Backend {
-    pub subscriptions: Arc<dyn SubscriptionStore>,
-    pub events: Arc<dyn EventStore>,
-    pub deliveries: Arc<dyn DeliveryStore>,
-    pub api_keys: Arc<dyn ApiKeyStore>,
-    pub event_types: Arc<dyn EventTypeStore>,
-    pub queue: Arc<dyn DeliveryQueue>,
-}
-
-/// The in-memory adapters, kept concrete so tests can inject failures into them.
+/// The in-memory adapters, kept concrete so tests can reach into them.
 pub struct Embedded {
     pub store: Arc<MemoryStore>,
     pub queue: Arc<MemoryQueue>,
@@ -69,5 +63,13 @@ impl Backend {
             event_types: store,
             queue,
         }
+    }
+
+    /// The Lambda functions' and the CLI's backend: the resources named by the environment
+    /// (`TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`, `TIDINGS_DEAD_LETTER_QUEUE_URL`),
+    /// reached with the SDK configuration of the environment (`AWS_ENDPOINT_URL` included).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let resources = AwsResources::from_env()?;
+        Ok(Self::aws(&aws::load().await, &resources))
     }
 }

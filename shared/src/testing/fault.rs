@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::Backend;
 use crate::domain::{DeliveryRecord, EventId, SubscriptionId, TenantId};
-use crate::queue::{DeliveryQueue, OutgoingMessage, QueueError, ReceivedMessage};
-use crate::store::{DeliveryStore, EventRecord, EventStore, StoreError};
+use crate::ports::queue::{DeliveryQueue, OutgoingMessage, QueueError, ReceivedMessage};
+use crate::ports::store::{DeliveryStore, EventRecord, EventStore, StoreError};
 
 /// Planned failures, by operation: a port method's name, or `send_batch_entry` for one
 /// entry of a `SendMessageBatch` that SQS refuses while accepting the others.

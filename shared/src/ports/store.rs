@@ -1,17 +1,15 @@
-//! Storage ports: small traits the domain functions use, each with an in-memory adapter
-//! ([`memory::MemoryStore`]) and a DynamoDB adapter ([`dynamo::DynamoStore`]) that keep the
-//! same semantics. One contract test suite (`tests/contract.rs`) runs against both.
-
-pub mod dynamo;
-pub mod memory;
+//! Storage ports: small traits the use cases call, each with an in-memory adapter
+//! ([`crate::adapters::memory::MemoryStore`]) and a DynamoDB adapter
+//! ([`crate::adapters::dynamo::DynamoStore`]) that keep the same semantics. One contract test
+//! suite (`tests/contract.rs`) runs against both.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::{
-    ApiKey, ApiKeyHash, DeliveryRecord, Event, EventId, EventType, Subscription, SubscriptionId,
-    TenantId,
+    ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, Event, EventId, EventType, Subscription,
+    SubscriptionId, TenantId,
 };
 
 #[derive(Debug, Error)]
@@ -91,6 +89,44 @@ pub struct EventRecord {
     pub deliveries: Vec<PlannedDelivery>,
     pub state: EventState,
     pub expires_at: i64,
+}
+
+impl PlannedDelivery {
+    /// A new delivery (with a fresh id) to `subscription_id`.
+    pub fn to(subscription_id: SubscriptionId) -> Self {
+        Self {
+            delivery_id: crate::ids::new_id("dlv"),
+            subscription_id,
+        }
+    }
+}
+
+impl EventRecord {
+    /// The record of an event just accepted, still `Enqueuing`, kept for `ttl` from `now`.
+    pub fn enqueuing(
+        event: Event,
+        fingerprint: String,
+        deliveries: Vec<PlannedDelivery>,
+        now: chrono::DateTime<chrono::Utc>,
+        ttl: std::time::Duration,
+    ) -> Self {
+        Self {
+            event,
+            fingerprint,
+            deliveries,
+            state: EventState::Enqueuing,
+            expires_at: (now + ttl).timestamp(),
+        }
+    }
+
+    /// The queue message of one of its planned deliveries.
+    pub fn message(&self, planned: &PlannedDelivery) -> DeliveryMessage {
+        DeliveryMessage::new(
+            &self.event,
+            planned.delivery_id.clone(),
+            planned.subscription_id.clone(),
+        )
+    }
 }
 
 #[async_trait]

@@ -1,9 +1,6 @@
-//! The delivery queue port, with an in-memory adapter ([`memory::MemoryQueue`]) that keeps
-//! SQS's semantics (visibility timeouts, receive counts, redrive to a dead-letter queue after
-//! `maxReceiveCount`) and an SQS adapter ([`sqs::SqsQueue`]).
-
-pub mod memory;
-pub mod sqs;
+//! The delivery queue port. Its adapters: [`crate::adapters::memory::MemoryQueue`], which
+//! keeps SQS's semantics (visibility timeouts, receive counts, redrive to a dead-letter queue
+//! after `maxReceiveCount`), and [`crate::adapters::sqs::SqsQueue`].
 
 use std::time::Duration;
 

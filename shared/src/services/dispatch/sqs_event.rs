@@ -4,7 +4,7 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use tracing::warn;
 
 use super::Dispatcher;
-use crate::queue::ReceivedMessage;
+use crate::ports::queue::ReceivedMessage;
 
 impl Dispatcher {
     /// Handles an SQS event; the response lists the messages SQS should keep.

@@ -1,0 +1,14 @@
+//! The use cases, one module per resource, as functions over the ports. The HTTP handlers,
+//! the Lambda functions and the CLI call these; none of them touches a port directly.
+
+pub mod api_keys;
+pub mod deliveries;
+pub mod dispatch;
+mod error;
+pub mod event_types;
+pub mod events;
+mod paging;
+pub mod subscriptions;
+
+pub use error::ServiceError;
+pub use paging::PageLimit;

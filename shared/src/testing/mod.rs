@@ -1,0 +1,4 @@
+//! Test-only helpers, compiled with the `testing` feature that only the test crates enable:
+//! no Lambda binary carries them.
+
+pub mod fault;
