@@ -111,25 +111,49 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || segments[..6].iter().all(|s| *s == 0)) // IPv4-compatible ::a.b.c.d
 }
 
+/// Names resolved by a fixed table instead of the system's resolver: how a test makes a
+/// public-looking name point at a private address.
+pub type StaticLookup = Arc<dyn Fn(&str) -> Vec<IpAddr> + Send + Sync>;
+
 /// A DNS resolver that drops every address the policy refuses, and fails when none is left.
-#[derive(Debug, Clone)]
+/// The client connects only to the addresses it returns, so nothing re-resolves in between.
+#[derive(Clone)]
 pub struct GuardedResolver {
     policy: EgressPolicy,
+    lookup: Option<StaticLookup>,
 }
 
 impl GuardedResolver {
+    /// Resolves with the system's resolver.
     pub fn new(policy: EgressPolicy) -> Arc<Self> {
-        Arc::new(Self { policy })
+        Arc::new(Self {
+            policy,
+            lookup: None,
+        })
+    }
+
+    /// Resolves with `lookup` (for tests), still filtered by `policy`.
+    pub fn with_lookup(policy: EgressPolicy, lookup: StaticLookup) -> Arc<Self> {
+        Arc::new(Self {
+            policy,
+            lookup: Some(lookup),
+        })
     }
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy;
+        let lookup = self.lookup.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let resolved: Vec<SocketAddr> = match lookup {
+                Some(lookup) => lookup(&host)
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, 0))
+                    .collect(),
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
             let allowed: Vec<SocketAddr> = resolved
                 .iter()
                 .copied()

@@ -2,19 +2,25 @@
 //! and resolving every host through the egress policy.
 
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::egress::GuardedResolver;
 
-pub fn build_client(config: &Config) -> Result<reqwest::Client, reqwest::Error> {
+/// The client every delivery goes through; every name it connects to is resolved by
+/// `resolver`, which applies the egress policy.
+pub fn build_client(
+    config: &Config,
+    resolver: Arc<GuardedResolver>,
+) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .user_agent(concat!("Tidings/", env!("CARGO_PKG_VERSION")))
         .timeout(config.delivery_timeout)
         .connect_timeout(config.delivery_timeout.min(Duration::from_secs(5)))
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(60))
-        .dns_resolver(GuardedResolver::new(config.egress))
+        .dns_resolver(resolver)
         .build()
 }
 

@@ -7,6 +7,7 @@
 mod client;
 mod sqs_event;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -20,6 +21,7 @@ use crate::config::Config;
 use crate::domain::{
     AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SignatureScheme, Subscription,
 };
+use crate::egress::GuardedResolver;
 use crate::ports::queue::ReceivedMessage;
 use crate::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_hex};
 
@@ -62,7 +64,17 @@ impl Attempt {
 impl Dispatcher {
     /// Builds the delivery client once; call this once per Lambda container or process.
     pub fn new(backend: Backend, config: Config) -> Result<Self, reqwest::Error> {
-        let client = build_client(&config)?;
+        let resolver = GuardedResolver::new(config.egress);
+        Self::with_resolver(backend, config, resolver)
+    }
+
+    /// As [`Dispatcher::new`], resolving names with `resolver` (tests map names with it).
+    pub fn with_resolver(
+        backend: Backend,
+        config: Config,
+        resolver: Arc<GuardedResolver>,
+    ) -> Result<Self, reqwest::Error> {
+        let client = build_client(&config, resolver)?;
         Ok(Self {
             backend,
             config,
