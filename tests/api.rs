@@ -6,18 +6,15 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::http::Client;
+use support::builders::tenant;
+use support::client::Client;
 use support::receiver::Receiver;
-use tidings::config::Config;
-use tidings::domain::{Role, TenantId};
+use support::wait::eventually;
+use tidings::domain::Role;
 use tidings::signing::{Secret, verify};
 use tidings_local::Running;
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn config() -> Config {
-    Config::default()
-}
 
 support::on_both_backends!(
     subscriptions_are_managed_and_paginated,
@@ -389,19 +386,44 @@ async fn test_events_go_to_one_subscription(running: Running) {
     assert_eq!(got[0].json()["type"], "webhook.test");
     assert_eq!(got[0].header("webhook-id"), sent["event_id"].as_str());
     let delivery_id = sent["delivery_id"].as_str().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let what = format!("the delivery record of {delivery_id} to be succeeded");
+    let record = eventually(&what, WAIT, || async {
+        let record = running
+            .backend
+            .deliveries
+            .get_delivery(&tenant("dev"), delivery_id)
+            .await
+            .unwrap();
+        match record {
+            Some(r) if r.success() => Ok(r),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert!(
+        record.success(),
+        "the returned delivery id names the delivery"
+    );
+    // The test event was planned for the tested subscription alone: b never gets it.
+    let event = api
+        .ok(
+            Method::GET,
+            &format!("/v1/events/{}", sent["event_id"].as_str().unwrap()),
+            None,
+            200,
+        )
+        .await;
+    let planned: Vec<&Value> = event["deliveries"].as_array().unwrap().iter().collect();
+    assert_eq!(
+        planned.len(),
+        1,
+        "only the tested subscription gets it: {event}"
+    );
+    assert_eq!(planned[0]["id"], delivery_id);
     assert!(
         receiver.received("b").is_empty(),
         "only the tested subscription gets it"
     );
-    let record = running
-        .backend
-        .deliveries
-        .get_delivery(&TenantId::parse("dev").unwrap(), delivery_id)
-        .await
-        .unwrap()
-        .expect("the returned delivery id names the delivery");
-    assert!(record.success());
 }
 
 async fn event_types_catalog_and_custom_types(running: Running) {
@@ -610,9 +632,10 @@ async fn no_route_reveals_another_tenant(running: Running) {
 
     let other = Client::of_tenant(&running, "other", Role::Admin).await;
     let missing = "sub_01JD7Y30000000000000000009";
-    // Another tenant's ids answer exactly as ids that do not exist.
-    for target in [id, missing] {
-        let routes = [
+    // Another tenant's ids answer exactly as ids that do not exist: the same status and
+    // the same whole body (the problem never echoes the id).
+    let routes = |target: &str| {
+        [
             (Method::GET, format!("/v1/subscriptions/{target}"), None),
             (
                 Method::PATCH,
@@ -635,19 +658,38 @@ async fn no_route_reveals_another_tenant(running: Running) {
                 format!("/v1/subscriptions/{target}/test"),
                 None,
             ),
-        ];
-        for (method, path, body) in routes {
-            let (status, problem) = other.call(method.clone(), &path, body).await;
-            assert_eq!(status, 404, "{method} {path}");
-            assert_eq!(problem["detail"], "no subscription with this id");
-        }
+        ]
+    };
+    for ((method, path, body), (_, missing_path, missing_body)) in
+        routes(id).into_iter().zip(routes(missing))
+    {
+        let (status, problem) = other.call(method.clone(), &path, body).await;
+        assert_eq!(status, 404, "{method} {path}");
+        assert_eq!(problem["detail"], "no subscription with this id");
+        let (missing_status, missing_problem) = other
+            .call(method.clone(), &missing_path, missing_body)
+            .await;
+        assert_eq!(
+            (status, &problem),
+            (missing_status, &missing_problem),
+            "{method} {path}: another tenant's id answers as a missing one"
+        );
     }
+    let (status, problem) = other
+        .call(Method::DELETE, &format!("/v1/api-keys/{key_id}"), None)
+        .await;
+    assert_eq!(status, 404);
+    let missing_key = other
+        .call(
+            Method::DELETE,
+            "/v1/api-keys/key_01JD7Y30000000000000000009",
+            None,
+        )
+        .await;
     assert_eq!(
-        other
-            .call(Method::DELETE, &format!("/v1/api-keys/{key_id}"), None)
-            .await
-            .0,
-        404
+        (status, problem),
+        missing_key,
+        "another tenant's API key answers as a missing one"
     );
     let listed = other.ok(Method::GET, "/v1/subscriptions", None, 200).await;
     assert_eq!(listed["data"], json!([]));

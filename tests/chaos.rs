@@ -8,11 +8,14 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::json;
+use support::client::Client;
+use support::harness::Kind;
+use support::wait::eventually;
 use tidings::config::Config;
 use tidings::domain::DeliveryMessage;
 use tidings::signing::verify;
-use tidings_local::{self as local, Options, Storage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -149,20 +152,14 @@ async fn read_request(stream: &mut TcpStream) -> Option<(HashMap<String, String>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_event_reaches_every_subscription_or_the_dead_letter_queue() {
-    let running = local::start(Options {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        storage: Storage::Embedded,
-        dev_api_key: Some("tdk_chaos".into()),
-        config: Config {
+    let running = Kind::Embedded
+        .start(Config {
             retry: "50ms,100ms,200ms,400ms,800ms".parse().unwrap(),
             delivery_timeout: DELIVERY_TIMEOUT,
             ..Config::default()
-        },
-    })
-    .await
-    .unwrap();
-    let http = reqwest::Client::new();
-    let base = running.base_url();
+        })
+        .await;
+    let api = Client::admin(&running);
 
     let mut receivers = Vec::new();
     let mut by_subscription = HashMap::new();
@@ -172,16 +169,14 @@ async fn every_event_reaches_every_subscription_or_the_dead_letter_queue() {
         ("created", json!(["order.created"])),
     ] {
         let receiver = ChaosReceiver::start(name).await;
-        let created: serde_json::Value = http
-            .post(format!("{base}/v1/subscriptions"))
-            .bearer_auth("tdk_chaos")
-            .json(&json!({"url": receiver.url, "events": events}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let created = api
+            .ok(
+                Method::POST,
+                "/v1/subscriptions",
+                Some(json!({"url": receiver.url, "events": events})),
+                201,
+            )
+            .await;
         *receiver.secret.lock().unwrap() = created["secret"].as_str().unwrap().to_owned();
         by_subscription.insert(created["id"].as_str().unwrap().to_owned(), receivers.len());
         receivers.push(receiver);
@@ -190,18 +185,10 @@ async fn every_event_reaches_every_subscription_or_the_dead_letter_queue() {
     let started = Instant::now();
     let mut posts = tokio::task::JoinSet::new();
     for i in 0..EVENTS {
-        let (http, base) = (http.clone(), base.clone());
+        let api = api.clone();
         posts.spawn(async move {
-            let receipt: serde_json::Value = http
-                .post(format!("{base}/v1/events"))
-                .bearer_auth("tdk_chaos")
-                .json(&json!({"id": format!("evt_chaos_{i:04}"), "type": "order.created", "data": {"n": i}}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let event = json!({"id": format!("evt_chaos_{i:04}"), "type": "order.created", "data": {"n": i}});
+            let (_, receipt) = api.call(Method::POST, "/v1/events", Some(event)).await;
             assert_eq!(receipt["deliveries"], 3, "{receipt}");
         });
         if posts.len() >= 32 {
@@ -215,15 +202,17 @@ async fn every_event_reaches_every_subscription_or_the_dead_letter_queue() {
     // Wait until the deliveries queue is empty: every message settled, as a success or a
     // dead letter (a late answer's delivery may be both: that is at-least-once).
     let queue = running.embedded.as_ref().unwrap().queue.clone();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while queue.depths().0 > 0 {
-        assert!(
-            Instant::now() < deadline,
-            "not settled: queue depths {:?}",
-            queue.depths()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "every delivery to settle (the deliveries queue to be empty)",
+        Duration::from_secs(180),
+        || async {
+            match queue.depths() {
+                (0, _) => Ok(()),
+                depths => Err(format!("queue depths (main, dead) {depths:?}")),
+            }
+        },
+    )
+    .await;
 
     let mut dead: HashSet<(String, usize)> = HashSet::new();
     loop {

@@ -5,87 +5,45 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
-use support::emulator;
+use support::builders::{self, tenant};
 use support::template::Template;
 use tidings::Backend;
-use tidings::adapters::Embedded;
 use tidings::domain::{
     ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, EventType,
-    NewEvent, NewSubscription, Role, SignatureScheme, TenantId, fields,
+    NewEvent, Role, TenantId,
 };
-use tidings::egress::EgressPolicy;
 use tidings::ports::queue::{self, OutgoingMessage};
 use tidings::ports::store::{
     CustomEventType, EventRecord, EventState, PlannedDelivery, StoreError,
 };
 use tidings::signing::Secret;
 
-fn memory() -> Backend {
-    let settings = Template::load().queue_settings();
-    Embedded::new(
-        Duration::from_secs(settings.visibility_timeout_secs.into()),
-        settings.max_receive_count,
-    )
-    .backend()
-}
+support::on_both_backends!(
+    subscriptions,
+    events,
+    deliveries,
+    api_keys,
+    subscription_updates_and_pages,
+    event_types,
+    delivery_listing_and_reset,
+    queue_send_receive_delete,
+    queue_visibility_and_redrive,
+    queue_dead_letter_with_reason,
+);
 
-async fn aws() -> Option<Backend> {
-    let sdk = emulator::sdk().await?;
-    let resources = emulator::provision(&sdk).await;
-    Some(Backend::aws(&sdk, &resources))
-}
-
-/// Runs a contract against both adapters.
-macro_rules! contract {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test]
-            async fn memory() {
-                super::$name(&super::memory()).await;
-            }
-
-            #[tokio::test]
-            async fn aws() {
-                if let Some(backend) = super::aws().await {
-                    super::$name(&backend).await;
-                }
-            }
-        }
-    };
-}
-
-contract!(subscriptions);
-contract!(events);
-contract!(deliveries);
-contract!(api_keys);
-contract!(subscription_updates_and_pages);
-contract!(event_types);
-contract!(delivery_listing_and_reset);
-contract!(queue_send_receive_delete);
-contract!(queue_visibility_and_redrive);
-contract!(queue_dead_letter_with_reason);
-
-fn tenant(name: &str) -> TenantId {
-    TenantId::parse(name).unwrap()
-}
-
+/// A subscription with every optional field set, so each one's round trip is checked.
 fn subscription(t: &TenantId, events: &[&str]) -> tidings::domain::Subscription {
-    let events: Vec<String> = events.iter().map(|e| e.to_string()).collect();
-    NewSubscription {
-        url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
-        events: fields::events(&events, |_| Ok(())).unwrap(),
-        active: true,
-        description: Some("orders".into()),
-        secret: None,
-        signature: SignatureScheme::Hex {
-            header: "x-webhook-signature".into(),
-        },
-        headers: [("x-shop".to_string(), "acme".to_string())].into(),
-    }
-    .into_subscription(t.clone(), Utc::now())
+    builders::subscription("https://shop.example/hooks")
+        .tenant(t)
+        .events(events)
+        .description("orders")
+        .hex("x-webhook-signature")
+        .header("x-shop", "acme")
+        .build()
 }
 
-async fn subscriptions(b: &Backend) {
+async fn subscriptions(backend: Backend) {
+    let b = &backend;
     let (acme, other) = (tenant("acme"), tenant("other"));
     let a = subscription(&acme, &["order.*"]);
     let a2 = subscription(&acme, &["*"]);
@@ -167,7 +125,8 @@ fn event_record(t: &TenantId, id: &str, fingerprint: &str) -> EventRecord {
     }
 }
 
-async fn events(b: &Backend) {
+async fn events(backend: Backend) {
+    let b = &backend;
     let (acme, other) = (tenant("acme"), tenant("other"));
     let first = event_record(&acme, "evt_1", "f1");
     assert_eq!(b.events.insert_event(&first).await.unwrap(), None);
@@ -205,7 +164,8 @@ async fn events(b: &Backend) {
     ));
 }
 
-async fn deliveries(b: &Backend) {
+async fn deliveries(backend: Backend) {
+    let b = &backend;
     let acme = tenant("acme");
     let sub = subscription(&acme, &["*"]);
     let event = event_record(&acme, "evt_9", "f").event;
@@ -267,7 +227,8 @@ async fn deliveries(b: &Backend) {
     );
 }
 
-async fn api_keys(b: &Backend) {
+async fn api_keys(backend: Backend) {
+    let b = &backend;
     let (acme, other) = (tenant("acme"), tenant("other"));
     let (key, plaintext) = ApiKey::generate(acme.clone(), Role::Ingest, Some("shop".into()));
     let (admin, _) = ApiKey::generate(acme.clone(), Role::Admin, None);
@@ -318,7 +279,8 @@ async fn api_keys(b: &Backend) {
     );
 }
 
-async fn subscription_updates_and_pages(b: &Backend) {
+async fn subscription_updates_and_pages(backend: Backend) {
+    let b = &backend;
     let acme = tenant("acme");
     let mut all = Vec::new();
     for _ in 0..5 {
@@ -420,7 +382,8 @@ async fn subscription_updates_and_pages(b: &Backend) {
     ));
 }
 
-async fn event_types(b: &Backend) {
+async fn event_types(backend: Backend) {
+    let b = &backend;
     let (acme, other) = (tenant("acme"), tenant("other"));
     let custom = |name: &str| CustomEventType {
         name: EventType::parse(name).unwrap(),
@@ -468,7 +431,8 @@ fn outgoing(n: usize) -> Vec<OutgoingMessage> {
 
 const WAIT: Duration = Duration::from_secs(1);
 
-async fn queue_send_receive_delete(b: &Backend) {
+async fn queue_send_receive_delete(backend: Backend) {
+    let b = &backend;
     let q = b.queue.as_ref();
     queue::send_all(q, &outgoing(12)).await.unwrap();
     let mut bodies = HashSet::new();
@@ -496,7 +460,8 @@ async fn queue_send_receive_delete(b: &Backend) {
     assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
 }
 
-async fn queue_visibility_and_redrive(b: &Backend) {
+async fn queue_visibility_and_redrive(backend: Backend) {
+    let b = &backend;
     let q = b.queue.as_ref();
     let max_receive_count = Template::load().queue_settings().max_receive_count;
     queue::send_all(q, &outgoing(1)).await.unwrap();
@@ -518,7 +483,8 @@ async fn queue_visibility_and_redrive(b: &Backend) {
     assert_eq!(dead[0].body, "{\"n\":0}");
 }
 
-async fn queue_dead_letter_with_reason(b: &Backend) {
+async fn queue_dead_letter_with_reason(backend: Backend) {
+    let b = &backend;
     let q = b.queue.as_ref();
     q.dead_letter("{\"broken\":true}", "unreadable delivery message")
         .await
@@ -536,7 +502,8 @@ async fn queue_dead_letter_with_reason(b: &Backend) {
     );
 }
 
-async fn delivery_listing_and_reset(b: &Backend) {
+async fn delivery_listing_and_reset(backend: Backend) {
+    let b = &backend;
     let acme = tenant("acme");
     let sub = subscription(&acme, &["*"]);
     let other_sub = subscription(&acme, &["*"]);

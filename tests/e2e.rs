@@ -3,80 +3,51 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{Value, json};
-use support::emulator;
+use support::builders::tenant;
+use support::client::Client;
+use support::harness::Kind;
 use support::receiver::{Received, Receiver};
+use support::wait::eventually;
 use tidings::config::Config;
-use tidings::domain::{DeliveryStatus, SubscriptionId, TenantId};
-use tidings::signing::verify_headers;
-use tidings_local::{self as local, Options, Running, Storage};
+use tidings::domain::{DeliveryRecord, DeliveryStatus, SubscriptionId};
+use tidings::signing::{Secret, verify_headers};
+use tidings_local::{self as local, Running};
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn start(storage: Storage, schedule: &str) -> Running {
-    local::start(Options {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        storage,
-        dev_api_key: Some("tdk_end_to_end_test_key".into()),
-        config: Config {
-            retry: schedule.parse().unwrap(),
-            ..Config::default()
-        },
+support::on_both_backends!(
+    order_event_reaches_exactly_its_subscriptions,
+    retries_until_the_receiver_recovers,
+);
+
+async fn start(kind: Kind, schedule: &str) -> Running {
+    kind.start(Config {
+        retry: schedule.parse().unwrap(),
+        ..Config::default()
     })
     .await
-    .expect("the local runner starts")
 }
 
-struct Api<'a> {
-    running: &'a Running,
-    client: reqwest::Client,
-}
-
-impl<'a> Api<'a> {
-    fn new(running: &'a Running) -> Self {
-        Self {
-            running,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.running.base_url()))
-            .bearer_auth(&self.running.api_key);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    /// Creates a subscription; returns its id and secret.
-    async fn subscribe(&self, url: String, events: &[&str], active: bool) -> (String, String) {
-        let (status, body) = self
-            .send(
-                reqwest::Method::POST,
-                "/v1/subscriptions",
-                Some(json!({"url": url, "events": events, "active": active})),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        (
-            body["id"].as_str().unwrap().to_owned(),
-            body["secret"].as_str().unwrap().to_owned(),
+/// Creates a subscription; returns its id and secret.
+async fn subscribe(api: &Client, url: String, events: &[&str], active: bool) -> (String, String) {
+    let body = api
+        .ok(
+            Method::POST,
+            "/v1/subscriptions",
+            Some(json!({"url": url, "events": events, "active": active})),
+            201,
         )
-    }
+        .await;
+    (
+        body["id"].as_str().unwrap().to_owned(),
+        body["secret"].as_str().unwrap().to_owned(),
+    )
+}
 
-    async fn post_event(&self, event: Value) -> Value {
-        let (status, body) = self
-            .send(reqwest::Method::POST, "/v1/events", Some(event))
-            .await;
-        assert_eq!(status, 202, "{body}");
-        body
-    }
+async fn post_event(api: &Client, event: Value) -> Value {
+    api.ok(Method::POST, "/v1/events", Some(event), 202).await
 }
 
 fn assert_signed(received: &Received, secret: &str, event_id: &str) {
@@ -85,27 +56,27 @@ fn assert_signed(received: &Received, secret: &str, event_id: &str) {
     assert_eq!(received.header("content-type"), Some("application/json"));
 }
 
-async fn order_event_reaches_exactly_its_subscriptions(storage: Storage) {
+async fn order_event_reaches_exactly_its_subscriptions(kind: Kind) {
     let receiver = Receiver::start().await;
-    let running = start(storage, "5s").await;
-    let api = Api::new(&running);
-    let (_, secret_a) = api.subscribe(receiver.url("a"), &["order.*"], true).await;
-    let (_, secret_b) = api
-        .subscribe(
-            receiver.url("b"),
-            &["order.created", "payment.success"],
-            true,
-        )
-        .await;
-    let (products, _) = api.subscribe(receiver.url("c"), &["product.*"], true).await;
-    let (_, _) = api.subscribe(receiver.url("d"), &["*"], false).await;
+    let running = start(kind, "5s").await;
+    let api = Client::admin(&running);
+    let (_, secret_a) = subscribe(&api, receiver.url("a"), &["order.*"], true).await;
+    let (_, secret_b) = subscribe(
+        &api,
+        receiver.url("b"),
+        &["order.created", "payment.success"],
+        true,
+    )
+    .await;
+    let (products, _) = subscribe(&api, receiver.url("c"), &["product.*"], true).await;
+    let (_, _) = subscribe(&api, receiver.url("d"), &["*"], false).await;
 
     let order = json!({
         "id": "evt_order_1",
         "type": "order.created",
         "data": {"id": "order_abc", "orderNumber": "ORD-000001", "total": "99.99"}
     });
-    let receipt = api.post_event(order.clone()).await;
+    let receipt = post_event(&api, order.clone()).await;
     assert_eq!(
         receipt,
         json!({"id": "evt_order_1", "type": "order.created", "deliveries": 2, "duplicate": false})
@@ -136,13 +107,15 @@ async fn order_event_reaches_exactly_its_subscriptions(storage: Storage) {
     }
 
     // A repeat of the event is answered as a duplicate and sends nothing.
-    let again = api.post_event(order).await;
+    let again = post_event(&api, order).await;
     assert_eq!(again["duplicate"], true);
 
     // A product event goes to the product.* subscription only.
-    let receipt = api
-        .post_event(json!({"type": "product.updated", "data": {"id": "prod_1"}}))
-        .await;
+    let receipt = post_event(
+        &api,
+        json!({"type": "product.updated", "data": {"id": "prod_1"}}),
+    )
+    .await;
     assert_eq!(receipt["deliveries"], 1);
     assert_eq!(receiver.wait_for("c", 1, WAIT).await.len(), 1);
     assert_eq!(
@@ -156,50 +129,29 @@ async fn order_event_reaches_exactly_its_subscriptions(storage: Storage) {
         "the inactive subscription got nothing"
     );
 
-    let (status, list) = api
-        .send(reqwest::Method::GET, "/v1/subscriptions", None)
-        .await;
+    let (status, list) = api.call(Method::GET, "/v1/subscriptions", None).await;
     assert_eq!(status, 200);
     assert_eq!(list["data"].as_array().unwrap().len(), 4);
     let path = format!("/v1/subscriptions/{products}");
-    assert_eq!(api.send(reqwest::Method::DELETE, &path, None).await.0, 204);
-    assert_eq!(api.send(reqwest::Method::GET, &path, None).await.0, 404);
-    let receipt = api
-        .post_event(json!({"type": "product.updated", "data": {}}))
-        .await;
+    assert_eq!(api.call(Method::DELETE, &path, None).await.0, 204);
+    assert_eq!(api.call(Method::GET, &path, None).await.0, 404);
+    let receipt = post_event(&api, json!({"type": "product.updated", "data": {}})).await;
     assert_eq!(
         receipt["deliveries"], 0,
         "a deleted subscription gets nothing"
     );
 }
 
-#[tokio::test]
-async fn order_event_reaches_exactly_its_subscriptions_on_the_embedded_backend() {
-    order_event_reaches_exactly_its_subscriptions(Storage::Embedded).await;
-}
-
-#[tokio::test]
-async fn order_event_reaches_exactly_its_subscriptions_on_sqs_and_dynamodb() {
-    let Some(sdk) = emulator::sdk().await else {
-        return;
-    };
-    let resources = emulator::provision(&sdk).await;
-    order_event_reaches_exactly_its_subscriptions(Storage::Aws {
-        sdk: Box::new(sdk),
-        resources,
-    })
-    .await;
-}
-
-async fn delivery_status(
+/// The delivery's record in the store, once it exists, checked to be `subscription`'s.
+async fn delivery_record(
     running: &Running,
     subscription: &str,
     delivery_id: &str,
-) -> DeliveryStatus {
+) -> DeliveryRecord {
     let record = running
         .backend
         .deliveries
-        .get_delivery(&TenantId::parse(local::DEV_TENANT).unwrap(), delivery_id)
+        .get_delivery(&tenant(local::DEV_TENANT), delivery_id)
         .await
         .unwrap()
         .unwrap();
@@ -207,19 +159,18 @@ async fn delivery_status(
         record.subscription_id,
         SubscriptionId::parse(subscription).unwrap()
     );
-    record.status
+    record
 }
 
-async fn retries_until_the_receiver_recovers(storage: Storage) {
+async fn retries_until_the_receiver_recovers(kind: Kind) {
     let receiver = Receiver::start().await;
-    let running = start(storage, "1s,1s,1s").await;
-    let api = Api::new(&running);
-    let (_, secret) = api
-        .subscribe(receiver.url("flaky"), &["payment.*"], true)
-        .await;
+    let running = start(kind, "1s,1s,1s").await;
+    let api = Client::admin(&running);
+    let (sub, secret) = subscribe(&api, receiver.url("flaky"), &["payment.*"], true).await;
     receiver.respond("flaky", &[500, 503]);
     let started = Instant::now();
-    api.post_event(
+    let receipt = post_event(
+        &api,
         json!({"id": "evt_pay", "type": "payment.refund.success", "data": {"amount": "10.00"}}),
     )
     .await;
@@ -231,7 +182,24 @@ async fn retries_until_the_receiver_recovers(storage: Storage) {
     }
     // The backoff was honoured: 1 s ± 20 % between attempts, so at least 1.6 s in all.
     assert!(started.elapsed() >= Duration::from_millis(1600));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Nothing after the success: it is recorded as the third and last attempt, and a
+    // delivery recorded as succeeded is never POSTed again.
+    let event = api
+        .until("/v1/events/evt_pay", WAIT, |e| {
+            e["deliveries"][0]["status"] == "succeeded"
+        })
+        .await;
+    assert_eq!(
+        event["deliveries"].as_array().unwrap().len(),
+        1,
+        "{receipt}"
+    );
+    let id = event["deliveries"][0]["id"].as_str().unwrap();
+    let record = delivery_record(&running, &sub, id).await;
+    assert_eq!(
+        (record.status, record.attempts),
+        (DeliveryStatus::Succeeded, 3)
+    );
     assert_eq!(
         receiver.received("flaky").len(),
         3,
@@ -240,46 +208,27 @@ async fn retries_until_the_receiver_recovers(storage: Storage) {
 }
 
 #[tokio::test]
-async fn retries_until_the_receiver_recovers_on_the_embedded_backend() {
-    retries_until_the_receiver_recovers(Storage::Embedded).await;
-}
-
-#[tokio::test]
-async fn retries_until_the_receiver_recovers_on_sqs_and_dynamodb() {
-    let Some(sdk) = emulator::sdk().await else {
-        return;
-    };
-    let resources = emulator::provision(&sdk).await;
-    retries_until_the_receiver_recovers(Storage::Aws {
-        sdk: Box::new(sdk),
-        resources,
-    })
-    .await;
-}
-
-#[tokio::test]
 async fn a_delivery_that_never_succeeds_ends_in_the_dead_letter_queue() {
     let receiver = Receiver::start().await;
-    let running = start(Storage::Embedded, "100ms").await;
-    let api = Api::new(&running);
-    let (sub, _) = api
-        .subscribe(receiver.url("down"), &["order.*"], true)
-        .await;
+    let running = start(Kind::Embedded, "100ms").await;
+    let api = Client::admin(&running);
+    let (sub, _) = subscribe(&api, receiver.url("down"), &["order.*"], true).await;
     receiver.respond("down", &[500; 10]);
-    api.post_event(json!({"type": "order.cancelled", "data": {}}))
-        .await;
+    post_event(&api, json!({"type": "order.cancelled", "data": {}})).await;
     assert_eq!(receiver.wait_for("down", 2, WAIT).await.len(), 2);
 
     let queue = running.embedded.as_ref().unwrap().queue.clone();
-    let deadline = Instant::now() + WAIT;
-    while queue.depths() != (0, 1) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(
-        queue.depths(),
-        (0, 1),
-        "off the main queue, into the dead-letter queue"
-    );
+    eventually(
+        "the delivery to move off the main queue, into the dead-letter queue",
+        WAIT,
+        || async {
+            match queue.depths() {
+                (0, 1) => Ok(()),
+                depths => Err(format!("queue depths (main, dead) {depths:?}")),
+            }
+        },
+    )
+    .await;
     let dead = running
         .backend
         .queue
@@ -295,8 +244,45 @@ async fn a_delivery_that_never_succeeds_ends_in_the_dead_letter_queue() {
             .starts_with("all 2 attempts failed")
     );
     assert_eq!(
-        delivery_status(&running, &sub, &message.delivery_id).await,
+        delivery_record(&running, &sub, &message.delivery_id)
+            .await
+            .status,
         DeliveryStatus::Dead
     );
     assert_eq!(receiver.received("down").len(), 2);
+}
+
+/// Tidings' signatures verify with the official Standard Webhooks library, and a tampered
+/// body does not. The end-to-end scenarios check their deliveries with it too; without
+/// `TIDINGS_TEST_PYTHON` at build time (scripts/test sets it) this test shows the skip.
+#[test]
+#[cfg_attr(
+    not(python),
+    ignore = "needs TIDINGS_TEST_PYTHON (the official Standard Webhooks library): run bash scripts/test"
+)]
+fn the_official_library_verifies_tidings_signatures() {
+    let secret = Secret::generate();
+    let body =
+        json!({"id": "evt_lib", "type": "order.created", "data": {"total": "99.99"}}).to_string();
+    let timestamp = chrono::Utc::now().timestamp();
+    let received = |body: &str| {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("webhook-id", "evt_lib".parse().unwrap());
+        headers.insert("webhook-timestamp", timestamp.to_string().parse().unwrap());
+        let signature = secret.sign("evt_lib", timestamp, body.as_bytes());
+        headers.insert("webhook-signature", signature.parse().unwrap());
+        Received {
+            method: axum::http::Method::POST,
+            path: "/lib".into(),
+            headers,
+            body: body.to_owned().into(),
+        }
+    };
+    let good = received(&body);
+    let mut tampered = good.clone();
+    tampered.body = body.replace("99.99", "0.01").into();
+    let key = secret.expose().to_owned();
+    let verdicts = support::verify_with_python(&[(key.clone(), &good), (key, &tampered)])
+        .expect("TIDINGS_TEST_PYTHON is set");
+    assert_eq!(verdicts, vec![true, false]);
 }

@@ -4,57 +4,22 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use chrono::Utc;
+use axum::http::StatusCode;
+use reqwest::Method;
 use serde_json::{Value, json};
-use support::emulator;
+use support::builders::{acme, delivery_body, dispatcher, subscription};
+use support::client::Client;
+use support::harness::enqueue;
 use support::receiver::Receiver;
 use tidings::Backend;
-use tidings::adapters::Embedded;
 use tidings::config::Config;
-use tidings::domain::{
-    ApiKey, DeliveryMessage, EventPattern, Role, Subscription, SubscriptionId, TenantId,
-};
-use tidings::egress::EgressPolicy;
+use tidings::domain::{ApiKey, DeliveryMessage, Role, Subscription};
 use tidings::http::{AppState, ingest_router};
-use tidings::ports::queue::{self, OutgoingMessage, ReceivedMessage};
-use tidings::services::dispatch::Dispatcher;
-use tidings::signing::Secret;
 use tidings::testing::fault::Faults;
-use tower::ServiceExt;
 
 const KEY: &str = "tdk_failures";
 
-async fn backend(on_emulator: bool) -> Option<Backend> {
-    if on_emulator {
-        let sdk = emulator::sdk().await?;
-        let resources = emulator::provision(&sdk).await;
-        Some(Backend::aws(&sdk, &resources))
-    } else {
-        Some(Embedded::new(Duration::from_secs(360), 8).backend())
-    }
-}
-
-macro_rules! on_both_backends {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn embedded() {
-                super::$scenario(super::backend(false).await.unwrap()).await;
-            }
-
-            #[tokio::test]
-            async fn aws() {
-                if let Some(backend) = super::backend(true).await {
-                    super::$scenario(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
-on_both_backends!(
+support::on_both_backends!(
     a_failed_ingest_call_is_a_503_and_the_retry_delivers,
     a_message_received_twice_is_posted_once,
     an_unreadable_message_goes_to_the_dead_letter_queue_with_its_reason,
@@ -62,42 +27,17 @@ on_both_backends!(
     a_failed_backoff_still_hands_the_message_back,
 );
 
-fn acme() -> TenantId {
-    TenantId::parse("acme").unwrap()
-}
-
 async fn subscribe(backend: &Backend, url: &str) -> Subscription {
-    let s = Subscription {
-        id: SubscriptionId::generate(),
-        tenant: acme(),
-        url: url.parse().unwrap(),
-        events: vec![EventPattern::parse("order.*").unwrap()],
-        active: true,
-        description: None,
-        secret: Secret::generate(),
-        previous_secrets: Vec::new(),
-        signature: Default::default(),
-        headers: Default::default(),
-        created_at: Utc::now(),
-        failing_since: None,
-    };
-    backend.subscriptions.create_subscription(&s).await.unwrap();
-    s
+    subscription(url).events(&["order.*"]).store(backend).await
 }
 
 async fn post(backend: &Backend, event: &Value) -> (StatusCode, Value) {
-    let request = Request::post("/v1/events")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {KEY}"))
-        .body(Body::from(event.to_string()))
-        .unwrap();
     let router = ingest_router(AppState::new(backend.clone(), Config::default()));
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    let (status, body) = Client::router(router)
+        .with_key(KEY)
+        .call(Method::POST, "/v1/events", Some(event.clone()))
+        .await;
+    (StatusCode::from_u16(status).unwrap(), body)
 }
 
 /// Everything on the deliveries queue now, deleted as it is read.
@@ -189,61 +129,13 @@ async fn a_failed_ingest_call_is_a_503_and_the_retry_delivers(backend: Backend) 
     );
 }
 
-fn dispatcher(backend: &Backend) -> Dispatcher {
-    let config = Config {
-        egress: EgressPolicy::AllowLoopback,
-        retry: "5s".parse().unwrap(),
-        ..Config::default()
-    };
-    Dispatcher::new(backend.clone(), config).unwrap()
-}
-
-async fn enqueue(backend: &Backend, bodies: &[String]) -> Vec<ReceivedMessage> {
-    let messages: Vec<OutgoingMessage> = bodies
-        .iter()
-        .enumerate()
-        .map(|(i, body)| OutgoingMessage {
-            entry_id: i.to_string(),
-            body: body.clone(),
-        })
-        .collect();
-    queue::send_all(backend.queue.as_ref(), &messages)
-        .await
-        .unwrap();
-    let mut received = Vec::new();
-    while received.len() < bodies.len() {
-        let batch = backend
-            .queue
-            .receive(10, Duration::from_secs(1))
-            .await
-            .unwrap();
-        assert!(!batch.is_empty(), "the messages arrive");
-        received.extend(batch);
-    }
-    received
-}
-
-fn delivery_body(subscription: &Subscription) -> String {
-    let event =
-        tidings::domain::NewEvent::from_json(json!({"type": "order.created", "data": {"n": 1}}))
-            .unwrap()
-            .into_event(acme(), Utc::now());
-    serde_json::to_string(&DeliveryMessage {
-        delivery_id: tidings::ids::new_id("dlv"),
-        tenant: acme(),
-        subscription_id: subscription.id.clone(),
-        event,
-    })
-    .unwrap()
-}
-
 async fn a_message_received_twice_is_posted_once(backend: Backend) {
     let receiver = Receiver::start().await;
     let sub = subscribe(&backend, &receiver.url("once")).await;
     let body = delivery_body(&sub);
     // The same message twice, as SQS may hand it over.
     let received = enqueue(&backend, &[body.clone(), body]).await;
-    let dispatcher = dispatcher(&backend);
+    let dispatcher = dispatcher(&backend, "5s");
     let first = dispatcher.handle_batch(&received[..1]).await;
     let second = dispatcher.handle_batch(&received[1..]).await;
     assert!(first.failed.is_empty() && second.failed.is_empty());
@@ -256,7 +148,7 @@ async fn a_message_received_twice_is_posted_once(backend: Backend) {
 
 async fn an_unreadable_message_goes_to_the_dead_letter_queue_with_its_reason(backend: Backend) {
     let received = enqueue(&backend, &["{\"not\": \"a delivery\"}".to_owned()]).await;
-    let outcome = dispatcher(&backend).handle_batch(&received).await;
+    let outcome = dispatcher(&backend, "5s").handle_batch(&received).await;
     assert!(outcome.failed.is_empty(), "never retried forever");
     let dead = backend
         .queue
@@ -280,7 +172,7 @@ async fn a_failed_record_write_does_not_resend_a_delivered_webhook(backend: Back
     let sub = subscribe(&backend, &receiver.url("ok")).await;
     let received = enqueue(&backend, &[delivery_body(&sub)]).await;
     faults.fail_next("put_delivery", 1);
-    let outcome = dispatcher(&backend).handle_batch(&received).await;
+    let outcome = dispatcher(&backend, "5s").handle_batch(&received).await;
     assert!(
         outcome.failed.is_empty(),
         "delivered is done, recorded or not"
@@ -295,7 +187,7 @@ async fn a_failed_backoff_still_hands_the_message_back(backend: Backend) {
     receiver.respond("down", &[500]);
     let received = enqueue(&backend, &[delivery_body(&sub)]).await;
     faults.fail_next("change_visibility", 1);
-    let outcome = dispatcher(&backend).handle_batch(&received).await;
+    let outcome = dispatcher(&backend, "5s").handle_batch(&received).await;
     assert_eq!(
         outcome.failed,
         vec![received[0].message_id.clone()],
@@ -305,6 +197,6 @@ async fn a_failed_backoff_still_hands_the_message_back(backend: Backend) {
     // A delivery that cannot be recorded as read fails safe: handed back, not dropped.
     let received = enqueue(&backend, &[delivery_body(&sub)]).await;
     faults.fail_next("get_delivery", 1);
-    let outcome = dispatcher(&backend).handle_batch(&received).await;
+    let outcome = dispatcher(&backend, "5s").handle_batch(&received).await;
     assert_eq!(outcome.failed, vec![received[0].message_id.clone()]);
 }

@@ -6,57 +6,36 @@ use std::time::Duration;
 use aws_lambda_events::sqs::SqsEvent;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::json;
+use support::builders::{acme, dispatcher, loopback_config, subscription};
+use support::client::{Answer, Client};
+use support::harness::embedded;
 use support::read_repo_file;
 use support::receiver::{Receiver, Reply};
 use tidings::adapters::Embedded;
 use tidings::config::Config;
-use tidings::domain::{
-    ApiKey, DeliveryMessage, DeliveryStatus, EventPattern, Role, SignatureScheme, Subscription,
-    SubscriptionId, TenantId,
-};
-use tidings::egress::EgressPolicy;
+use tidings::domain::retry::RetrySchedule;
+use tidings::domain::{DeliveryMessage, DeliveryStatus, Role, Subscription, SubscriptionId};
 use tidings::http::{AppState, api_router, ingest_router};
 use tidings::services::dispatch::Dispatcher;
-use tidings::signing::{Secret, verify_headers};
-use tower::ServiceExt;
+use tidings::signing::verify_headers;
 
 const SAMPLE_KEY: &str = "tdk_example_key_for_sample_events_only";
 
-fn acme() -> TenantId {
-    TenantId::parse("acme").unwrap()
-}
-
-fn embedded() -> Embedded {
-    Embedded::new(Duration::from_secs(360), 8)
-}
-
 async fn with_key(embedded: &Embedded, role: Role) -> AppState {
     let backend = embedded.backend();
-    let key = ApiKey::from_plaintext(SAMPLE_KEY, acme(), role, None);
+    let key = tidings::domain::ApiKey::from_plaintext(SAMPLE_KEY, acme(), role, None);
     backend.api_keys.put_api_key(&key).await.unwrap();
     AppState::new(backend, Config::default())
 }
 
-fn subscription(id: &str, url: &str, events: &[&str], active: bool) -> Subscription {
-    Subscription {
-        id: SubscriptionId::parse(id).unwrap(),
-        tenant: acme(),
-        url: url.parse().unwrap(),
-        events: events
-            .iter()
-            .map(|e| EventPattern::parse(e).unwrap())
-            .collect(),
-        active,
-        description: None,
-        secret: Secret::generate(),
-        previous_secrets: Vec::new(),
-        signature: SignatureScheme::Standard,
-        headers: Default::default(),
-        created_at: Utc::now(),
-        failing_since: None,
-    }
+/// The sample subscription `id` of `acme`, Standard Webhooks signed.
+fn sample_subscription(id: &str, url: &str, events: &[&str], active: bool) -> Subscription {
+    subscription(url)
+        .id(id)
+        .events(events)
+        .active(active)
+        .build()
 }
 
 /// An API Gateway event from `events/`, as the request `lambda_http` hands the router.
@@ -64,32 +43,25 @@ fn apigw_request(file: &str) -> lambda_http::Request {
     lambda_http::request::from_str(&read_repo_file(file)).expect("a valid API Gateway event")
 }
 
-async fn call(router: axum::Router, request: Request<Body>) -> (StatusCode, String, Value) {
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    (status, content_type, body)
+async fn call(
+    router: axum::Router,
+    request: Request<Body>,
+) -> (StatusCode, String, serde_json::Value) {
+    let Answer {
+        status,
+        content_type,
+        body,
+        ..
+    } = Client::router(router).send(request).await;
+    (StatusCode::from_u16(status).unwrap(), content_type, body)
 }
 
-async fn call_lambda(router: axum::Router, request: lambda_http::Request) -> (StatusCode, Value) {
-    let response = router.oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+async fn call_lambda(
+    router: axum::Router,
+    request: lambda_http::Request,
+) -> (StatusCode, serde_json::Value) {
+    let answer = Client::router(router).lambda(request).await;
+    (StatusCode::from_u16(answer.status).unwrap(), answer.body)
 }
 
 #[tokio::test]
@@ -97,9 +69,9 @@ async fn ingest_accepts_the_sample_event_once_and_enqueues_one_message_per_match
     let embedded = embedded();
     let state = with_key(&embedded, Role::Ingest).await;
     let subs = &state.backend.subscriptions;
-    let orders = subscription("sub_01", "https://a.example/h", &["order.*"], true);
+    let orders = sample_subscription("sub_01", "https://a.example/h", &["order.*"], true);
     subs.create_subscription(&orders).await.unwrap();
-    subs.create_subscription(&subscription(
+    subs.create_subscription(&sample_subscription(
         "sub_02",
         "https://b.example/h",
         &["product.*"],
@@ -107,7 +79,7 @@ async fn ingest_accepts_the_sample_event_once_and_enqueues_one_message_per_match
     ))
     .await
     .unwrap();
-    subs.create_subscription(&subscription(
+    subs.create_subscription(&sample_subscription(
         "sub_03",
         "https://c.example/h",
         &["*"],
@@ -291,15 +263,6 @@ async fn an_id_reused_with_other_data_is_a_conflict() {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }
 
-fn dispatcher(embedded: &Embedded, schedule: &str) -> Dispatcher {
-    let config = Config {
-        egress: EgressPolicy::AllowLoopback,
-        retry: schedule.parse().unwrap(),
-        ..Config::default()
-    };
-    Dispatcher::new(embedded.backend(), config).unwrap()
-}
-
 /// The record of the sample batch's first delivery.
 async fn first_sample_record(backend: &tidings::Backend) -> tidings::domain::DeliveryRecord {
     backend
@@ -324,7 +287,7 @@ async fn first_subscription_at(path: &str, active: bool) -> Setup {
     let receiver = Receiver::start().await;
     let embedded = embedded();
     let backend = embedded.backend();
-    let sub = subscription(
+    let sub = sample_subscription(
         "sub_01JD7Y30000000000000000001",
         &receiver.url(path),
         &["*"],
@@ -355,7 +318,7 @@ async fn dispatcher_delivers_the_sample_batch_signed_and_skips_a_deleted_subscri
     let receiver = Receiver::start().await;
     let embedded = embedded();
     let backend = embedded.backend();
-    let sub = subscription(
+    let sub = sample_subscription(
         "sub_01JD7Y30000000000000000001",
         &receiver.url("orders"),
         &["order.*"],
@@ -367,7 +330,7 @@ async fn dispatcher_delivers_the_sample_batch_signed_and_skips_a_deleted_subscri
         .await
         .unwrap();
     // sub_…02 does not exist: its delivery is recorded as skipped, not retried.
-    let dispatcher = dispatcher(&embedded, "5s");
+    let dispatcher = dispatcher(&embedded.backend(), "5s");
 
     let response = dispatcher.handle_sqs_event(sample_sqs_event()).await;
     assert!(response.batch_item_failures.is_empty());
@@ -433,7 +396,7 @@ async fn dispatcher_reports_failures_for_retry_and_dead_letters_the_last_one() {
     let id = event.records[0].message_id.clone().unwrap();
 
     // Two attempts in all: the first failure is handed back to SQS...
-    let dispatcher = dispatcher(&embedded, "5s");
+    let dispatcher = dispatcher(&embedded.backend(), "5s");
     let response = dispatcher.handle_sqs_event(event.clone()).await;
     let failed: Vec<&str> = response
         .batch_item_failures
@@ -487,7 +450,7 @@ async fn retry_after_is_honoured_and_each_attempt_keeps_the_start_of_the_answer(
             Reply::status(500).body(&long),
         ],
     );
-    let dispatcher = dispatcher(&embedded, "5s,5m,30m");
+    let dispatcher = dispatcher(&embedded.backend(), "5s,5m,30m");
     let get = || async { first_sample_record(&backend).await };
 
     dispatcher.handle_sqs_event(event.clone()).await;
@@ -528,7 +491,9 @@ async fn gone_deactivates_the_subscription_at_once() {
         event,
     } = first_subscription_at("gone", true).await;
     receiver.respond("gone", &[410]);
-    let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
+    let response = dispatcher(&embedded.backend(), "5s")
+        .handle_sqs_event(event)
+        .await;
     assert!(
         response.batch_item_failures.is_empty(),
         "no retry after 410"
@@ -558,19 +523,19 @@ async fn an_endpoint_failing_for_the_whole_period_is_disabled_and_the_tenant_tol
     let receiver = Receiver::start().await;
     let embedded = embedded();
     let backend = embedded.backend();
-    let down = subscription(
+    let down = sample_subscription(
         "sub_01JD7Y30000000000000000001",
         &receiver.url("down"),
         &["*"],
         true,
     );
-    let watcher = subscription(
+    let watcher = sample_subscription(
         "sub_01JD7Y30000000000000000009",
         &receiver.url("ops"),
         &["subscription.disabled"],
         true,
     );
-    let everything = subscription(
+    let everything = sample_subscription(
         "sub_01JD7Y3000000000000000000A",
         &receiver.url("all"),
         &["*"],
@@ -582,10 +547,8 @@ async fn an_endpoint_failing_for_the_whole_period_is_disabled_and_the_tenant_tol
     receiver.respond("down", &[500, 500]);
     receiver.respond("all", &[200]);
     let config = Config {
-        egress: EgressPolicy::AllowLoopback,
-        retry: "5s,5s".parse().unwrap(),
         auto_disable_after: Duration::ZERO,
-        ..Config::default()
+        ..loopback_config("5s,5s")
     };
     let dispatcher = Dispatcher::new(backend.clone(), config).unwrap();
     let mut event = sample_sqs_event();
@@ -641,7 +604,7 @@ async fn a_success_clears_the_failing_clock() {
         event,
     } = first_subscription_at("flaky", true).await;
     receiver.respond("flaky", &[500]);
-    let dispatcher = dispatcher(&embedded, "5s");
+    let dispatcher = dispatcher(&embedded.backend(), "5s");
     dispatcher.handle_sqs_event(event.clone()).await;
     let failing = backend
         .subscriptions
@@ -677,16 +640,15 @@ async fn timeouts_and_tls_failures_are_failed_attempts_with_their_reason() {
     for (url, reason) in cases {
         let embedded = embedded();
         let backend = embedded.backend();
-        let sub = subscription("sub_01JD7Y30000000000000000001", &url, &["*"], true);
+        let sub = sample_subscription("sub_01JD7Y30000000000000000001", &url, &["*"], true);
         backend
             .subscriptions
             .create_subscription(&sub)
             .await
             .unwrap();
         let config = Config {
-            egress: EgressPolicy::AllowLoopback,
             delivery_timeout: Duration::from_millis(300),
-            ..Config::default()
+            ..loopback_config(RetrySchedule::DEFAULT)
         };
         let mut event = sample_sqs_event();
         event.records.truncate(1);
@@ -716,7 +678,9 @@ async fn a_deactivated_subscription_skips_what_was_already_queued() {
         event,
         ..
     } = first_subscription_at("paused", false).await;
-    let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
+    let response = dispatcher(&embedded.backend(), "5s")
+        .handle_sqs_event(event)
+        .await;
     assert!(response.batch_item_failures.is_empty(), "not retried");
     assert!(receiver.received("paused").is_empty(), "not sent");
     let record = first_sample_record(&backend).await;
@@ -732,7 +696,7 @@ async fn a_refused_endpoint_is_a_failed_attempt_with_its_reason() {
     let embedded = embedded();
     let backend = embedded.backend();
     // Nothing listens on port 9 of loopback: the connection is refused.
-    let sub = subscription(
+    let sub = sample_subscription(
         "sub_01JD7Y30000000000000000001",
         "http://127.0.0.1:9/hook",
         &["*"],
@@ -745,7 +709,9 @@ async fn a_refused_endpoint_is_a_failed_attempt_with_its_reason() {
         .unwrap();
     let mut event = sample_sqs_event();
     event.records.truncate(1);
-    let response = dispatcher(&embedded, "5s").handle_sqs_event(event).await;
+    let response = dispatcher(&embedded.backend(), "5s")
+        .handle_sqs_event(event)
+        .await;
     assert_eq!(response.batch_item_failures.len(), 1);
     let record = first_sample_record(&backend).await;
     assert_eq!(record.status_code, None);

@@ -4,17 +4,17 @@
 //! After changing the API: `UPDATE_OPENAPI=1 cargo test -p tidings-tests --test openapi`.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode};
 use serde_json::Value;
+use support::builders::acme;
+use support::client::Client;
+use support::harness::embedded;
 use support::{read_repo_file, repo_root};
-use tidings::adapters::Embedded;
 use tidings::config::Config;
-use tidings::domain::{ApiKey, Role, TenantId};
+use tidings::domain::{ApiKey, Role};
 use tidings::http::{AppState, api_router, ingest_router, router};
-use tower::ServiceExt;
 
 const FILE: &str = "openapi.json";
 const ADMIN_KEY: &str = "tdk_openapi_test_admin_key";
@@ -34,13 +34,8 @@ fn document() -> Value {
 }
 
 async fn state() -> AppState {
-    let backend = Embedded::new(Duration::from_secs(360), 8).backend();
-    let key = ApiKey::from_plaintext(
-        ADMIN_KEY,
-        TenantId::parse("acme").unwrap(),
-        Role::Admin,
-        None,
-    );
+    let backend = embedded().backend();
+    let key = ApiKey::from_plaintext(ADMIN_KEY, acme(), Role::Admin, None);
     backend.api_keys.put_api_key(&key).await.unwrap();
     AppState::new(backend, Config::default())
 }
@@ -51,20 +46,12 @@ async fn call(
     path: &str,
     key: Option<&str>,
 ) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(key) = key {
-        request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
-    }
-    let response = app
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 4 << 20)
-        .await
-        .unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, body)
+    let client = match key {
+        Some(key) => Client::router(app).with_key(key),
+        None => Client::router(app),
+    };
+    let (status, body) = client.call(method, path, None).await;
+    (StatusCode::from_u16(status).unwrap(), body)
 }
 
 /// Every (method, path) the document lists, methods in upper case.
@@ -157,20 +144,16 @@ async fn the_api_serves_the_document_without_a_key() {
     let expected = document();
     let state = state().await;
     for app in [router(state.clone()), api_router(state)] {
-        let response = app
-            .oneshot(
+        let answer = Client::router(app)
+            .send(
                 Request::get("/v1/openapi.json")
                     .body(Body::empty())
                     .unwrap(),
             )
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
-        let bytes = axum::body::to_bytes(response.into_body(), 4 << 20)
-            .await
-            .unwrap();
-        let served: Value = serde_json::from_slice(&bytes).unwrap();
+            .await;
+        assert_eq!(answer.status, StatusCode::OK.as_u16());
+        assert_eq!(answer.content_type, "application/json");
+        let served: Value = serde_json::from_str(&answer.text).unwrap();
         assert!(
             served == expected,
             "the served document is the generated one"

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::http::Client;
+use support::client::Client;
 use support::receiver::Receiver;
 use tidings::config::Config;
 use tidings::domain::Role;
@@ -23,6 +23,7 @@ fn config() -> Config {
 }
 
 support::on_both_backends!(
+    config = config;
     every_attempt_is_visible_and_a_delivery_can_be_sent_again,
     dead_letters_are_visible_and_redriven_once_the_endpoint_recovers,
     recover_resends_what_failed_since_a_time,
@@ -122,28 +123,47 @@ async fn every_attempt_is_visible_and_a_delivery_can_be_sent_again(running: Runn
     assert_eq!(got.len(), 2);
     assert_eq!(got[1].header("webhook-id"), Some("evt_seen"));
 
-    // Nothing of this is visible to another tenant.
+    // Nothing of this is visible to another tenant: each answer, whole body included, is
+    // the answer to an id that does not exist.
     let other = Client::of_tenant(&running, "other", Role::Admin).await;
-    for (method, path) in [
-        (Method::GET, format!("/v1/deliveries/{id}")),
-        (Method::POST, format!("/v1/deliveries/{id}/retry")),
-        (Method::GET, "/v1/events/evt_seen".to_owned()),
-        (Method::GET, format!("/v1/subscriptions/{sub}/deliveries")),
-    ] {
+    let routes = |delivery: &str, event: &str, subscription: &str| {
+        [
+            (Method::GET, format!("/v1/deliveries/{delivery}"), None),
+            (
+                Method::POST,
+                format!("/v1/deliveries/{delivery}/retry"),
+                None,
+            ),
+            (Method::GET, format!("/v1/events/{event}"), None),
+            (
+                Method::GET,
+                format!("/v1/subscriptions/{subscription}/deliveries"),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/v1/subscriptions/{subscription}/recover"),
+                Some(json!({"since": "2020-01-01T00:00:00Z"})),
+            ),
+        ]
+    };
+    let theirs = routes(&id, "evt_seen", &sub);
+    let missing = routes(
+        "dlv_01JD7Y3A0000000000000000Z9",
+        "evt_never_sent",
+        "sub_01JD7Y30000000000000000009",
+    );
+    for ((method, path, body), (_, missing_path, missing_body)) in theirs.into_iter().zip(missing) {
+        let answer = other.call(method.clone(), &path, body).await;
+        assert_eq!(answer.0, 404, "{method} {path}");
         assert_eq!(
-            other.call(method.clone(), &path, None).await.0,
-            404,
-            "{method} {path}"
+            answer,
+            other
+                .call(method.clone(), &missing_path, missing_body)
+                .await,
+            "{method} {path}: another tenant's id answers as a missing one"
         );
     }
-    let (status, _) = other
-        .call(
-            Method::POST,
-            &format!("/v1/subscriptions/{sub}/recover"),
-            Some(json!({"since": "2020-01-01T00:00:00Z"})),
-        )
-        .await;
-    assert_eq!(status, 404);
     assert_eq!(
         receiver.received("r").len(),
         2,

@@ -8,22 +8,17 @@ use super::template::Template;
 
 pub const ENDPOINT_VAR: &str = "TIDINGS_TEST_AWS_ENDPOINT";
 
-/// The emulator's SDK configuration, or `None` when the tests run without one.
-///
-/// Plain `cargo test` skips the AWS half (saying so); under CI, and whenever the endpoint
-/// is set, the AWS half runs and a missing emulator is a failure.
-pub async fn sdk() -> Option<SdkConfig> {
+/// The emulator's SDK configuration. The moto tests are compiled to run (rather than be
+/// ignored) only when the endpoint was set at build time, or under CI (see `tests/build.rs`):
+/// here a missing endpoint is a failure, never a skip.
+pub async fn sdk() -> SdkConfig {
     match std::env::var(ENDPOINT_VAR) {
-        Ok(endpoint) if !endpoint.is_empty() => {
-            Some(tidings::adapters::aws::emulator(&endpoint).await)
-        }
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{ENDPOINT_VAR} is not set: run the tests with scripts/test, which starts moto")
-        }
-        _ => {
-            eprintln!("skipping the AWS half: {ENDPOINT_VAR} is not set (scripts/test sets it)");
-            None
-        }
+        Ok(endpoint) if !endpoint.is_empty() => tidings::adapters::aws::emulator(&endpoint).await,
+        _ => panic!(
+            "{ENDPOINT_VAR} is not set, so this moto test cannot run: run the tests with \
+             bash scripts/test, which starts moto (or start moto_server and set {ENDPOINT_VAR} \
+             when building and running the tests)"
+        ),
     }
 }
 

@@ -1,5 +1,6 @@
-//! A webhook receiver on 127.0.0.1: it records every request and answers each path with
-//! the statuses it was told to, then 200.
+//! A webhook receiver on 127.0.0.1: it records every request (whatever its method) and
+//! answers each path with the statuses it was told to, then 200. And a listener that only
+//! counts the connections made to it.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -10,10 +11,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::any;
+
+use super::wait::eventually;
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: axum::http::Method,
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -72,7 +76,7 @@ impl Receiver {
     pub async fn start() -> Self {
         let shared = Arc::new(Shared::default());
         let app = Router::new()
-            .route("/{*path}", post(receive))
+            .route("/{*path}", any(receive))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -115,16 +119,19 @@ impl Receiver {
             .collect()
     }
 
-    /// Waits until `path` has received at least `count` requests, or `timeout` passes.
+    /// Waits until `path` has received at least `count` requests, and returns them all;
+    /// fails when `timeout` passes first.
     pub async fn wait_for(&self, path: &str, count: usize, timeout: Duration) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        let what = format!("{count} requests to /{path}");
+        eventually(&what, timeout, || async {
             let received = self.received(path);
-            if received.len() >= count || tokio::time::Instant::now() >= deadline {
-                return received;
+            if received.len() >= count {
+                Ok(received)
+            } else {
+                Err(format!("{} requests", received.len()))
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -137,11 +144,13 @@ impl Drop for Receiver {
 async fn receive(
     State(shared): State<Arc<Shared>>,
     Path(path): Path<String>,
+    method: axum::http::Method,
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
     let path = format!("/{path}");
     shared.received.lock().unwrap().push(Received {
+        method,
         path: path.clone(),
         headers,
         body,
@@ -162,4 +171,40 @@ async fn receive(
         );
     }
     response
+}
+
+/// A listener on 127.0.0.1 that never answers: it only counts the connections made to it.
+/// The kernel completes a loopback handshake before `connect` returns, so once a client is
+/// done, every connection it made is waiting to be accepted: [`Self::connections`] is
+/// exact, with no waiting.
+pub struct Listener {
+    listener: std::net::TcpListener,
+    accepted: Mutex<Vec<std::net::TcpStream>>,
+}
+
+impl Listener {
+    pub fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Self {
+            listener,
+            accepted: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().unwrap().port()
+    }
+
+    /// Connections made to it so far.
+    pub fn connections(&self) -> usize {
+        let mut accepted = self.accepted.lock().unwrap();
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => accepted.push(stream),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return accepted.len(),
+                Err(e) => panic!("accept failed: {e}"),
+            }
+        }
+    }
 }
