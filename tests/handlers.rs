@@ -1,22 +1,30 @@
 //! The Lambda handlers, fed with the sample events in `events/` (the same files
-//! `cargo lambda invoke --data-file` takes).
+//! `cargo lambda invoke --data-file` takes), and the dispatcher's answer to what endpoints
+//! say (redirects, Retry-After, 410 Gone) and to where their names point.
 
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::sqs::SqsEvent;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::json;
-use support::builders::{acme, dispatcher, loopback_config, subscription};
+use support::builders::{acme, delivery_body, dispatcher, loopback_config, subscription, tenant};
 use support::client::{Answer, Client};
-use support::harness::embedded;
+use support::harness::{embedded, enqueue, receive};
 use support::read_repo_file;
-use support::receiver::{Receiver, Reply};
+use support::receiver::{Listener, Receiver, Reply};
+use tidings::Backend;
 use tidings::adapters::Embedded;
 use tidings::config::Config;
 use tidings::domain::retry::RetrySchedule;
-use tidings::domain::{DeliveryMessage, DeliveryStatus, Role, Subscription, SubscriptionId};
+use tidings::domain::{
+    DeliveryMessage, DeliveryRecord, DeliveryStatus, Role, Subscription, SubscriptionId,
+};
+use tidings::egress::{EgressPolicy, GuardedResolver, StaticLookup};
 use tidings::http::{AppState, api_router, ingest_router};
+use tidings::ports::queue::ReceivedMessage;
 use tidings::services::dispatch::Dispatcher;
 use tidings::signing::verify_headers;
 
@@ -723,4 +731,239 @@ async fn a_refused_endpoint_is_a_failed_attempt_with_its_reason() {
             .starts_with("connection failed"),
         "{record:?}"
     );
+}
+
+// What endpoints answer, and what the dispatcher makes of it, on both backends: each
+// delivery goes through the deliveries queue and is recorded in the store.
+
+support::on_both_backends!(
+    a_redirect_is_a_failed_attempt_and_is_not_followed,
+    the_production_egress_policy_connects_to_no_private_address_a_name_resolves_to,
+    unavailable_with_retry_after_is_honoured_within_the_schedule,
+    gone_is_announced_to_the_subscriptions_that_asked_for_subscription_disabled,
+);
+
+/// The record of the delivery a queue message carries.
+async fn record_of(backend: &Backend, message: &ReceivedMessage) -> DeliveryRecord {
+    let delivery: DeliveryMessage = serde_json::from_str(&message.body).unwrap();
+    backend
+        .deliveries
+        .get_delivery(&delivery.tenant, &delivery.delivery_id)
+        .await
+        .unwrap()
+        .expect("the attempt was recorded")
+}
+
+async fn a_redirect_is_a_failed_attempt_and_is_not_followed(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let sub = subscription(&receiver.url("moved")).store(&backend).await;
+    let target = receiver.url("new-home");
+    let statuses = [301, 302, 303, 307, 308];
+    let replies: Vec<Reply> = statuses
+        .iter()
+        .map(|s| Reply::status(*s).header("location", &target))
+        .collect();
+    receiver.reply("moved", &replies);
+    let dispatcher = dispatcher(&backend, "5s,5s,5s,5s,5s");
+    let received = enqueue(&backend, &[delivery_body(&sub)]).await;
+
+    for (attempt, status) in statuses.into_iter().enumerate() {
+        let outcome = dispatcher.handle_batch(&received).await;
+        assert_eq!(
+            outcome.failed,
+            vec![received[0].message_id.clone()],
+            "{status}: a failed attempt, retried"
+        );
+        let record = record_of(&backend, &received[0]).await;
+        assert_eq!(record.status, DeliveryStatus::Failed, "{status}");
+        assert_eq!(
+            (record.attempts, record.status_code),
+            (attempt as u32 + 1, Some(status))
+        );
+        let error = record.last_error.unwrap();
+        assert!(
+            error.starts_with(&format!("endpoint answered {status}")),
+            "{error}"
+        );
+    }
+    assert_eq!(receiver.received("moved").len(), statuses.len());
+    assert!(
+        receiver.received("new-home").is_empty(),
+        "the redirect was not followed"
+    );
+}
+
+async fn the_production_egress_policy_connects_to_no_private_address_a_name_resolves_to(
+    backend: Backend,
+) {
+    // A public-looking name, resolved (by the test's table) to a loopback address where a
+    // listener counts the connections it gets.
+    let listener = Listener::start();
+    let url = format!("https://hooks.shop.example:{}/webhooks", listener.port());
+    EgressPolicy::PublicOnly
+        .check_url(&url.parse().unwrap())
+        .expect("a name over https passes the checks made before resolving");
+    let sub = subscription(&url).store(&backend).await;
+    let to_loopback: StaticLookup = Arc::new(|_| vec![IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    let dispatcher_with = |policy: EgressPolicy| {
+        let config = Config {
+            egress: policy,
+            delivery_timeout: Duration::from_millis(300),
+            ..loopback_config("5s,5s")
+        };
+        let resolver = GuardedResolver::with_lookup(policy, to_loopback.clone());
+        Dispatcher::with_resolver(backend.clone(), config, resolver).unwrap()
+    };
+    let received = enqueue(&backend, &[delivery_body(&sub)]).await;
+
+    let outcome = dispatcher_with(EgressPolicy::PublicOnly)
+        .handle_batch(&received)
+        .await;
+    assert_eq!(outcome.failed, vec![received[0].message_id.clone()]);
+    let record = record_of(&backend, &received[0]).await;
+    assert_eq!(
+        (record.status, record.status_code),
+        (DeliveryStatus::Failed, None)
+    );
+    let error = record.last_error.unwrap();
+    assert!(
+        error.contains("hooks.shop.example resolves to 127.0.0.1, which is not a public address"),
+        "the reason names the refused address: {error}"
+    );
+    assert_eq!(listener.connections(), 0, "no connection was made");
+
+    // The listener does see a connection when the policy lets one through (development).
+    dispatcher_with(EgressPolicy::AllowLoopback)
+        .handle_batch(&received)
+        .await;
+    assert_eq!(listener.connections(), 1, "the listener counts connections");
+}
+
+async fn unavailable_with_retry_after_is_honoured_within_the_schedule(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let sub = subscription(&receiver.url("busy")).store(&backend).await;
+    let in_an_hour = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let busy = |retry_after: &str| Reply::status(503).header("retry-after", retry_after);
+    receiver.reply(
+        "busy",
+        &[busy("120"), busy("86400"), busy(&in_an_hour), busy("1")],
+    );
+    let dispatcher = dispatcher(&backend, "5s,5m,30m,2h,5h");
+    let received = enqueue(&backend, &[delivery_body(&sub)]).await;
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let outcome = dispatcher.handle_batch(&received).await;
+        assert_eq!(outcome.failed, vec![received[0].message_id.clone()]);
+        let record = record_of(&backend, &received[0]).await;
+        assert_eq!(record.status_code, Some(503));
+        assert_eq!(
+            record.last_error.as_deref(),
+            Some("endpoint answered 503 Service Unavailable")
+        );
+        let wait = record.next_attempt_at.unwrap() - record.last_attempt_at.unwrap();
+        waits.push(wait.num_seconds());
+    }
+    assert!(
+        (119..=120).contains(&waits[0]),
+        "Retry-After: 120 beats the 5 s step: {waits:?}"
+    );
+    assert!(
+        (1799..=1800).contains(&waits[1]),
+        "a day is cut to the step after the 5 min one, 30 min: {waits:?}"
+    );
+    assert!(
+        (3590..=3600).contains(&waits[2]),
+        "an HTTP date an hour ahead, within 30 min ± 20 % and 2 h: {waits:?}"
+    );
+    assert!(
+        (5759..=8640).contains(&waits[3]),
+        "1 s is less than the 2 h (± 20 %) step, which applies: {waits:?}"
+    );
+    assert_eq!(receiver.received("busy").len(), 4);
+}
+
+async fn gone_is_announced_to_the_subscriptions_that_asked_for_subscription_disabled(
+    backend: Backend,
+) {
+    let receiver = Receiver::start().await;
+    let gone = subscription(&receiver.url("gone"))
+        .events(&["order.*"])
+        .store(&backend)
+        .await;
+    let by_name = subscription(&receiver.url("ops"))
+        .events(&["subscription.disabled"])
+        .store(&backend)
+        .await;
+    let by_prefix = subscription(&receiver.url("family"))
+        .events(&["subscription.*"])
+        .store(&backend)
+        .await;
+    subscription(&receiver.url("all"))
+        .events(&["*"])
+        .store(&backend)
+        .await;
+    subscription(&receiver.url("other-tenant"))
+        .tenant(&tenant("other"))
+        .events(&["subscription.disabled"])
+        .store(&backend)
+        .await;
+    receiver.respond("gone", &[410]);
+    let dispatcher = dispatcher(&backend, "5s");
+    let received = enqueue(&backend, &[delivery_body(&gone)]).await;
+
+    let outcome = dispatcher.handle_batch(&received).await;
+    assert!(outcome.failed.is_empty(), "no retry after 410");
+    let stored = backend
+        .subscriptions
+        .get_subscription(&acme(), &gone.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stored.active, "410 Gone deactivates the subscription");
+
+    // One subscription.disabled event, planned for the tenant's subscriptions that name it
+    // (not '*', which means commerce events, and not another tenant's).
+    let told = receive(&backend, 2).await;
+    let event_id = serde_json::from_str::<DeliveryMessage>(&told[0].body)
+        .unwrap()
+        .event
+        .id;
+    let event = backend
+        .events
+        .get_event(&acme(), &event_id)
+        .await
+        .unwrap()
+        .expect("the event was recorded");
+    let mut planned: Vec<&str> = event
+        .deliveries
+        .iter()
+        .map(|d| d.subscription_id.as_str())
+        .collect();
+    planned.sort();
+    let mut expected = vec![by_name.id.as_str(), by_prefix.id.as_str()];
+    expected.sort();
+    assert_eq!(planned, expected);
+
+    let outcome = dispatcher.handle_batch(&told).await;
+    assert!(outcome.failed.is_empty());
+    for path in ["ops", "family"] {
+        let got = receiver.received(path);
+        assert_eq!(got.len(), 1, "{path}");
+        let body = got[0].json();
+        assert_eq!(body["type"], "subscription.disabled");
+        assert_eq!(body["tenant"], "acme");
+        assert_eq!(body["data"]["subscription_id"], gone.id.as_str());
+        assert_eq!(body["data"]["url"], gone.url.as_str());
+        assert_eq!(body["data"]["reason"], "the endpoint answered 410 Gone");
+        let since: chrono::DateTime<chrono::Utc> = body["data"]["failing_since"]
+            .as_str()
+            .expect("failing_since is a time")
+            .parse()
+            .unwrap();
+        assert!(since <= chrono::Utc::now());
+    }
+    assert!(receiver.received("all").is_empty());
+    assert!(receiver.received("other-tenant").is_empty());
 }
