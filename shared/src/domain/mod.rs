@@ -4,6 +4,7 @@
 mod api_key;
 pub mod catalog;
 mod delivery;
+pub mod dialect;
 mod error;
 mod event;
 mod pattern;
