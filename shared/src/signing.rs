@@ -1,8 +1,10 @@
-//! Webhook signatures.
+//! Webhook signatures: every signature header a delivery carries ([`delivery_headers`]),
+//! and [`verify`] for receivers written in Rust. A leaf: it knows secrets and bytes, not
+//! subscriptions.
 //!
 //! [Standard Webhooks](https://www.standardwebhooks.com/): `webhook-id`, `webhook-timestamp`
 //! and `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the
-//! base64-decoded part of a `whsec_…` secret. [`verify`] is what a receiver written in Rust calls.
+//! base64-decoded part of a `whsec_…` secret.
 
 use std::fmt;
 
@@ -13,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use thiserror::Error;
 
-use crate::domain::ValidationError;
 use crate::ids;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -29,6 +30,13 @@ const PREFIX: &str = "whsec_";
 const MIN_KEY_BYTES: usize = 24;
 const MAX_KEY_BYTES: usize = 64;
 const GENERATED_KEY_BYTES: usize = 32;
+
+/// A secret that breaks the rule of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SecretError {
+    #[error("must be 'whsec_' followed by the base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes")]
+    Malformed,
+}
 
 /// A signing secret, `whsec_` + base64 of 24 to 64 bytes. Its `Debug` never shows the key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,18 +56,13 @@ impl Secret {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        let rule = format!(
-            "must be 'whsec_' followed by the base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes"
-        );
-        let encoded = text
-            .strip_prefix(PREFIX)
-            .ok_or_else(|| ValidationError::new("secret", rule.clone()))?;
+    pub fn parse(text: &str) -> Result<Self, SecretError> {
+        let encoded = text.strip_prefix(PREFIX).ok_or(SecretError::Malformed)?;
         let key = STANDARD
             .decode(encoded)
-            .map_err(|_| ValidationError::new("secret", rule.clone()))?;
+            .map_err(|_| SecretError::Malformed)?;
         if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&key.len()) {
-            return Err(ValidationError::new("secret", rule));
+            return Err(SecretError::Malformed);
         }
         Ok(Self {
             text: text.to_owned(),
@@ -89,7 +92,7 @@ impl Secret {
 }
 
 impl TryFrom<String> for Secret {
-    type Error = ValidationError;
+    type Error = SecretError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
         Self::parse(&value)
     }
@@ -105,6 +108,42 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(whsec_…)")
     }
+}
+
+/// What one delivery is signed with.
+#[derive(Debug, Clone)]
+pub struct SigningKeys<'a> {
+    /// The live secrets, the current one first: each adds a `v1,` signature, so receivers on
+    /// the old or the new secret verify during a rotation.
+    pub secrets: Vec<&'a Secret>,
+    /// The header that carries the seeds' hex signature (made with the current secret), if
+    /// the subscription asked for it.
+    pub hex_header: Option<&'a str>,
+}
+
+/// Every signature header of one delivery: the Standard Webhooks headers, and the hex
+/// signature where the subscription asked for it.
+pub fn delivery_headers(
+    keys: &SigningKeys<'_>,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let signatures = keys
+        .secrets
+        .iter()
+        .map(|secret| secret.sign(msg_id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut headers = vec![
+        (HEADER_ID.to_owned(), msg_id.to_owned()),
+        (HEADER_TIMESTAMP.to_owned(), timestamp.to_string()),
+        (HEADER_SIGNATURE.to_owned(), signatures),
+    ];
+    if let (Some(header), Some(current)) = (keys.hex_header, keys.secrets.first()) {
+        headers.push((header.to_owned(), sign_hex(current.expose(), body)));
+    }
+    headers
 }
 
 /// Why a delivery did not verify.
@@ -338,8 +377,43 @@ mod tests {
             &short,
             &long,
         ] {
-            assert_eq!(Secret::parse(bad).unwrap_err().field, "secret", "{bad}");
+            assert_eq!(Secret::parse(bad), Err(SecretError::Malformed), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_delivery_carries_one_v1_signature_per_live_secret_and_the_hex_one_if_asked() {
+        let (secret, id, ts, body, sig) = VECTORS[0];
+        let current = Secret::parse(secret).unwrap();
+        let old = Secret::parse(VECTORS[1].0).unwrap();
+        let keys = SigningKeys {
+            secrets: vec![&current, &old],
+            hex_header: Some("x-webhook-signature"),
+        };
+        let headers = delivery_headers(&keys, id, ts, body.as_bytes());
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get(HEADER_ID), Some(id));
+        assert_eq!(get(HEADER_TIMESTAMP), Some("1614265330"));
+        let signatures = get(HEADER_SIGNATURE).unwrap();
+        assert!(
+            signatures.starts_with(&format!("{sig} v1,")),
+            "{signatures}"
+        );
+        assert_eq!(
+            get("x-webhook-signature"),
+            Some(sign_hex(secret, body.as_bytes()).as_str()),
+            "the hex signature uses the current secret"
+        );
+        let plain = SigningKeys {
+            secrets: vec![&current],
+            hex_header: None,
+        };
+        assert_eq!(delivery_headers(&plain, id, ts, body.as_bytes()).len(), 3);
     }
 
     #[test]

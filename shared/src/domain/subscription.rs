@@ -8,7 +8,7 @@ use url::Url;
 use super::{EventPattern, EventType, TenantId, ValidationError};
 use crate::egress::EgressPolicy;
 use crate::ids;
-use crate::signing::Secret;
+use crate::signing::{Secret, SigningKeys};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -170,6 +170,14 @@ impl Subscription {
         )
     }
 
+    /// What a delivery made at `now` is signed with.
+    pub fn signing_keys(&self, now: DateTime<Utc>) -> SigningKeys<'_> {
+        SigningKeys {
+            secrets: self.signing_secrets(now).collect(),
+            hex_header: self.signature.header(),
+        }
+    }
+
     /// Replaces the secret. The old one, and any older one still live, keep signing for at
     /// most `overlap`: a rotation with no overlap (after a leak) retires them all at once.
     pub fn rotate_secret(&mut self, new: Secret, overlap: chrono::Duration, now: DateTime<Utc>) {
@@ -273,6 +281,10 @@ pub mod fields {
             }
         }
         Ok(patterns)
+    }
+
+    pub fn secret(secret: &str) -> Result<Secret, ValidationError> {
+        Secret::parse(secret).map_err(|e| ValidationError::new("secret", e.to_string()))
     }
 
     pub fn description(description: Option<String>) -> Result<Option<String>, ValidationError> {

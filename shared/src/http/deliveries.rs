@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, AppState, Caller, Problem};
+use super::{ApiError, AppState, Caller};
 use crate::domain::{AttemptLog, DeliveryRecord, DeliveryStatus};
 use crate::services::deliveries;
 
@@ -190,12 +190,6 @@ struct PeekQuery {
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)"), ListDeliveries),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -224,10 +218,6 @@ async fn list(
     params(("id" = String, Path, description = "The delivery's id (`dlv_…`)")),
     responses(
         (status = 200, description = "The delivery and its recent attempts", body = DeliveryView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No delivery of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -255,11 +245,6 @@ async fn fetch(
     params(("id" = String, Path, description = "The delivery's id (`dlv_…`)")),
     responses(
         (status = 202, description = "Queued again", body = DeliveryView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No delivery of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The event has expired", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or queue unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -282,10 +267,6 @@ async fn retry(
     params(("id" = String, Path, description = "The event's id")),
     responses(
         (status = 200, description = "The event and each of its deliveries", body = EventView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No event of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -314,14 +295,6 @@ async fn event(
     request_body(content = Recover, content_type = "application/json"),
     responses(
         (status = 202, description = "The failed and dead deliveries were queued again", body = Requeued),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or mistyped", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or queue unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -355,11 +328,6 @@ async fn recover(
     params(PeekQuery),
     responses(
         (status = 200, description = "Dead letters of this tenant", body = DeadLetters),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Queue unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -400,9 +368,6 @@ async fn dead_letters(
     tag = "deliveries",
     responses(
         (status = 202, description = "Moved back to the deliveries queue", body = Requeued),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or queue unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -11,7 +11,8 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, api_keys, deliveries, event_types, events, subscriptions};
+use super::problems::ProblemResponses;
+use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscriptions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,9 +46,10 @@ use super::{AppState, api_keys, deliveries, event_types, events, subscriptions};
         deliveries::redrive,
         openapi_json,
     ),
-    // Named here because `rotate` refers to it by `ref` (to keep its body optional).
-    components(schemas(subscriptions::RotateSecret)),
-    modifiers(&BearerAuth),
+    // Named here because `rotate` refers to it by `ref` (to keep its body optional), and
+    // `Problem` because only `ProblemResponses` refers to it.
+    components(schemas(subscriptions::RotateSecret, Problem)),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "events", description = "Posting events (admin or ingest keys)"),
         (name = "subscriptions", description = "Endpoints that receive events (admin keys)"),

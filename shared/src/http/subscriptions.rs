@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, AppState, Caller, Problem};
+use super::{ApiError, AppState, Caller};
 use crate::domain::{EventPattern, Subscription};
 use crate::services::subscriptions;
 
@@ -254,13 +254,6 @@ struct TestSent {
     request_body(content = CreateSubscription, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; `secret` holds the signing secret", body = SubscriptionView),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -287,11 +280,6 @@ async fn create(
     params(ListSubscriptions),
     responses(
         (status = 200, description = "A page of subscriptions", body = Page),
-        (status = 400, description = "A query parameter has the wrong type or is unknown", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`limit`, `cursor` or `event_type` breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -324,10 +312,6 @@ async fn list(
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
     responses(
         (status = 200, description = "The subscription", body = SubscriptionView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -353,14 +337,6 @@ async fn fetch(
     request_body(content = UpdateSubscription, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated subscription", body = SubscriptionView),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -394,10 +370,6 @@ async fn update(
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -422,10 +394,6 @@ async fn remove(
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
     responses(
         (status = 200, description = "The signing secret", body = SecretView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -452,14 +420,6 @@ async fn secret(
     request_body(content = ref("#/components/schemas/RotateSecret"), content_type = "application/json"),
     responses(
         (status = 200, description = "The new signing secret", body = SecretView),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is unknown, mistyped or breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -493,10 +453,6 @@ async fn rotate(
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
     responses(
         (status = 202, description = "The test event was enqueued", body = TestSent),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -106,7 +106,7 @@ pub async fn create(
         events: fields::events(&req.events, known_types(backend, tenant).await?)?,
         active: req.active.unwrap_or(true),
         description: fields::description(req.description)?,
-        secret: req.secret.as_deref().map(Secret::parse).transpose()?,
+        secret: req.secret.as_deref().map(fields::secret).transpose()?,
         headers: fields::headers(req.headers.unwrap_or_default(), &signature)?,
         signature,
     };
@@ -198,7 +198,7 @@ pub async fn rotate_secret(
 ) -> Result<Subscription, ServiceError> {
     let mut s = get(backend, tenant, id).await?;
     let new = match req.secret.as_deref() {
-        Some(text) => Secret::parse(text)?,
+        Some(text) => fields::secret(text)?,
         None => Secret::generate(),
     };
     let overlap = match req.overlap_secs {
