@@ -1,3 +1,6 @@
+//! Deliveries: the queue message of one event for one subscription, and the record of
+//! its attempts.
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -21,9 +21,7 @@ use super::catalog::{self, CATALOG};
 use super::{Event, ValidationError};
 
 /// The wire dialect of a subscription's deliveries: body shape and event naming.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub enum Format {
     /// Tidings' envelope `{id, type, timestamp, tenant, data}`, dotted catalog names.
     #[default]

@@ -1,3 +1,5 @@
+//! Events: ids, types, the envelope subscribers receive, and a producer's new event.
+
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -1,3 +1,5 @@
+//! Event patterns: what a subscription listens to (an exact type, `prefix.*` or `*`).
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

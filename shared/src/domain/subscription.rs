@@ -1,3 +1,6 @@
+//! Subscriptions: an endpoint, its patterns, secrets and signature scheme, and the rules
+//! for each field a client sets.
+
 use std::collections::BTreeMap;
 use std::fmt;
 

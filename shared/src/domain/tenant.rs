@@ -1,3 +1,5 @@
+//! Tenant ids: the shop or account everything belongs to.
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

@@ -1,3 +1,5 @@
+//! `/v1/api-keys`: a tenant's keys, each with one role.
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -21,10 +23,21 @@ pub(super) fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 #[schema(as = CreateApiKey)]
 struct CreateKey {
+    #[schema(value_type = RoleDoc)]
     role: Role,
     /// A note to recognise the key by: at most 128 characters.
     #[schema(max_length = 128, example = "checkout service")]
     name: Option<String>,
+}
+
+/// What a key may do within its tenant.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = Role)]
+#[allow(dead_code)] // documents `domain::Role`, which stays free of OpenAPI derives
+enum RoleDoc {
+    Ingest,
+    Admin,
 }
 
 /// An API key of the caller's tenant. Its plaintext is shown once, in the creation answer.
@@ -33,6 +46,7 @@ struct CreateKey {
 struct KeyView {
     #[schema(example = "key_01JD7Y2Q8ZV6M3N4P5R6S7T8U9")]
     id: String,
+    #[schema(value_type = RoleDoc)]
     role: Role,
     #[schema(required = true)]
     name: Option<String>,

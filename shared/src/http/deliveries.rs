@@ -1,3 +1,6 @@
+//! `/v1/subscriptions/{id}/deliveries`, `/v1/deliveries…`, `/v1/events/{id}` and
+//! `/v1/dead-letters…`: what became of each delivery, sending again, and dead letters.
+
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;

@@ -1,3 +1,5 @@
+//! `/v1/event-types`: the catalog and the tenant's own types.
+
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;

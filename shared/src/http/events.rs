@@ -1,3 +1,5 @@
+//! `POST /v1/events`: the ingest function's one route.
+
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;

@@ -1,3 +1,5 @@
+//! `/v1/subscriptions…`: the subscription resource, its secret, rotation and test events.
+
 use std::collections::BTreeMap;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
