@@ -9,9 +9,11 @@ use support::emulator;
 use support::template::Template;
 use tidings::Backend;
 use tidings::adapters::Embedded;
+use tidings::domain::dialect::Format;
 use tidings::domain::{
     ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, EventType,
-    NewEvent, NewSubscription, Role, SignatureScheme, TenantId, fields,
+    NewEvent, NewSubscription, Role, SaleorOptions, SignatureScheme, TenantId, TenantSettings,
+    fields,
 };
 use tidings::egress::EgressPolicy;
 use tidings::ports::queue::{self, OutgoingMessage};
@@ -60,6 +62,7 @@ contract!(deliveries);
 contract!(api_keys);
 contract!(subscription_updates_and_pages);
 contract!(event_types);
+contract!(tenant_settings);
 contract!(delivery_listing_and_reset);
 contract!(queue_send_receive_delete);
 contract!(queue_visibility_and_redrive);
@@ -81,6 +84,13 @@ fn subscription(t: &TenantId, events: &[&str]) -> tidings::domain::Subscription 
             header: "x-webhook-signature".into(),
         },
         headers: [("x-shop".to_string(), "acme".to_string())].into(),
+        // Every dialect field off its default, so the stores' round trips cover them.
+        format: Format::Saleor,
+        standard_webhooks: false,
+        saleor: SaleorOptions {
+            domain: Some("shop.example.com".into()),
+            legacy_headers: true,
+        },
     }
     .into_subscription(t.clone(), Utc::now())
 }
@@ -622,4 +632,56 @@ async fn delivery_listing_and_reset(b: &Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.status, DeliveryStatus::Pending);
+}
+
+async fn tenant_settings(b: &Backend) {
+    let (acme, other) = (tenant("acme"), tenant("other"));
+    assert_eq!(
+        b.tenants.get_tenant_settings(&acme).await.unwrap(),
+        TenantSettings::default(),
+        "a tenant that never set anything has the defaults"
+    );
+    let settings = TenantSettings {
+        store_id: Some("store_42".into()),
+        saleor_domain: Some("shop.example.com".into()),
+    };
+    b.tenants
+        .put_tenant_settings(&acme, &settings)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.tenants.get_tenant_settings(&acme).await.unwrap(),
+        settings
+    );
+    assert_eq!(
+        b.tenants.get_tenant_settings(&other).await.unwrap(),
+        TenantSettings::default(),
+        "settings are the tenant's own"
+    );
+    let cleared = TenantSettings {
+        store_id: None,
+        ..settings
+    };
+    b.tenants
+        .put_tenant_settings(&acme, &cleared)
+        .await
+        .unwrap();
+    assert_eq!(b.tenants.get_tenant_settings(&acme).await.unwrap(), cleared);
+    // The settings item shares the tenant's partition with subscriptions and keys, and
+    // must not show up among them.
+    assert!(
+        b.subscriptions
+            .list_subscriptions(&acme)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(b.api_keys.list_api_keys(&acme).await.unwrap().is_empty());
+    assert!(
+        b.event_types
+            .list_event_types(&acme)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

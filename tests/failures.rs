@@ -78,6 +78,9 @@ async fn subscribe(backend: &Backend, url: &str) -> Subscription {
         previous_secrets: Vec::new(),
         signature: Default::default(),
         headers: Default::default(),
+        format: Default::default(),
+        standard_webhooks: true,
+        saleor: Default::default(),
         created_at: Utc::now(),
         failing_since: None,
     };

@@ -54,6 +54,9 @@ fn subscription(id: &str, url: &str, events: &[&str], active: bool) -> Subscript
         previous_secrets: Vec::new(),
         signature: SignatureScheme::Standard,
         headers: Default::default(),
+        format: Default::default(),
+        standard_webhooks: true,
+        saleor: Default::default(),
         created_at: Utc::now(),
         failing_since: None,
     }

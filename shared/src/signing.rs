@@ -31,14 +31,21 @@ const MIN_KEY_BYTES: usize = 24;
 const MAX_KEY_BYTES: usize = 64;
 const GENERATED_KEY_BYTES: usize = 32;
 
+/// A receiver's own secret, brought over as it is.
+const PLAIN_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
+
 /// A secret that breaks the rule of its kind.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SecretError {
     #[error("must be 'whsec_' followed by the base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes")]
     Malformed,
+    #[error("must be 8 to 256 printable ASCII characters")]
+    MalformedPlain,
 }
 
-/// A signing secret, `whsec_` + base64 of 24 to 64 bytes. Its `Debug` never shows the key.
+/// A signing secret: `whsec_` + base64 of 24 to 64 bytes (keyed with those bytes), or a
+/// receiver's existing secret of 8 to 256 printable characters (keyed with its UTF-8 bytes,
+/// as the seeds' receivers key their HMAC). Its `Debug` never shows the key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Secret {
@@ -70,7 +77,28 @@ impl Secret {
         })
     }
 
-    /// The secret as the subscriber stores it (`whsec_…`).
+    /// A receiver's existing secret, as it is (Saleor's own example is `secret-key`); a
+    /// `whsec_` secret keeps its Standard Webhooks meaning.
+    pub fn parse_plain(text: &str) -> Result<Self, SecretError> {
+        if let Ok(secret) = Self::parse(text) {
+            return Ok(secret);
+        }
+        let printable = text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if !printable || !PLAIN_CHARS.contains(&text.len()) {
+            return Err(SecretError::MalformedPlain);
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            key: text.as_bytes().to_vec(),
+        })
+    }
+
+    /// Whether this is a `whsec_` secret, which the Standard Webhooks libraries take as it is.
+    pub fn is_standard(&self) -> bool {
+        self.text.starts_with(PREFIX)
+    }
+
+    /// The secret as the subscriber stores it (`whsec_…`, or its own).
     pub fn expose(&self) -> &str {
         &self.text
     }
@@ -94,7 +122,7 @@ impl Secret {
 impl TryFrom<String> for Secret {
     type Error = SecretError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::parse_plain(&value)
     }
 }
 
@@ -106,42 +134,54 @@ impl From<Secret> for String {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(whsec_…)")
+        f.write_str(if self.is_standard() {
+            "Secret(whsec_…)"
+        } else {
+            "Secret(…)"
+        })
     }
 }
 
 /// What one delivery is signed with.
 #[derive(Debug, Clone)]
 pub struct SigningKeys<'a> {
+    /// Whether the Standard Webhooks headers are sent.
+    pub standard: bool,
     /// The live secrets, the current one first: each adds a `v1,` signature, so receivers on
     /// the old or the new secret verify during a rotation.
     pub secrets: Vec<&'a Secret>,
-    /// The header that carries the seeds' hex signature (made with the current secret), if
-    /// the subscription asked for it.
-    pub hex_header: Option<&'a str>,
+    /// The headers that carry the seeds' hex signature, made with the current secret (a
+    /// single hex value has no room for a second secret).
+    pub hex_headers: Vec<&'a str>,
 }
 
-/// Every signature header of one delivery: the Standard Webhooks headers, and the hex
-/// signature where the subscription asked for it.
+/// Every signature header of one delivery: the Standard Webhooks headers (unless turned
+/// off), and each hex signature header.
 pub fn delivery_headers(
     keys: &SigningKeys<'_>,
     msg_id: &str,
     timestamp: i64,
     body: &[u8],
 ) -> Vec<(String, String)> {
-    let signatures = keys
-        .secrets
-        .iter()
-        .map(|secret| secret.sign(msg_id, timestamp, body))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut headers = vec![
-        (HEADER_ID.to_owned(), msg_id.to_owned()),
-        (HEADER_TIMESTAMP.to_owned(), timestamp.to_string()),
-        (HEADER_SIGNATURE.to_owned(), signatures),
-    ];
-    if let (Some(header), Some(current)) = (keys.hex_header, keys.secrets.first()) {
-        headers.push((header.to_owned(), sign_hex(current.expose(), body)));
+    let mut headers = Vec::new();
+    if keys.standard {
+        let signatures = keys
+            .secrets
+            .iter()
+            .map(|secret| secret.sign(msg_id, timestamp, body))
+            .collect::<Vec<_>>()
+            .join(" ");
+        headers.extend([
+            (HEADER_ID.to_owned(), msg_id.to_owned()),
+            (HEADER_TIMESTAMP.to_owned(), timestamp.to_string()),
+            (HEADER_SIGNATURE.to_owned(), signatures),
+        ]);
+    }
+    if let Some(current) = keys.secrets.first() {
+        let hex = sign_hex(current.expose(), body);
+        for header in &keys.hex_headers {
+            headers.push(((*header).to_owned(), hex.clone()));
+        }
     }
     headers
 }
@@ -387,8 +427,9 @@ mod tests {
         let current = Secret::parse(secret).unwrap();
         let old = Secret::parse(VECTORS[1].0).unwrap();
         let keys = SigningKeys {
+            standard: true,
             secrets: vec![&current, &old],
-            hex_header: Some("x-webhook-signature"),
+            hex_headers: vec!["x-webhook-signature"],
         };
         let headers = delivery_headers(&keys, id, ts, body.as_bytes());
         let get = |name: &str| {
@@ -410,10 +451,54 @@ mod tests {
             "the hex signature uses the current secret"
         );
         let plain = SigningKeys {
+            standard: true,
             secrets: vec![&current],
-            hex_header: None,
+            hex_headers: vec![],
         };
         assert_eq!(delivery_headers(&plain, id, ts, body.as_bytes()).len(), 3);
+        let hex_only = SigningKeys {
+            standard: false,
+            secrets: vec![&current],
+            hex_headers: vec!["x-medusa-signature", "saleor-signature"],
+        };
+        let names: Vec<_> = delivery_headers(&hex_only, id, ts, body.as_bytes())
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["x-medusa-signature", "saleor-signature"]);
+    }
+
+    #[test]
+    fn a_receivers_own_secret_is_taken_as_it_is_and_keys_with_its_bytes() {
+        let plain = Secret::parse_plain("secret-key").unwrap();
+        assert_eq!(plain.expose(), "secret-key");
+        assert!(!plain.is_standard());
+        assert_eq!(format!("{plain:?}"), "Secret(…)");
+        // Standard Webhooks keyed with the bytes: what a library given whsec_ + base64 computes.
+        let as_whsec = format!("whsec_{}", STANDARD.encode("secret-key"));
+        let sig = plain.sign("msg_1", 1614265330, b"{}");
+        assert_eq!(
+            verify(
+                &as_whsec,
+                Some("msg_1"),
+                Some("1614265330"),
+                Some(&sig),
+                b"{}",
+                1614265330
+            ),
+            Ok(())
+        );
+        let whsec = Secret::parse_plain(VECTORS[0].0).unwrap();
+        assert!(whsec.is_standard(), "a whsec_ secret keeps its meaning");
+        for bad in ["short", "tab\there!", &"x".repeat(257), "naïve-secret"] {
+            assert_eq!(
+                Secret::parse_plain(bad),
+                Err(SecretError::MalformedPlain),
+                "{bad}"
+            );
+        }
+        let stored: Secret = serde_json::from_str("\"secret-key\"").unwrap();
+        assert_eq!(stored, plain, "stored plain secrets read back");
     }
 
     #[test]

@@ -79,6 +79,96 @@ impl Format {
     }
 }
 
+/// Header names of the dialects. Seed 003 names none, so commercio's are Tidings' choice.
+pub const MEDUSA_SIGNATURE: &str = "x-medusa-signature";
+pub const COMMERCE_ENGINE_SIGNATURE: &str = "x-webhook-signature";
+pub const COMMERCIO_EVENT: &str = "x-commercio-event";
+pub const COMMERCIO_SIGNATURE: &str = "x-commercio-signature";
+pub const SALEOR_EVENT: &str = "saleor-event";
+pub const SALEOR_DOMAIN: &str = "saleor-domain";
+pub const SALEOR_API_URL: &str = "saleor-api-url";
+pub const SALEOR_SIGNATURE: &str = "saleor-signature";
+pub const SALEOR_LEGACY_EVENT: &str = "x-saleor-event";
+pub const SALEOR_LEGACY_DOMAIN: &str = "x-saleor-domain";
+pub const SALEOR_LEGACY_SIGNATURE: &str = "x-saleor-signature";
+
+/// Where a delivery goes, as a `saleor` subscription's headers tell it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaleorContext<'a> {
+    /// `Saleor-Domain`: a bare host.
+    pub domain: &'a str,
+    /// Also the deprecated `X-Saleor-*` copies.
+    pub legacy_headers: bool,
+}
+
+impl Format {
+    /// The headers that carry a hex HMAC-SHA256 of the body in this format.
+    pub fn signature_headers(self) -> &'static [&'static str] {
+        match self {
+            Format::Medusa => &[MEDUSA_SIGNATURE],
+            Format::CommerceEngine => &[COMMERCE_ENGINE_SIGNATURE],
+            Format::Commercio => &[COMMERCIO_SIGNATURE],
+            Format::Saleor => &[SALEOR_SIGNATURE],
+            Format::Standard | Format::BareCommerce => &[],
+        }
+    }
+
+    /// Whether a receiver's own secret is taken as it is (the hex-signed formats), rather
+    /// than only `whsec_` secrets (the formats built on Standard Webhooks).
+    pub fn takes_plain_secrets(self) -> bool {
+        !self.signature_headers().is_empty()
+    }
+
+    /// Every header this format sets, which a subscription's static headers may not override.
+    pub fn reserved_headers(self) -> &'static [&'static str] {
+        match self {
+            Format::Medusa => &[MEDUSA_SIGNATURE],
+            Format::CommerceEngine => &[COMMERCE_ENGINE_SIGNATURE],
+            Format::Commercio => &[COMMERCIO_EVENT, COMMERCIO_SIGNATURE],
+            Format::Saleor => &[
+                SALEOR_EVENT,
+                SALEOR_DOMAIN,
+                SALEOR_API_URL,
+                SALEOR_SIGNATURE,
+                SALEOR_LEGACY_EVENT,
+                SALEOR_LEGACY_DOMAIN,
+                SALEOR_LEGACY_SIGNATURE,
+            ],
+            Format::Standard | Format::BareCommerce => &[],
+        }
+    }
+
+    /// The headers besides the signatures that name the event in this format: commercio's
+    /// event header; Saleor's `Saleor-Event`, `Saleor-Domain` and `Saleor-Api-Url`.
+    pub fn event_headers(
+        self,
+        catalog_type: &str,
+        saleor: &SaleorContext<'_>,
+    ) -> Vec<(&'static str, String)> {
+        let name = name_as_sent(self, catalog_type);
+        match self {
+            Format::Commercio => vec![(COMMERCIO_EVENT, name)],
+            Format::Saleor => {
+                let mut headers = vec![
+                    (SALEOR_EVENT, name.clone()),
+                    (SALEOR_DOMAIN, saleor.domain.to_owned()),
+                    // Saleor's API lives at /graphql/; app-sdk reads the origin from here.
+                    (
+                        SALEOR_API_URL,
+                        format!("https://{}/graphql/", saleor.domain),
+                    ),
+                ];
+                if saleor.legacy_headers {
+                    headers.push((SALEOR_LEGACY_EVENT, name));
+                    headers.push((SALEOR_LEGACY_DOMAIN, saleor.domain.to_owned()));
+                }
+                headers
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, AppState, Caller};
-use crate::domain::{AttemptLog, DeliveryRecord, DeliveryStatus};
+use crate::domain::{AttemptLog, DeliveryRecord, DeliveryStatus, SentAs};
 use crate::services::deliveries;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -92,6 +92,33 @@ struct DeliveryView {
     duration_ms: Option<u64>,
     /// The last attempts, newest first.
     recent_attempts: Vec<AttemptView>,
+    /// How the last attempt went out; `null` before the first.
+    #[schema(required = true)]
+    sent: Option<SentView>,
+}
+
+/// How a delivery went out on the wire.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SentAs)]
+struct SentView {
+    /// The subscription's format at the time.
+    #[schema(example = "saleor")]
+    format: &'static str,
+    /// The event's name in that format's spelling.
+    #[schema(example = "order_created")]
+    event_name: String,
+    /// Every header sent but `content-type`; signature values are shown as `…`.
+    headers: std::collections::BTreeMap<String, String>,
+}
+
+impl From<SentAs> for SentView {
+    fn from(s: SentAs) -> Self {
+        Self {
+            format: s.format.name(),
+            event_name: s.event_name,
+            headers: s.headers,
+        }
+    }
 }
 
 impl From<DeliveryRecord> for DeliveryView {
@@ -118,6 +145,7 @@ impl From<DeliveryRecord> for DeliveryView {
                 .into_iter()
                 .map(AttemptView::from)
                 .collect(),
+            sent: r.sent.map(SentView::from),
         }
     }
 }

@@ -10,6 +10,7 @@ mod events;
 pub mod openapi;
 mod problems;
 mod subscriptions;
+mod tenant;
 
 use std::sync::Arc;
 
@@ -70,6 +71,7 @@ fn api_routes() -> Router<AppState> {
         .merge(event_types::routes())
         .merge(api_keys::routes())
         .merge(deliveries::routes())
+        .merge(tenant::routes())
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problems::ProblemResponses;
-use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscriptions};
+use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscriptions, tenant};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,6 +44,8 @@ use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscr
         deliveries::recover,
         deliveries::dead_letters,
         deliveries::redrive,
+        tenant::fetch,
+        tenant::update,
         openapi_json,
     ),
     // Named here because `rotate` refers to it by `ref` (to keep its body optional), and
@@ -55,6 +57,7 @@ use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscr
         (name = "subscriptions", description = "Endpoints that receive events (admin keys)"),
         (name = "event-types", description = "The catalog and the tenant's own event types (admin keys)"),
         (name = "api-keys", description = "The tenant's API keys (admin keys)"),
+        (name = "tenant", description = "The tenant's own settings (admin keys)"),
         (name = "deliveries", description = "Deliveries, their attempts, replay and the dead-letter queue (admin keys)"),
         (name = "meta", description = "This document"),
     )

@@ -18,10 +18,12 @@ pub use client::build_client;
 
 use crate::Backend;
 use crate::config::Config;
-use crate::domain::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, Subscription};
+use crate::domain::{
+    AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SentAs, Subscription,
+    TenantSettings, WireContext,
+};
 use crate::egress::GuardedResolver;
 use crate::ports::queue::ReceivedMessage;
-use crate::signing;
 
 pub struct Dispatcher {
     backend: Backend,
@@ -144,13 +146,36 @@ impl Dispatcher {
                 return self.back_off(message).await;
             }
         };
+        let tenant = if subscription.needs_tenant_settings() {
+            match self
+                .backend
+                .tenants
+                .get_tenant_settings(&delivery.tenant)
+                .await
+            {
+                Ok(settings) => settings,
+                Err(e) => {
+                    warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the tenant's settings");
+                    return self.back_off(message).await;
+                }
+            }
+        } else {
+            TenantSettings::default()
+        };
 
-        let attempt = self.post(&subscription, &delivery).await;
+        let (attempt, sent) = self.post(&subscription, &delivery, &tenant).await;
+        record.sent = sent.or(record.sent);
         self.track_health(&subscription, &attempt).await;
         self.settle(message, record, attempt).await
     }
 
-    async fn post(&self, subscription: &Subscription, delivery: &DeliveryMessage) -> Attempt {
+    /// POSTs one delivery; also says how it went on the wire, when it got that far.
+    async fn post(
+        &self,
+        subscription: &Subscription,
+        delivery: &DeliveryMessage,
+        tenant: &TenantSettings,
+    ) -> (Attempt, Option<SentAs>) {
         let started = Instant::now();
         let failed = |error: String| Attempt {
             status_code: None,
@@ -160,29 +185,27 @@ impl Dispatcher {
             response_body: None,
         };
         if let Err(e) = self.config.egress.check_url(&subscription.url) {
-            return failed(format!("endpoint refused: url {e}"));
+            return (failed(format!("endpoint refused: url {e}")), None);
         }
-        let body = match serde_json::to_vec(&delivery.event) {
-            Ok(b) => b,
-            Err(e) => return failed(format!("cannot serialize the event: {e}")),
-        };
         let now = Utc::now();
-        let keys = subscription.signing_keys(now);
-        let signatures =
-            signing::delivery_headers(&keys, delivery.event.id.as_str(), now.timestamp(), &body);
+        let public_domain = self.config.public_domain();
+        let context = WireContext {
+            tenant,
+            public_domain: &public_domain,
+        };
+        let wire = match subscription.wire_request(&delivery.event, context, now) {
+            Ok(wire) => wire,
+            Err(e) => return (failed(format!("cannot serialize the event: {e}")), None),
+        };
         let mut request = self
             .client
             .post(subscription.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json");
-        for (name, value) in subscription
-            .headers
-            .iter()
-            .chain(signatures.iter().map(|(n, v)| (n, v)))
-        {
+        for (name, value) in &wire.headers {
             request = request.header(name, value);
         }
-        let response = request.body(body).send().await;
-        match response {
+        let response = request.body(wire.body).send().await;
+        let attempt = match response {
             Ok(r) => {
                 let status = r.status();
                 let retry_after = match status.as_u16() {
@@ -199,7 +222,8 @@ impl Dispatcher {
                 }
             }
             Err(e) => failed(client::describe_error(&e, self.config.delivery_timeout)),
-        }
+        };
+        (attempt, Some(wire.sent))
     }
 
     async fn settle(
