@@ -96,3 +96,183 @@ impl Subscription {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        NewEvent, NewSubscription, SaleorOptions, SignatureScheme, TenantId, fields,
+    };
+    use crate::egress::EgressPolicy;
+    use crate::signing::{self, sign_hex};
+    use serde_json::{Value, json};
+
+    fn subscription(format: Format, secret: &str) -> Subscription {
+        NewSubscription {
+            url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
+            events: fields::events(&["*".into()], |_| Ok(())).unwrap(),
+            active: true,
+            description: None,
+            secret: Some(fields::secret(secret, format).unwrap()),
+            signature: SignatureScheme::Standard,
+            headers: [("x-shop".to_owned(), "acme".to_owned())].into(),
+            format,
+            standard_webhooks: true,
+            saleor: SaleorOptions::default(),
+        }
+        .into_subscription(TenantId::parse("acme").unwrap(), Utc::now())
+    }
+
+    fn event(event_type: &str) -> Event {
+        NewEvent::from_json(json!({
+            "id": "evt_1",
+            "type": event_type,
+            "timestamp": "2026-11-24T10:30:00Z",
+            "data": {"order_id": "ord_1", "total": 4990}
+        }))
+        .unwrap()
+        .into_event(TenantId::parse("acme").unwrap(), Utc::now())
+    }
+
+    fn header<'a>(wire: &'a WireRequest, name: &str) -> Option<&'a str> {
+        wire.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    const DOMAIN: &str = "tidings.example.com";
+
+    fn context(tenant: &TenantSettings) -> WireContext<'_> {
+        WireContext {
+            tenant,
+            public_domain: DOMAIN,
+        }
+    }
+
+    #[test]
+    fn saleor_sends_the_payload_its_headers_and_the_hmac_of_its_secret_key() {
+        let mut s = subscription(Format::Saleor, "secret-key");
+        s.saleor.legacy_headers = true;
+        let tenant = TenantSettings {
+            saleor_domain: Some("shop.example.com".into()),
+            ..TenantSettings::default()
+        };
+        let wire = s
+            .wire_request(&event("ORDER_CREATED"), context(&tenant), Utc::now())
+            .unwrap();
+        let body: Value = serde_json::from_slice(&wire.body).unwrap();
+        assert_eq!(body, json!({"order_id": "ord_1", "total": 4990}));
+        let hex = sign_hex("secret-key", &wire.body);
+        assert_eq!(header(&wire, "saleor-event"), Some("order_created"));
+        assert_eq!(header(&wire, "saleor-domain"), Some("shop.example.com"));
+        assert_eq!(
+            header(&wire, "saleor-api-url"),
+            Some("https://shop.example.com/graphql/")
+        );
+        assert_eq!(header(&wire, "saleor-signature"), Some(hex.as_str()));
+        assert_eq!(header(&wire, "x-saleor-event"), Some("order_created"));
+        assert_eq!(header(&wire, "x-saleor-domain"), Some("shop.example.com"));
+        assert_eq!(header(&wire, "x-saleor-signature"), Some(hex.as_str()));
+        assert_eq!(header(&wire, "x-shop"), Some("acme"));
+        assert!(header(&wire, "webhook-signature").is_some());
+        // The record shows every header, signatures elided.
+        assert_eq!(wire.sent.format, Format::Saleor);
+        assert_eq!(wire.sent.event_name, "order_created");
+        assert_eq!(wire.sent.headers["saleor-signature"], SentAs::ELIDED);
+        assert_eq!(wire.sent.headers["webhook-signature"], SentAs::ELIDED);
+        assert_eq!(wire.sent.headers["saleor-event"], "order_created");
+        assert_eq!(wire.sent.headers.len(), wire.headers.len());
+    }
+
+    #[test]
+    fn the_saleor_domain_falls_back_from_subscription_to_tenant_to_the_api() {
+        let mut s = subscription(Format::Saleor, "secret-key");
+        let none = TenantSettings::default();
+        let tenant = TenantSettings {
+            saleor_domain: Some("tenant.example.com".into()),
+            ..TenantSettings::default()
+        };
+        let domain = |s: &Subscription, t: &TenantSettings| {
+            let wire = s
+                .wire_request(&event("order.created"), context(t), Utc::now())
+                .unwrap();
+            header(&wire, "saleor-domain").map(str::to_owned)
+        };
+        assert_eq!(domain(&s, &none).as_deref(), Some(DOMAIN));
+        assert_eq!(domain(&s, &tenant).as_deref(), Some("tenant.example.com"));
+        assert!(s.needs_tenant_settings());
+        s.saleor.domain = Some("own.example.com".into());
+        assert_eq!(domain(&s, &tenant).as_deref(), Some("own.example.com"));
+        assert!(!s.needs_tenant_settings(), "its own domain needs no read");
+    }
+
+    #[test]
+    fn medusa_without_standard_headers_carries_only_its_own_signature() {
+        let mut s = subscription(Format::Medusa, "medusa_webhook_secret");
+        s.standard_webhooks = false;
+        let wire = s
+            .wire_request(
+                &event("order.cancelled"),
+                context(&TenantSettings::default()),
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(wire.body.clone()).unwrap(),
+            r#"{"event":"order.canceled","data":{"order_id":"ord_1","total":4990},"timestamp":"2026-11-24T10:30:00.000Z"}"#
+        );
+        assert_eq!(
+            header(&wire, "x-medusa-signature"),
+            Some(sign_hex("medusa_webhook_secret", &wire.body).as_str())
+        );
+        assert!(header(&wire, signing::HEADER_SIGNATURE).is_none());
+        assert!(header(&wire, signing::HEADER_ID).is_none());
+    }
+
+    #[test]
+    fn barecommerce_carries_the_store_id_and_standard_webhooks_headers() {
+        let s = subscription(
+            Format::BareCommerce,
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
+        let default = TenantSettings::default();
+        let wire = s
+            .wire_request(&event("order.paid"), context(&default), Utc::now())
+            .unwrap();
+        let body: Value = serde_json::from_slice(&wire.body).unwrap();
+        assert_eq!(body["storeId"], "acme", "the tenant id by default");
+        assert_eq!(body["type"], "order.paid");
+        let set = TenantSettings {
+            store_id: Some("store_42".into()),
+            ..TenantSettings::default()
+        };
+        let wire = s
+            .wire_request(&event("order.paid"), context(&set), Utc::now())
+            .unwrap();
+        let body: Value = serde_json::from_slice(&wire.body).unwrap();
+        assert_eq!(body["storeId"], "store_42");
+        assert_eq!(header(&wire, "webhook-id"), Some("evt_1"));
+        assert!(s.needs_tenant_settings());
+    }
+
+    #[test]
+    fn commercio_names_the_event_in_its_header_and_signs_the_payload() {
+        let s = subscription(Format::Commercio, "commercio-secret");
+        let wire = s
+            .wire_request(
+                &event("order.status_changed"),
+                context(&TenantSettings::default()),
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(
+            header(&wire, "x-commercio-event"),
+            Some("ORDER_STATUS_CHANGED")
+        );
+        assert_eq!(
+            header(&wire, "x-commercio-signature"),
+            Some(sign_hex("commercio-secret", &wire.body).as_str())
+        );
+    }
+}
