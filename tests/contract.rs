@@ -8,9 +8,10 @@ use chrono::Utc;
 use support::builders::{self, tenant};
 use support::template::Template;
 use tidings::Backend;
+use tidings::domain::dialect::Format;
 use tidings::domain::{
     ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, EventType,
-    NewEvent, Role, TenantId,
+    NewEvent, Role, SaleorOptions, TenantId, TenantSettings,
 };
 use tidings::ports::queue::{self, OutgoingMessage};
 use tidings::ports::store::{
@@ -25,6 +26,7 @@ support::on_both_backends!(
     api_keys,
     subscription_updates_and_pages,
     event_types,
+    tenant_settings,
     delivery_listing_and_reset,
     queue_send_receive_delete,
     queue_visibility_and_redrive,
@@ -39,6 +41,13 @@ fn subscription(t: &TenantId, events: &[&str]) -> tidings::domain::Subscription 
         .description("orders")
         .hex("x-webhook-signature")
         .header("x-shop", "acme")
+        // Every dialect field off its default, so the stores' round trips cover them.
+        .format(Format::Saleor)
+        .standard_webhooks(false)
+        .saleor(SaleorOptions {
+            domain: Some("shop.example.com".into()),
+            legacy_headers: true,
+        })
         .build()
 }
 
@@ -589,4 +598,57 @@ async fn delivery_listing_and_reset(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.status, DeliveryStatus::Pending);
+}
+
+async fn tenant_settings(backend: Backend) {
+    let b = &backend;
+    let (acme, other) = (tenant("acme"), tenant("other"));
+    assert_eq!(
+        b.tenants.get_tenant_settings(&acme).await.unwrap(),
+        TenantSettings::default(),
+        "a tenant that never set anything has the defaults"
+    );
+    let settings = TenantSettings {
+        store_id: Some("store_42".into()),
+        saleor_domain: Some("shop.example.com".into()),
+    };
+    b.tenants
+        .put_tenant_settings(&acme, &settings)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.tenants.get_tenant_settings(&acme).await.unwrap(),
+        settings
+    );
+    assert_eq!(
+        b.tenants.get_tenant_settings(&other).await.unwrap(),
+        TenantSettings::default(),
+        "settings are the tenant's own"
+    );
+    let cleared = TenantSettings {
+        store_id: None,
+        ..settings
+    };
+    b.tenants
+        .put_tenant_settings(&acme, &cleared)
+        .await
+        .unwrap();
+    assert_eq!(b.tenants.get_tenant_settings(&acme).await.unwrap(), cleared);
+    // The settings item shares the tenant's partition with subscriptions and keys, and
+    // must not show up among them.
+    assert!(
+        b.subscriptions
+            .list_subscriptions(&acme)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(b.api_keys.list_api_keys(&acme).await.unwrap().is_empty());
+    assert!(
+        b.event_types
+            .list_event_types(&acme)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -70,7 +70,7 @@ pub enum StartError {
 /// Starts the stack and returns once it is listening.
 pub async fn start(options: Options) -> Result<Running, StartError> {
     // Development mode: http:// endpoints on loopback are allowed, and nothing else private.
-    let config = Config {
+    let mut config = Config {
         egress: EgressPolicy::AllowLoopback,
         ..options.config
     };
@@ -89,7 +89,6 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     let key = ApiKey::from_plaintext(&api_key, tenant, Role::Admin, Some("development".into()));
     api_keys::install(&backend, &key).await?;
 
-    let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config.clone())?);
     let listener = TcpListener::bind(options.addr)
         .await
         .map_err(|source| StartError::Listen {
@@ -100,6 +99,10 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         addr: options.addr,
         source,
     })?;
+    if config.public_url.is_none() {
+        config.public_url = url::Url::parse(&format!("http://{addr}")).ok();
+    }
+    let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config.clone())?);
     let app = router(AppState::new(backend.clone(), config));
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

@@ -24,6 +24,9 @@ pub struct Config {
     pub auto_disable_after: Duration,
     /// Production refuses non-public endpoints; the local runner allows loopback.
     pub egress: EgressPolicy,
+    /// `TIDINGS_PUBLIC_URL`: where the API is reached (the template sets the HTTP API's URL;
+    /// the local runner its own address). Its host is the default `Saleor-Domain`.
+    pub public_url: Option<url::Url>,
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
@@ -56,6 +59,7 @@ impl Default for Config {
             rotation_overlap: Duration::from_secs(24 * 3600),
             auto_disable_after: Duration::from_secs(5 * 24 * 3600),
             egress: EgressPolicy::PublicOnly,
+            public_url: None,
         }
     }
 }
@@ -89,7 +93,31 @@ impl Config {
         if let Some(secs) = positive(&lookup, "TIDINGS_SECRET_ROTATION_OVERLAP_SECS")? {
             config.rotation_overlap = Duration::from_secs(secs);
         }
+        if let Some(url) = lookup("TIDINGS_PUBLIC_URL").filter(|u| !u.is_empty()) {
+            let parsed = url::Url::parse(&url)
+                .ok()
+                .filter(|u| u.host_str().is_some())
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "TIDINGS_PUBLIC_URL",
+                    message: format!("'{url}' is not an absolute URL"),
+                })?;
+            config.public_url = Some(parsed);
+        }
         Ok(config)
+    }
+
+    /// The API's own domain (host and port, if any), as `Saleor-Domain` carries it.
+    pub fn public_domain(&self) -> String {
+        self.public_url
+            .as_ref()
+            .and_then(|u| {
+                let host = u.host_str()?;
+                Some(match u.port() {
+                    Some(port) => format!("{host}:{port}"),
+                    None => host.to_owned(),
+                })
+            })
+            .unwrap_or_else(|| "localhost".to_owned())
     }
 }
 

@@ -1,8 +1,10 @@
-//! Webhook signatures.
+//! Webhook signatures: every signature header a delivery carries ([`delivery_headers`]),
+//! and [`verify`] for receivers written in Rust. A leaf: it knows secrets and bytes, not
+//! subscriptions.
 //!
 //! [Standard Webhooks](https://www.standardwebhooks.com/): `webhook-id`, `webhook-timestamp`
 //! and `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the
-//! base64-decoded part of a `whsec_…` secret. [`verify`] is what a receiver written in Rust calls.
+//! base64-decoded part of a `whsec_…` secret.
 
 use std::fmt;
 
@@ -13,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use thiserror::Error;
 
-use crate::domain::ValidationError;
 use crate::ids;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -30,7 +31,21 @@ const MIN_KEY_BYTES: usize = 24;
 const MAX_KEY_BYTES: usize = 64;
 const GENERATED_KEY_BYTES: usize = 32;
 
-/// A signing secret, `whsec_` + base64 of 24 to 64 bytes. Its `Debug` never shows the key.
+/// A receiver's own secret, brought over as it is.
+const PLAIN_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
+
+/// A secret that breaks the rule of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SecretError {
+    #[error("must be 'whsec_' followed by the base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes")]
+    Malformed,
+    #[error("must be 8 to 256 printable ASCII characters")]
+    MalformedPlain,
+}
+
+/// A signing secret: `whsec_` + base64 of 24 to 64 bytes (keyed with those bytes), or a
+/// receiver's existing secret of 8 to 256 printable characters (keyed with its UTF-8 bytes,
+/// as the seeds' receivers key their HMAC). Its `Debug` never shows the key.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Secret {
@@ -48,18 +63,13 @@ impl Secret {
         }
     }
 
-    pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        let rule = format!(
-            "must be 'whsec_' followed by the base64 of {MIN_KEY_BYTES} to {MAX_KEY_BYTES} bytes"
-        );
-        let encoded = text
-            .strip_prefix(PREFIX)
-            .ok_or_else(|| ValidationError::new("secret", rule.clone()))?;
+    pub fn parse(text: &str) -> Result<Self, SecretError> {
+        let encoded = text.strip_prefix(PREFIX).ok_or(SecretError::Malformed)?;
         let key = STANDARD
             .decode(encoded)
-            .map_err(|_| ValidationError::new("secret", rule.clone()))?;
+            .map_err(|_| SecretError::Malformed)?;
         if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&key.len()) {
-            return Err(ValidationError::new("secret", rule));
+            return Err(SecretError::Malformed);
         }
         Ok(Self {
             text: text.to_owned(),
@@ -67,7 +77,28 @@ impl Secret {
         })
     }
 
-    /// The secret as the subscriber stores it (`whsec_…`).
+    /// A receiver's existing secret, as it is (Saleor's own example is `secret-key`); a
+    /// `whsec_` secret keeps its Standard Webhooks meaning.
+    pub fn parse_plain(text: &str) -> Result<Self, SecretError> {
+        if let Ok(secret) = Self::parse(text) {
+            return Ok(secret);
+        }
+        let printable = text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        if !printable || !PLAIN_CHARS.contains(&text.len()) {
+            return Err(SecretError::MalformedPlain);
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            key: text.as_bytes().to_vec(),
+        })
+    }
+
+    /// Whether this is a `whsec_` secret, which the Standard Webhooks libraries take as it is.
+    pub fn is_standard(&self) -> bool {
+        self.text.starts_with(PREFIX)
+    }
+
+    /// The secret as the subscriber stores it (`whsec_…`, or its own).
     pub fn expose(&self) -> &str {
         &self.text
     }
@@ -89,9 +120,9 @@ impl Secret {
 }
 
 impl TryFrom<String> for Secret {
-    type Error = ValidationError;
+    type Error = SecretError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::parse_plain(&value)
     }
 }
 
@@ -103,8 +134,56 @@ impl From<Secret> for String {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(whsec_…)")
+        f.write_str(if self.is_standard() {
+            "Secret(whsec_…)"
+        } else {
+            "Secret(…)"
+        })
     }
+}
+
+/// What one delivery is signed with.
+#[derive(Debug, Clone)]
+pub struct SigningKeys<'a> {
+    /// Whether the Standard Webhooks headers are sent.
+    pub standard: bool,
+    /// The live secrets, the current one first: each adds a `v1,` signature, so receivers on
+    /// the old or the new secret verify during a rotation.
+    pub secrets: Vec<&'a Secret>,
+    /// The headers that carry the seeds' hex signature, made with the current secret (a
+    /// single hex value has no room for a second secret).
+    pub hex_headers: Vec<&'a str>,
+}
+
+/// Every signature header of one delivery: the Standard Webhooks headers (unless turned
+/// off), and each hex signature header.
+pub fn delivery_headers(
+    keys: &SigningKeys<'_>,
+    msg_id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    if keys.standard {
+        let signatures = keys
+            .secrets
+            .iter()
+            .map(|secret| secret.sign(msg_id, timestamp, body))
+            .collect::<Vec<_>>()
+            .join(" ");
+        headers.extend([
+            (HEADER_ID.to_owned(), msg_id.to_owned()),
+            (HEADER_TIMESTAMP.to_owned(), timestamp.to_string()),
+            (HEADER_SIGNATURE.to_owned(), signatures),
+        ]);
+    }
+    if let Some(current) = keys.secrets.first() {
+        let hex = sign_hex(current.expose(), body);
+        for header in &keys.hex_headers {
+            headers.push(((*header).to_owned(), hex.clone()));
+        }
+    }
+    headers
 }
 
 /// Why a delivery did not verify.
@@ -338,8 +417,88 @@ mod tests {
             &short,
             &long,
         ] {
-            assert_eq!(Secret::parse(bad).unwrap_err().field, "secret", "{bad}");
+            assert_eq!(Secret::parse(bad), Err(SecretError::Malformed), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_delivery_carries_one_v1_signature_per_live_secret_and_the_hex_one_if_asked() {
+        let (secret, id, ts, body, sig) = VECTORS[0];
+        let current = Secret::parse(secret).unwrap();
+        let old = Secret::parse(VECTORS[1].0).unwrap();
+        let keys = SigningKeys {
+            standard: true,
+            secrets: vec![&current, &old],
+            hex_headers: vec!["x-webhook-signature"],
+        };
+        let headers = delivery_headers(&keys, id, ts, body.as_bytes());
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get(HEADER_ID), Some(id));
+        assert_eq!(get(HEADER_TIMESTAMP), Some("1614265330"));
+        let signatures = get(HEADER_SIGNATURE).unwrap();
+        assert!(
+            signatures.starts_with(&format!("{sig} v1,")),
+            "{signatures}"
+        );
+        assert_eq!(
+            get("x-webhook-signature"),
+            Some(sign_hex(secret, body.as_bytes()).as_str()),
+            "the hex signature uses the current secret"
+        );
+        let plain = SigningKeys {
+            standard: true,
+            secrets: vec![&current],
+            hex_headers: vec![],
+        };
+        assert_eq!(delivery_headers(&plain, id, ts, body.as_bytes()).len(), 3);
+        let hex_only = SigningKeys {
+            standard: false,
+            secrets: vec![&current],
+            hex_headers: vec!["x-medusa-signature", "saleor-signature"],
+        };
+        let names: Vec<_> = delivery_headers(&hex_only, id, ts, body.as_bytes())
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["x-medusa-signature", "saleor-signature"]);
+    }
+
+    #[test]
+    fn a_receivers_own_secret_is_taken_as_it_is_and_keys_with_its_bytes() {
+        let plain = Secret::parse_plain("secret-key").unwrap();
+        assert_eq!(plain.expose(), "secret-key");
+        assert!(!plain.is_standard());
+        assert_eq!(format!("{plain:?}"), "Secret(…)");
+        // Standard Webhooks keyed with the bytes: what a library given whsec_ + base64 computes.
+        let as_whsec = format!("whsec_{}", STANDARD.encode("secret-key"));
+        let sig = plain.sign("msg_1", 1614265330, b"{}");
+        assert_eq!(
+            verify(
+                &as_whsec,
+                Some("msg_1"),
+                Some("1614265330"),
+                Some(&sig),
+                b"{}",
+                1614265330
+            ),
+            Ok(())
+        );
+        let whsec = Secret::parse_plain(VECTORS[0].0).unwrap();
+        assert!(whsec.is_standard(), "a whsec_ secret keeps its meaning");
+        for bad in ["short", "tab\there!", &"x".repeat(257), "naïve-secret"] {
+            assert_eq!(
+                Secret::parse_plain(bad),
+                Err(SecretError::MalformedPlain),
+                "{bad}"
+            );
+        }
+        let stored: Secret = serde_json::from_str("\"secret-key\"").unwrap();
+        assert_eq!(stored, plain, "stored plain secrets read back");
     }
 
     #[test]

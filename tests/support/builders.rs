@@ -5,9 +5,10 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use tidings::Backend;
 use tidings::config::Config;
+use tidings::domain::dialect::Format;
 use tidings::domain::{
-    DeliveryMessage, EventPattern, NewEvent, SignatureScheme, Subscription, SubscriptionId,
-    TenantId,
+    DeliveryMessage, EventPattern, NewEvent, SaleorOptions, SignatureScheme, Subscription,
+    SubscriptionId, TenantId,
 };
 use tidings::egress::EgressPolicy;
 use tidings::services::dispatch::Dispatcher;
@@ -36,6 +37,9 @@ pub fn subscription(url: &str) -> SubscriptionBuilder {
         previous_secrets: Vec::new(),
         signature: SignatureScheme::Standard,
         headers: Default::default(),
+        format: Format::Standard,
+        standard_webhooks: true,
+        saleor: SaleorOptions::default(),
         created_at: Utc::now(),
         failing_since: None,
     })
@@ -83,6 +87,23 @@ impl SubscriptionBuilder {
     /// A static header sent with every delivery.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.0.headers.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// The wire dialect of its deliveries.
+    pub fn format(mut self, format: Format) -> Self {
+        self.0.format = format;
+        self
+    }
+
+    /// Whether deliveries also carry the Standard Webhooks headers.
+    pub fn standard_webhooks(mut self, on: bool) -> Self {
+        self.0.standard_webhooks = on;
+        self
+    }
+
+    pub fn saleor(mut self, options: SaleorOptions) -> Self {
+        self.0.saleor = options;
         self
     }
 

@@ -8,6 +8,7 @@
 //! | API key       | `APIKEY#{sha256 of the key}`       | `APIKEY`              |
 //! | key listing   | `TENANT#{tenant}`                  | `APIKEY#{key id}`     |
 //! | custom type   | `TENANT#{tenant}`                  | `EVENTTYPE#{name}`    |
+//! | settings      | `TENANT#{tenant}`                  | `SETTINGS`            |
 //!
 //! Events and deliveries get a partition each, so a busy tenant spreads across partitions.
 //! The index `by_subscription` (`gsi1pk` = `SUBSCRIPTION#{tenant}#{subscription}`, `gsi1sk`
@@ -25,6 +26,7 @@ use serde::de::DeserializeOwned;
 
 use crate::domain::{
     ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId, TenantId,
+    TenantSettings,
 };
 use crate::ports::store::*;
 
@@ -509,5 +511,32 @@ impl EventTypeStore for DynamoStore {
     ) -> Result<Vec<CustomEventType>, StoreError> {
         self.query_prefix(format!("TENANT#{tenant}"), "EVENTTYPE#")
             .await
+    }
+}
+
+fn settings_key(tenant: &TenantId) -> (String, String) {
+    (format!("TENANT#{tenant}"), "SETTINGS".to_owned())
+}
+
+#[async_trait]
+impl TenantStore for DynamoStore {
+    async fn get_tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError> {
+        Ok(self.get(settings_key(tenant)).await?.unwrap_or_default())
+    }
+
+    async fn put_tenant_settings(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = settings_key(tenant);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(pk, sk, settings)?))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 }

@@ -38,6 +38,7 @@ impl Embedded {
             deliveries: self.store.clone(),
             api_keys: self.store.clone(),
             event_types: self.store.clone(),
+            tenants: self.store.clone(),
             queue: self.queue.clone(),
         }
     }
@@ -60,7 +61,8 @@ impl Backend {
             events: store.clone(),
             deliveries: store.clone(),
             api_keys: store.clone(),
-            event_types: store,
+            event_types: store.clone(),
+            tenants: store,
             queue,
         }
     }

@@ -1,3 +1,5 @@
+//! API keys and roles; keys are stored only as their SHA-256.
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -7,7 +9,7 @@ use super::TenantId;
 use crate::ids;
 
 /// What a key may do within its tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// May post events only.

@@ -6,7 +6,8 @@
 //! Dotted names from the seeds are kept as they are (`order.placed`, `payment.refund.success`);
 //! upper-case enum names become dotted ones (Saleor's `ORDER_CREATED` is `order.created`,
 //! `PRODUCT_VARIANT_OUT_OF_STOCK` is `variant.out_of_stock`, commercio's `INVENTORY_LOW` is
-//! `inventory.low`). Cancellation is always spelled `cancelled`, so Medusa's `order.canceled`
+//! `inventory.low`; Saleor's `NOTIFY_USER`, which seed 004 prints as `NOTIFY`, is
+//! `notify.user`). Cancellation is always spelled `cancelled`, so Medusa's `order.canceled`
 //! is `order.cancelled`. Saleor's `ANY_EVENTS` wildcard is the subscription pattern `*`, not
 //! a type. Two types are Tidings' own: `webhook.test` and `subscription.disabled`.
 
@@ -87,6 +88,12 @@ pub const CATALOG: &[CatalogEntry] = &[
     entry("menu_item.created", "A new menu item was created."),
     entry("menu_item.deleted", "A menu item was deleted."),
     entry("menu_item.updated", "A menu item was updated."),
+    // Saleor's NOTIFY_USER ("notify_user" in Saleor's code; seed 004 prints it as NOTIFY):
+    // read like every other Saleor name, and an event type needs two words anyway.
+    entry(
+        "notify.user",
+        "A notification to a user (account confirmation, password reset, order email…) was requested.",
+    ),
     entry("order.cancelled", "An order was cancelled."),
     entry("order.completed", "An order was completed."),
     entry("order.confirmed", "An order was confirmed."),
@@ -301,61 +308,6 @@ mod tests {
         }
         assert!(catalog_entry("order.cancelled").is_some());
         assert!(catalog_entry("order.canceled").is_none());
-    }
-
-    #[test]
-    fn the_seeds_key_events_are_present() {
-        for name in [
-            // Medusa
-            "order.placed",
-            "order.fulfillment_created",
-            "order.shipment_created",
-            "payment.captured",
-            "payment.refunded",
-            "inventory.updated",
-            // Commerce Engine
-            "order.created",
-            "order.confirmed",
-            "order.completed",
-            "order.cancelled",
-            "payment.success",
-            "payment.failed",
-            "payment.retried",
-            "payment.refund.initiated",
-            "payment.refund.success",
-            "payment.refund.failed",
-            "shipment.created",
-            "shipment.updated",
-            "shipment.delivered",
-            "shipment.cancelled",
-            // BareCommerce
-            "order.paid",
-            "order.refunded",
-            "product.updated",
-            "customer.deleted",
-            "category.created",
-            "page.updated",
-            "media.deleted",
-            // commercio
-            "order.status_changed",
-            "inventory.low",
-            "payment.received",
-            "customer.created",
-            // Saleor
-            "order.fully_paid",
-            "variant.out_of_stock",
-            "variant.back_in_stock",
-            "checkout.created",
-            "collection.updated",
-            "gift_card.status_changed",
-            "warehouse.created",
-            "shipping_zone.deleted",
-            // Tidings
-            "webhook.test",
-            "subscription.disabled",
-        ] {
-            assert!(catalog_entry(name).is_some(), "{name}");
-        }
     }
 
     #[test]

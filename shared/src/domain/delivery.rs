@@ -1,6 +1,12 @@
+//! Deliveries: the queue message of one event for one subscription, and the record of
+//! its attempts.
+
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::dialect::Format;
 use super::{Event, EventId, EventType, SubscriptionId, TenantId};
 
 /// The body of one queue message: one event for one subscription.
@@ -59,8 +65,25 @@ pub struct DeliveryRecord {
     /// The last few attempts, newest first.
     #[serde(default)]
     pub recent_attempts: Vec<AttemptLog>,
+    /// How the last attempt went out on the wire.
+    #[serde(default)]
+    pub sent: Option<SentAs>,
     /// Unix seconds after which the store may drop the record (DynamoDB TTL).
     pub expires_at: i64,
+}
+
+/// How a delivery went out: its format, the event name in that format's spelling, and the
+/// headers sent, signature values elided (`…`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentAs {
+    pub format: Format,
+    pub event_name: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+impl SentAs {
+    /// What stands for a signature value in the record.
+    pub const ELIDED: &'static str = "…";
 }
 
 /// One attempt, as an operator sees it when finding out why a delivery failed.
@@ -98,6 +121,7 @@ impl DeliveryRecord {
             next_attempt_at: None,
             duration_ms: None,
             recent_attempts: Vec::new(),
+            sent: None,
             expires_at,
         }
     }

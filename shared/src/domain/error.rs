@@ -1,3 +1,5 @@
+//! The one validation error: which field broke which rule.
+
 use thiserror::Error;
 
 /// A value that breaks a rule, naming the field and the rule.

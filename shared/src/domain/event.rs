@@ -1,3 +1,5 @@
+//! Events: ids, types, the envelope subscribers receive, and a producer's new event.
+
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -80,6 +82,34 @@ impl EventType {
         }
     }
 
+    /// A type in any seed's spelling (`ORDER_CREATED`, `order_created`, `order.canceled`,
+    /// `WAREHOUSE_CRATED`) is the catalog type it means; any other name must follow the rule.
+    /// A name without dots that means no catalog type is refused with the closest ones.
+    pub fn parse_any(value: &str) -> Result<Self, ValidationError> {
+        // One case throughout, as every seed writes its names: `Order.Created` is no spelling.
+        let one_case = !value.chars().any(|c| c.is_ascii_lowercase())
+            || !value.chars().any(|c| c.is_ascii_uppercase());
+        if let Some(catalog_type) = super::dialect::canonical(value).filter(|_| one_case) {
+            return Ok(Self(catalog_type.to_owned()));
+        }
+        Self::parse(value).map_err(|e| {
+            if value.contains('.') || value.is_empty() {
+                return e;
+            }
+            let hint = match super::dialect::suggest_any(value).as_slice() {
+                [] => String::new(),
+                names => format!(" (did you mean '{}'?)", names.join("' or '")),
+            };
+            ValidationError::new(
+                "type",
+                format!(
+                    "'{value}' is not a known event type in any spelling{hint}; see \
+                     GET /v1/event-types"
+                ),
+            )
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -145,7 +175,7 @@ impl NewEvent {
             Some(_) => return Err(ValidationError::new("id", "must be a string")),
         };
         let event_type = match fields.remove("type") {
-            Some(Value::String(s)) => EventType::parse(&s)?,
+            Some(Value::String(s)) => EventType::parse_any(&s)?,
             None | Some(Value::Null) => return Err(ValidationError::new("type", "is required")),
             Some(_) => return Err(ValidationError::new("type", "must be a string")),
         };

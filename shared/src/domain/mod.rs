@@ -4,19 +4,23 @@
 mod api_key;
 pub mod catalog;
 mod delivery;
+pub mod dialect;
 mod error;
 mod event;
 mod pattern;
 pub mod retry;
 mod subscription;
 mod tenant;
+mod wire;
 
 pub use api_key::{ApiKey, ApiKeyHash, Role};
-pub use delivery::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus};
+pub use delivery::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SentAs};
 pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
 pub use pattern::EventPattern;
 pub use subscription::{
-    NewSubscription, RetiredSecret, SignatureScheme, Subscription, SubscriptionId, fields,
+    NewSubscription, RetiredSecret, SaleorOptions, SignatureScheme, Subscription, SubscriptionId,
+    fields,
 };
-pub use tenant::TenantId;
+pub use tenant::{TenantId, TenantSettings};
+pub use wire::{WireContext, WireRequest};

@@ -1,3 +1,5 @@
+//! Event patterns: what a subscription listens to (an exact type, `prefix.*` or `*`).
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -18,15 +20,22 @@ pub enum EventPattern {
 
 impl EventPattern {
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
-        if value == "*" {
+        if value == "*" || super::dialect::is_wildcard(value) {
             return Ok(Self::All);
         }
         if let Some(prefix) = value.strip_suffix(".*") {
             if !prefix.is_empty() && prefix.split('.').all(is_word) {
                 return Ok(Self::Prefix(prefix.to_owned()));
             }
-        } else if let Ok(exact) = EventType::parse(value) {
-            return Ok(Self::Exact(exact));
+        } else {
+            match EventType::parse_any(value) {
+                Ok(exact) => return Ok(Self::Exact(exact)),
+                // A seed-style name that means nothing: say which ones come close.
+                Err(e) if !value.contains('.') && e.rule.contains("did you mean") => {
+                    return Err(ValidationError::new("events", e.rule));
+                }
+                Err(_) => {}
+            }
         }
         Err(ValidationError::new(
             "events",

@@ -1,3 +1,6 @@
+//! Subscriptions: an endpoint, its patterns, secrets and signature scheme, and the rules
+//! for each field a client sets.
+
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -5,10 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::dialect::Format;
 use super::{EventPattern, EventType, TenantId, ValidationError};
 use crate::egress::EgressPolicy;
 use crate::ids;
-use crate::signing::Secret;
+use crate::signing::{Secret, SigningKeys};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -111,6 +115,22 @@ impl SignatureScheme {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
+/// What a `saleor` subscription sends beside the payload.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleorOptions {
+    /// `Saleor-Domain` (and the host of `Saleor-Api-Url`); the tenant's setting, or the
+    /// API's own domain, when absent.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// Also the deprecated `X-Saleor-Event`, `X-Saleor-Domain` and `X-Saleor-Signature`.
+    #[serde(default)]
+    pub legacy_headers: bool,
+}
+
 /// A secret replaced by a rotation, still signing deliveries until `expires_at`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetiredSecret {
@@ -136,6 +156,15 @@ pub struct Subscription {
     /// Static headers added to every delivery.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// The wire dialect of its deliveries: body shape, event names, headers and signature.
+    #[serde(default)]
+    pub format: Format,
+    /// Whether deliveries also carry the Standard Webhooks headers (`webhook-id`…).
+    #[serde(default = "yes")]
+    pub standard_webhooks: bool,
+    /// Saleor options, for the `saleor` format.
+    #[serde(default)]
+    pub saleor: SaleorOptions,
     #[serde(with = "super::event::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Since when every attempt to this endpoint has failed (none when the last succeeded).
@@ -168,6 +197,56 @@ impl Subscription {
                 .filter(move |r| r.expires_at > now)
                 .map(|r| &r.secret),
         )
+    }
+
+    /// What a delivery made at `now` is signed with: the format's own signature headers,
+    /// the `hex` scheme's header, and the Standard Webhooks headers unless turned off.
+    pub fn signing_keys(&self, now: DateTime<Utc>) -> SigningKeys<'_> {
+        let mut hex_headers: Vec<&str> = self.format.signature_headers().to_vec();
+        if self.format == Format::Saleor && self.saleor.legacy_headers {
+            hex_headers.push(super::dialect::SALEOR_LEGACY_SIGNATURE);
+        }
+        hex_headers.extend(self.signature.header());
+        SigningKeys {
+            standard: self.standard_webhooks,
+            secrets: self.signing_secrets(now).collect(),
+            hex_headers,
+        }
+    }
+
+    /// Switches the wire dialect, keeping the secret: one the new format cannot sign with
+    /// is refused, and options of the old format are dropped.
+    pub fn set_format(&mut self, format: Format) -> Result<(), ValidationError> {
+        if !format.takes_plain_secrets() && !self.secret.is_standard() {
+            return Err(ValidationError::new(
+                "format",
+                format!(
+                    "'{format}' signs with Standard Webhooks, which needs a whsec_ secret: \
+                     rotate the secret to one first (POST /v1/subscriptions/{{id}}/rotate-secret)"
+                ),
+            ));
+        }
+        if format != Format::Saleor {
+            self.saleor = SaleorOptions::default();
+        }
+        self.format = format;
+        Ok(())
+    }
+
+    /// Refuses a subscription whose deliveries would carry no signature at all.
+    pub fn check_signed(&self) -> Result<(), ValidationError> {
+        let keys = self.signing_keys(self.created_at);
+        if keys.standard || !keys.hex_headers.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationError::new(
+                "standard_webhooks",
+                format!(
+                    "cannot be false with the '{}' format: its deliveries would not be signed",
+                    self.format
+                ),
+            ))
+        }
     }
 
     /// Replaces the secret. The old one, and any older one still live, keep signing for at
@@ -275,6 +354,47 @@ pub mod fields {
         Ok(patterns)
     }
 
+    /// A secret the format accepts: `whsec_` for the formats built on Standard Webhooks,
+    /// the receiver's own secret as it is for the seeds' hex-signed formats.
+    pub fn secret(secret: &str, format: Format) -> Result<Secret, ValidationError> {
+        let parsed = if format.takes_plain_secrets() {
+            Secret::parse_plain(secret)
+        } else {
+            Secret::parse(secret)
+        };
+        parsed.map_err(|e| {
+            let rule = if format.takes_plain_secrets() {
+                e.to_string()
+            } else {
+                format!(
+                    "{e} (the '{format}' format signs with Standard Webhooks; the medusa, \
+                     commerce-engine, commercio and saleor formats take a receiver's own secret)"
+                )
+            };
+            ValidationError::new("secret", rule)
+        })
+    }
+
+    /// A host name, with an optional port, as Saleor puts it in `Saleor-Domain`.
+    pub fn saleor_domain(domain: &str) -> Result<String, ValidationError> {
+        let domain = domain.trim().to_ascii_lowercase();
+        let (host, port) = domain.split_once(':').unwrap_or((&domain, ""));
+        let host_ok = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        let port_ok = port.is_empty() || port.parse::<u16>().is_ok();
+        if host_ok && port_ok {
+            Ok(domain)
+        } else {
+            Err(ValidationError::new(
+                "saleor_domain",
+                "must be a bare host name such as 'shop.example.com', with an optional ':port'",
+            ))
+        }
+    }
+
     pub fn description(description: Option<String>) -> Result<Option<String>, ValidationError> {
         if description
             .as_ref()
@@ -291,6 +411,7 @@ pub mod fields {
     pub fn headers(
         headers: BTreeMap<String, String>,
         scheme: &SignatureScheme,
+        format: Format,
     ) -> Result<BTreeMap<String, String>, ValidationError> {
         if headers.len() > MAX_HEADERS {
             return Err(ValidationError::new(
@@ -302,10 +423,14 @@ pub mod fields {
         for (name, value) in headers {
             let name = name.to_ascii_lowercase();
             check_header_name("headers", &name)?;
-            if scheme.header() == Some(name.as_str()) {
+            if scheme.header() == Some(name.as_str())
+                || format.reserved_headers().contains(&name.as_str())
+            {
                 return Err(ValidationError::new(
                     "headers",
-                    format!("'{name}' carries the signature and cannot be overridden"),
+                    format!(
+                        "'{name}' is set by the subscription's format or signature and cannot be overridden"
+                    ),
                 ));
             }
             let printable = value
@@ -333,6 +458,9 @@ pub struct NewSubscription {
     pub secret: Option<Secret>,
     pub signature: SignatureScheme,
     pub headers: BTreeMap<String, String>,
+    pub format: Format,
+    pub standard_webhooks: bool,
+    pub saleor: SaleorOptions,
 }
 
 impl NewSubscription {
@@ -348,6 +476,9 @@ impl NewSubscription {
             previous_secrets: Vec::new(),
             signature: self.signature,
             headers: self.headers,
+            format: self.format,
+            standard_webhooks: self.standard_webhooks,
+            saleor: self.saleor,
             created_at: now,
             failing_since: None,
         }
@@ -372,6 +503,9 @@ mod tests {
             secret: None,
             signature: SignatureScheme::Standard,
             headers: BTreeMap::new(),
+            format: Format::Standard,
+            standard_webhooks: true,
+            saleor: SaleorOptions::default(),
         })
     }
 
@@ -467,7 +601,7 @@ mod tests {
         };
         let h = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
         assert_eq!(
-            fields::headers(h("X-Shop", "acme"), &scheme).unwrap(),
+            fields::headers(h("X-Shop", "acme"), &scheme, Format::Standard).unwrap(),
             h("x-shop", "acme"),
             "names are lowercased"
         );
@@ -478,7 +612,10 @@ mod tests {
             ("bad name", "x"),
             ("x-ok", "line\nbreak"),
         ] {
-            assert!(fields::headers(h(name, value), &scheme).is_err(), "{name}");
+            assert!(
+                fields::headers(h(name, value), &scheme, Format::Standard).is_err(),
+                "{name}"
+            );
         }
     }
 

@@ -1,3 +1,6 @@
+//! `/v1/subscriptions/{id}/deliveries`, `/v1/deliveries…`, `/v1/events/{id}` and
+//! `/v1/dead-letters…`: what became of each delivery, sending again, and dead letters.
+
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -7,8 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, AppState, Caller, Problem};
-use crate::domain::{AttemptLog, DeliveryRecord, DeliveryStatus};
+use super::{ApiError, AppState, Caller};
+use crate::domain::{AttemptLog, DeliveryRecord, DeliveryStatus, SentAs};
 use crate::services::deliveries;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -89,6 +92,33 @@ struct DeliveryView {
     duration_ms: Option<u64>,
     /// The last attempts, newest first.
     recent_attempts: Vec<AttemptView>,
+    /// How the last attempt went out; `null` before the first.
+    #[schema(required = true)]
+    sent: Option<SentView>,
+}
+
+/// How a delivery went out on the wire.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SentAs)]
+struct SentView {
+    /// The subscription's format at the time.
+    #[schema(example = "saleor")]
+    format: &'static str,
+    /// The event's name in that format's spelling.
+    #[schema(example = "order_created")]
+    event_name: String,
+    /// Every header sent but `content-type`; signature values are shown as `…`.
+    headers: std::collections::BTreeMap<String, String>,
+}
+
+impl From<SentAs> for SentView {
+    fn from(s: SentAs) -> Self {
+        Self {
+            format: s.format.name(),
+            event_name: s.event_name,
+            headers: s.headers,
+        }
+    }
 }
 
 impl From<DeliveryRecord> for DeliveryView {
@@ -115,6 +145,7 @@ impl From<DeliveryRecord> for DeliveryView {
                 .into_iter()
                 .map(AttemptView::from)
                 .collect(),
+            sent: r.sent.map(SentView::from),
         }
     }
 }
@@ -190,12 +221,6 @@ struct PeekQuery {
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)"), ListDeliveries),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -224,10 +249,6 @@ async fn list(
     params(("id" = String, Path, description = "The delivery's id (`dlv_…`)")),
     responses(
         (status = 200, description = "The delivery and its recent attempts", body = DeliveryView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No delivery of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -255,11 +276,6 @@ async fn fetch(
     params(("id" = String, Path, description = "The delivery's id (`dlv_…`)")),
     responses(
         (status = 202, description = "Queued again", body = DeliveryView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No delivery of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The event has expired", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or queue unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -282,10 +298,6 @@ async fn retry(
     params(("id" = String, Path, description = "The event's id")),
     responses(
         (status = 200, description = "The event and each of its deliveries", body = EventView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No event of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -314,14 +326,6 @@ async fn event(
     request_body(content = Recover, content_type = "application/json"),
     responses(
         (status = 202, description = "The failed and dead deliveries were queued again", body = Requeued),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or mistyped", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or queue unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -355,11 +359,6 @@ async fn recover(
     params(PeekQuery),
     responses(
         (status = 200, description = "Dead letters of this tenant", body = DeadLetters),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A parameter breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Queue unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -400,9 +399,6 @@ async fn dead_letters(
     tag = "deliveries",
     responses(
         (status = 202, description = "Moved back to the deliveries queue", body = Requeued),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or queue unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

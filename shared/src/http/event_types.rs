@@ -1,3 +1,5 @@
+//! `/v1/event-types`: the catalog and the tenant's own types.
+
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
@@ -6,7 +8,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApiError, AppState, Caller, Problem};
+use super::{ApiError, AppState, Caller};
 use crate::services::event_types;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -59,9 +61,6 @@ struct EventTypes {
     tag = "event-types",
     responses(
         (status = 200, description = "Every event type known to the tenant", body = EventTypes),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -91,14 +90,6 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Even
     request_body(content = RegisterEventType, content_type = "application/json"),
     responses(
         (status = 201, description = "Registered", body = EventTypeView),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The name is in the catalog or already registered", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

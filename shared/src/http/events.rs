@@ -1,3 +1,5 @@
+//! `POST /v1/events`: the ingest function's one route.
+
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
@@ -8,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{ApiError, AppState, Caller, Problem};
+use super::{ApiError, AppState, Caller};
 use crate::services::events::{self, Receipt};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -87,13 +89,6 @@ impl From<Receipt> for ReceiptView {
     request_body(content = EventInput, content_type = "application/json"),
     responses(
         (status = 202, description = "Accepted and enqueued (or a duplicate of an accepted id)", body = ReceiptView),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "This event id was already accepted with a different type or data", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 240 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or queue unavailable; retry with the same event id", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

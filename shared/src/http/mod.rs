@@ -8,7 +8,9 @@ mod error;
 mod event_types;
 mod events;
 pub mod openapi;
+mod problems;
 mod subscriptions;
+mod tenant;
 
 use std::sync::Arc;
 
@@ -20,6 +22,9 @@ pub use error::{ApiError, Problem};
 
 use crate::Backend;
 use crate::config::{Config, ConfigError, MAX_EVENT_BYTES};
+
+/// The largest management request body (events have their own limit, `MAX_EVENT_BYTES`).
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -66,8 +71,9 @@ fn api_routes() -> Router<AppState> {
         .merge(event_types::routes())
         .merge(api_keys::routes())
         .merge(deliveries::routes())
+        .merge(tenant::routes())
         .merge(openapi::routes())
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
 fn serve(routes: Router<AppState>, state: AppState) -> Router {

@@ -11,7 +11,8 @@ use axum::routing::get;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{AppState, api_keys, deliveries, event_types, events, subscriptions};
+use super::problems::ProblemResponses;
+use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscriptions, tenant};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,16 +44,20 @@ use super::{AppState, api_keys, deliveries, event_types, events, subscriptions};
         deliveries::recover,
         deliveries::dead_letters,
         deliveries::redrive,
+        tenant::fetch,
+        tenant::update,
         openapi_json,
     ),
-    // Named here because `rotate` refers to it by `ref` (to keep its body optional).
-    components(schemas(subscriptions::RotateSecret)),
-    modifiers(&BearerAuth),
+    // Named here because `rotate` refers to it by `ref` (to keep its body optional), and
+    // `Problem` because only `ProblemResponses` refers to it.
+    components(schemas(subscriptions::RotateSecret, Problem)),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "events", description = "Posting events (admin or ingest keys)"),
         (name = "subscriptions", description = "Endpoints that receive events (admin keys)"),
         (name = "event-types", description = "The catalog and the tenant's own event types (admin keys)"),
         (name = "api-keys", description = "The tenant's API keys (admin keys)"),
+        (name = "tenant", description = "The tenant's own settings (admin keys)"),
         (name = "deliveries", description = "Deliveries, their attempts, replay and the dead-letter queue (admin keys)"),
         (name = "meta", description = "This document"),
     )

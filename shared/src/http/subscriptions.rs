@@ -1,3 +1,5 @@
+//! `/v1/subscriptions…`: the subscription resource, its secret, rotation and test events.
+
 use std::collections::BTreeMap;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -9,7 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiError, AppState, Caller, Problem};
+use super::{ApiError, AppState, Caller};
+use crate::domain::dialect::Format;
 use crate::domain::{EventPattern, Subscription};
 use crate::services::subscriptions;
 
@@ -46,7 +49,9 @@ pub(super) struct CreateSubscription {
     description: Option<String>,
     /// Whether events are delivered (default `true`).
     active: Option<bool>,
-    /// The signing secret (`whsec_` + base64 of 24 to 64 bytes); generated when absent.
+    /// The signing secret: `whsec_` + base64 of 24 to 64 bytes; in the `medusa`,
+    /// `commerce-engine`, `commercio` and `saleor` formats also the receiver's existing secret
+    /// as it is (8 to 256 printable characters). Generated (32 random bytes) when absent.
     secret: Option<String>,
     /// `standard` (default) or `hex`.
     #[schema(example = "standard")]
@@ -55,6 +60,17 @@ pub(super) struct CreateSubscription {
     signature_header: Option<String>,
     /// Static headers added to every delivery: at most 20, values of printable ASCII.
     headers: Option<BTreeMap<String, String>>,
+    /// The wire dialect of the deliveries: `standard` (default), `medusa`, `commerce-engine`,
+    /// `barecommerce`, `commercio` or `saleor` (body shape, event names, headers, signature).
+    #[schema(example = "standard")]
+    format: Option<String>,
+    /// Whether deliveries carry the Standard Webhooks headers too (default `true`).
+    standard_webhooks: Option<bool>,
+    /// `saleor` only: the `Saleor-Domain` sent (a bare host; default the tenant's setting,
+    /// else the API's own domain).
+    saleor_domain: Option<String>,
+    /// `saleor` only: also send the deprecated `X-Saleor-*` headers (default `false`).
+    legacy_headers: Option<bool>,
 }
 
 /// Every field optional: only those given change. An empty `description` clears it.
@@ -78,6 +94,16 @@ pub(super) struct UpdateSubscription {
     signature_header: Option<String>,
     /// Replaces the static headers.
     headers: Option<BTreeMap<String, String>>,
+    /// The new wire dialect of the deliveries (the secret stays): `standard` (default), `medusa`, `commerce-engine`,
+    /// `barecommerce`, `commercio` or `saleor` (body shape, event names, headers, signature).
+    #[schema(example = "standard")]
+    format: Option<String>,
+    /// Whether deliveries carry the Standard Webhooks headers too (default `true`).
+    standard_webhooks: Option<bool>,
+    /// `saleor` only: the `Saleor-Domain` sent (a bare host; empty to clear it).
+    saleor_domain: Option<String>,
+    /// `saleor` only: also send the deprecated `X-Saleor-*` headers (default `false`).
+    legacy_headers: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -117,6 +143,10 @@ impl From<CreateSubscription> for subscriptions::CreateSubscription {
             signature: r.signature,
             signature_header: r.signature_header,
             headers: r.headers,
+            format: r.format,
+            standard_webhooks: r.standard_webhooks,
+            saleor_domain: r.saleor_domain,
+            legacy_headers: r.legacy_headers,
         }
     }
 }
@@ -131,6 +161,10 @@ impl From<UpdateSubscription> for subscriptions::UpdateSubscription {
             signature: r.signature,
             signature_header: r.signature_header,
             headers: r.headers,
+            format: r.format,
+            standard_webhooks: r.standard_webhooks,
+            saleor_domain: r.saleor_domain,
+            legacy_headers: r.legacy_headers,
         }
     }
 }
@@ -177,8 +211,20 @@ pub(super) struct SubscriptionView {
     signature_header: Option<String>,
     /// Static headers added to every delivery.
     headers: BTreeMap<String, String>,
+    /// The wire dialect: `standard`, `medusa`, `commerce-engine`, `barecommerce`,
+    /// `commercio` or `saleor`.
+    #[schema(value_type = String, example = "standard")]
+    format: &'static str,
+    /// Whether deliveries carry the Standard Webhooks headers.
+    standard_webhooks: bool,
+    /// `saleor` only: the `Saleor-Domain` sent, when the subscription sets its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    saleor_domain: Option<String>,
+    /// `saleor` only: whether the deprecated `X-Saleor-*` headers are sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    legacy_headers: Option<bool>,
     created_at: DateTime<Utc>,
-    /// The signing secret (`whsec_…`): in the creation answer only; later through
+    /// The signing secret (`whsec_…`, or the receiver's own): in the creation answer only; later through
     /// `GET /v1/subscriptions/{id}/secret`.
     #[serde(skip_serializing_if = "Option::is_none")]
     secret: Option<String>,
@@ -193,6 +239,10 @@ impl SubscriptionView {
             signature: s.signature.name(),
             signature_header: s.signature.header().map(str::to_owned),
             headers: s.headers,
+            format: s.format.name(),
+            standard_webhooks: s.standard_webhooks,
+            legacy_headers: (s.format == Format::Saleor).then_some(s.saleor.legacy_headers),
+            saleor_domain: s.saleor.domain,
             events: s.events,
             active: s.active,
             description: s.description,
@@ -254,13 +304,6 @@ struct TestSent {
     request_body(content = CreateSubscription, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; `secret` holds the signing secret", body = SubscriptionView),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -287,11 +330,6 @@ async fn create(
     params(ListSubscriptions),
     responses(
         (status = 200, description = "A page of subscriptions", body = Page),
-        (status = 400, description = "A query parameter has the wrong type or is unknown", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`limit`, `cursor` or `event_type` breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -324,10 +362,6 @@ async fn list(
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
     responses(
         (status = 200, description = "The subscription", body = SubscriptionView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -353,14 +387,6 @@ async fn fetch(
     request_body(content = UpdateSubscription, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated subscription", body = SubscriptionView),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is missing, unknown or breaks a rule; `field` names it", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -394,10 +420,6 @@ async fn update(
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -422,10 +444,6 @@ async fn remove(
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
     responses(
         (status = 200, description = "The signing secret", body = SecretView),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -452,14 +470,6 @@ async fn secret(
     request_body(content = ref("#/components/schemas/RotateSecret"), content_type = "application/json"),
     responses(
         (status = 200, description = "The new signing secret", body = SecretView),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is unknown, mistyped or breaks a rule", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -493,10 +503,6 @@ async fn rotate(
     params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
     responses(
         (status = 202, description = "The test event was enqueued", body = TestSent),
-        (status = 401, description = "No valid API key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The key is not an admin key", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription of this tenant with this id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -7,7 +7,9 @@ pub mod store;
 use std::sync::Arc;
 
 use queue::DeliveryQueue;
-use store::{ApiKeyStore, DeliveryStore, EventStore, EventTypeStore, SubscriptionStore};
+use store::{
+    ApiKeyStore, DeliveryStore, EventStore, EventTypeStore, SubscriptionStore, TenantStore,
+};
 
 /// The ports one deployment uses: all in memory, or all on AWS
 /// ([`crate::adapters`] builds both).
@@ -18,5 +20,6 @@ pub struct Backend {
     pub deliveries: Arc<dyn DeliveryStore>,
     pub api_keys: Arc<dyn ApiKeyStore>,
     pub event_types: Arc<dyn EventTypeStore>,
+    pub tenants: Arc<dyn TenantStore>,
     pub queue: Arc<dyn DeliveryQueue>,
 }

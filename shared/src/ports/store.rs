@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::domain::{
     ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, Event, EventId, EventType, Subscription,
-    SubscriptionId, TenantId,
+    SubscriptionId, TenantId, TenantSettings,
 };
 
 #[derive(Debug, Error)]
@@ -174,6 +174,18 @@ pub trait ApiKeyStore: Send + Sync {
     async fn list_api_keys(&self, tenant: &TenantId) -> Result<Vec<ApiKey>, StoreError>;
     /// Revokes a key at once; whether the tenant had it.
     async fn delete_api_key(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// The tenant's settings; the defaults when it never set any.
+    async fn get_tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError>;
+    /// Replaces the tenant's settings.
+    async fn put_tenant_settings(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError>;
 }
 
 /// An event type a tenant registered beside the catalog's.

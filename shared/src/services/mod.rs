@@ -9,6 +9,7 @@ pub mod event_types;
 pub mod events;
 mod paging;
 pub mod subscriptions;
+pub mod tenants;
 
 pub use error::ServiceError;
 pub use paging::PageLimit;

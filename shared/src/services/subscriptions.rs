@@ -11,9 +11,10 @@ use super::event_types::known_types;
 use super::{PageLimit, ServiceError};
 use crate::Backend;
 use crate::config::Config;
+use crate::domain::dialect::Format;
 use crate::domain::{
-    EventType, NewSubscription, SignatureScheme, Subscription, SubscriptionId, TenantId,
-    ValidationError, fields,
+    EventType, NewSubscription, SaleorOptions, SignatureScheme, Subscription, SubscriptionId,
+    TenantId, ValidationError, fields,
 };
 use crate::ports::store::StoreError;
 use crate::services::events;
@@ -39,6 +40,14 @@ pub struct CreateSubscription {
     pub signature_header: Option<String>,
     /// Static headers added to every delivery: at most 20, values of printable ASCII.
     pub headers: Option<BTreeMap<String, String>>,
+    /// The wire dialect (`standard` by default).
+    pub format: Option<String>,
+    /// Whether the Standard Webhooks headers are sent too (default `true`).
+    pub standard_webhooks: Option<bool>,
+    /// `Saleor-Domain`, for the `saleor` format.
+    pub saleor_domain: Option<String>,
+    /// The deprecated `X-Saleor-*` headers too, for the `saleor` format.
+    pub legacy_headers: Option<bool>,
 }
 
 /// Every field optional: only those given change. An empty `description` clears it.
@@ -57,6 +66,12 @@ pub struct UpdateSubscription {
     pub signature_header: Option<String>,
     /// Replaces the static headers.
     pub headers: Option<BTreeMap<String, String>>,
+    /// Changes the wire dialect; the secret stays.
+    pub format: Option<String>,
+    pub standard_webhooks: Option<bool>,
+    /// Empty to clear it.
+    pub saleor_domain: Option<String>,
+    pub legacy_headers: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -101,16 +116,32 @@ pub async fn create(
     req: CreateSubscription,
 ) -> Result<Subscription, ServiceError> {
     let signature = scheme(req.signature.as_deref(), req.signature_header.as_deref())?;
+    let format = req
+        .format
+        .as_deref()
+        .map(Format::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let mut saleor = SaleorOptions::default();
+    set_saleor_options(&mut saleor, format, req.saleor_domain, req.legacy_headers)?;
     let new = NewSubscription {
         url: fields::url(&req.url, config.egress)?,
         events: fields::events(&req.events, known_types(backend, tenant).await?)?,
         active: req.active.unwrap_or(true),
         description: fields::description(req.description)?,
-        secret: req.secret.as_deref().map(Secret::parse).transpose()?,
-        headers: fields::headers(req.headers.unwrap_or_default(), &signature)?,
+        secret: req
+            .secret
+            .as_deref()
+            .map(|s| fields::secret(s, format))
+            .transpose()?,
+        headers: fields::headers(req.headers.unwrap_or_default(), &signature, format)?,
         signature,
+        format,
+        standard_webhooks: req.standard_webhooks.unwrap_or(true),
+        saleor,
     };
     let subscription = new.into_subscription(tenant.clone(), Utc::now());
+    subscription.check_signed()?;
     backend
         .subscriptions
         .create_subscription(&subscription)
@@ -171,10 +202,58 @@ pub async fn update(
         let name = req.signature.as_deref().unwrap_or(s.signature.name());
         s.signature = scheme(Some(name), req.signature_header.as_deref())?;
     }
+    if let Some(format) = req.format.as_deref() {
+        s.set_format(Format::parse(format)?)?;
+    }
+    if let Some(standard) = req.standard_webhooks {
+        s.standard_webhooks = standard;
+    }
+    set_saleor_options(
+        &mut s.saleor,
+        s.format,
+        req.saleor_domain,
+        req.legacy_headers,
+    )?;
     let headers = req.headers.unwrap_or_else(|| s.headers.clone());
-    s.headers = fields::headers(headers, &s.signature)?;
+    s.headers = fields::headers(headers, &s.signature, s.format)?;
+    s.check_signed()?;
     save(backend, &s).await?;
     Ok(s)
+}
+
+/// Applies `saleor_domain` (empty clears it) and `legacy_headers`, which only the `saleor`
+/// format has.
+fn set_saleor_options(
+    options: &mut SaleorOptions,
+    format: Format,
+    domain: Option<String>,
+    legacy_headers: Option<bool>,
+) -> Result<(), ValidationError> {
+    if format != Format::Saleor {
+        if domain.is_some() {
+            return Err(ValidationError::new(
+                "saleor_domain",
+                "applies only to the 'saleor' format",
+            ));
+        }
+        if legacy_headers.is_some() {
+            return Err(ValidationError::new(
+                "legacy_headers",
+                "applies only to the 'saleor' format",
+            ));
+        }
+        return Ok(());
+    }
+    if let Some(domain) = domain {
+        options.domain = match domain.trim() {
+            "" => None,
+            domain => Some(fields::saleor_domain(domain)?),
+        };
+    }
+    if let Some(legacy) = legacy_headers {
+        options.legacy_headers = legacy;
+    }
+    Ok(())
 }
 
 pub async fn delete(backend: &Backend, tenant: &TenantId, id: &str) -> Result<(), ServiceError> {
@@ -198,7 +277,7 @@ pub async fn rotate_secret(
 ) -> Result<Subscription, ServiceError> {
     let mut s = get(backend, tenant, id).await?;
     let new = match req.secret.as_deref() {
-        Some(text) => Secret::parse(text)?,
+        Some(text) => fields::secret(text, s.format)?,
         None => Secret::generate(),
     };
     let overlap = match req.overlap_secs {
@@ -237,7 +316,7 @@ pub async fn list(
     let event_type = query
         .event_type
         .as_deref()
-        .map(|t| EventType::parse(t).map_err(|e| ValidationError::new("event_type", e.rule)))
+        .map(|t| EventType::parse_any(t).map_err(|e| ValidationError::new("event_type", e.rule)))
         .transpose()?;
     let mut after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let keep = |s: &Subscription| {

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use crate::domain::DeliveryStatus;
 use crate::domain::{
     ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId, TenantId,
+    TenantSettings,
 };
 use crate::ports::store::*;
 
@@ -24,6 +25,7 @@ struct State {
     deliveries: BTreeMap<(TenantId, String), DeliveryRecord>,
     api_keys: HashMap<String, ApiKey>,
     event_types: BTreeMap<(TenantId, EventType), CustomEventType>,
+    tenants: HashMap<TenantId, TenantSettings>,
 }
 
 impl MemoryStore {
@@ -291,5 +293,28 @@ impl EventTypeStore for MemoryStore {
             .filter(|((t, _), _)| t == tenant)
             .map(|(_, e)| e.clone())
             .collect())
+    }
+}
+
+#[async_trait]
+impl TenantStore for MemoryStore {
+    async fn get_tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError> {
+        Ok(self
+            .state()
+            .tenants
+            .get(tenant)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn put_tenant_settings(
+        &self,
+        tenant: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError> {
+        self.state()
+            .tenants
+            .insert(tenant.clone(), settings.clone());
+        Ok(())
     }
 }

@@ -19,11 +19,11 @@ pub use client::build_client;
 use crate::Backend;
 use crate::config::Config;
 use crate::domain::{
-    AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SignatureScheme, Subscription,
+    AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SentAs, Subscription,
+    TenantSettings, WireContext,
 };
 use crate::egress::GuardedResolver;
 use crate::ports::queue::ReceivedMessage;
-use crate::signing::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, sign_hex};
 
 pub struct Dispatcher {
     backend: Backend,
@@ -110,8 +110,8 @@ impl Dispatcher {
         {
             Ok(r) => r.unwrap_or_else(|| DeliveryRecord::pending(&delivery, self.expires_at())),
             Err(e) => {
-                warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the delivery record; retrying");
-                return Disposition::Retry;
+                warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the delivery record");
+                return self.back_off(message).await;
             }
         };
         match record.status {
@@ -142,17 +142,40 @@ impl Dispatcher {
                 return self.skip(record, reason).await;
             }
             Err(e) => {
-                warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the subscription; retrying");
-                return Disposition::Retry;
+                warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the subscription");
+                return self.back_off(message).await;
             }
         };
+        let tenant = if subscription.needs_tenant_settings() {
+            match self
+                .backend
+                .tenants
+                .get_tenant_settings(&delivery.tenant)
+                .await
+            {
+                Ok(settings) => settings,
+                Err(e) => {
+                    warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the tenant's settings");
+                    return self.back_off(message).await;
+                }
+            }
+        } else {
+            TenantSettings::default()
+        };
 
-        let attempt = self.post(&subscription, &delivery).await;
+        let (attempt, sent) = self.post(&subscription, &delivery, &tenant).await;
+        record.sent = sent.or(record.sent);
         self.track_health(&subscription, &attempt).await;
         self.settle(message, record, attempt).await
     }
 
-    async fn post(&self, subscription: &Subscription, delivery: &DeliveryMessage) -> Attempt {
+    /// POSTs one delivery; also says how it went on the wire, when it got that far.
+    async fn post(
+        &self,
+        subscription: &Subscription,
+        delivery: &DeliveryMessage,
+        tenant: &TenantSettings,
+    ) -> (Attempt, Option<SentAs>) {
         let started = Instant::now();
         let failed = |error: String| Attempt {
             status_code: None,
@@ -162,37 +185,27 @@ impl Dispatcher {
             response_body: None,
         };
         if let Err(e) = self.config.egress.check_url(&subscription.url) {
-            return failed(format!("endpoint refused: url {e}"));
+            return (failed(format!("endpoint refused: url {e}")), None);
         }
-        let body = match serde_json::to_vec(&delivery.event) {
-            Ok(b) => b,
-            Err(e) => return failed(format!("cannot serialize the event: {e}")),
-        };
         let now = Utc::now();
-        let timestamp = now.timestamp();
-        let msg_id = delivery.event.id.as_str();
-        // During a rotation every live secret signs: receivers on the old or the new one verify.
-        let signature = subscription
-            .signing_secrets(now)
-            .map(|secret| secret.sign(msg_id, timestamp, &body))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut request = self.client.post(subscription.url.clone());
-        for (name, value) in &subscription.headers {
+        let public_domain = self.config.public_domain();
+        let context = WireContext {
+            tenant,
+            public_domain: &public_domain,
+        };
+        let wire = match subscription.wire_request(&delivery.event, context, now) {
+            Ok(wire) => wire,
+            Err(e) => return (failed(format!("cannot serialize the event: {e}")), None),
+        };
+        let mut request = self
+            .client
+            .post(subscription.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        for (name, value) in &wire.headers {
             request = request.header(name, value);
         }
-        if let SignatureScheme::Hex { header } = &subscription.signature {
-            request = request.header(header, sign_hex(subscription.secret.expose(), &body));
-        }
-        let response = request
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(HEADER_ID, msg_id)
-            .header(HEADER_TIMESTAMP, timestamp.to_string())
-            .header(HEADER_SIGNATURE, signature)
-            .body(body)
-            .send()
-            .await;
-        match response {
+        let response = request.body(wire.body).send().await;
+        let attempt = match response {
             Ok(r) => {
                 let status = r.status();
                 let retry_after = match status.as_u16() {
@@ -209,7 +222,8 @@ impl Dispatcher {
                 }
             }
             Err(e) => failed(client::describe_error(&e, self.config.delivery_timeout)),
-        }
+        };
+        (attempt, Some(wire.sent))
     }
 
     async fn settle(
@@ -247,16 +261,7 @@ impl Dispatcher {
                 record.next_attempt_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
                 self.save(&record).await;
                 info!(delivery = %record.delivery_id, attempt = record.attempts, %error, ?delay, "attempt failed; retry scheduled");
-                if let Err(e) = self
-                    .backend
-                    .queue
-                    .change_visibility(&message.receipt_handle, delay)
-                    .await
-                {
-                    // The message still comes back, after the queue's own visibility timeout.
-                    warn!(error = %e, "cannot set the backoff; the queue's default applies");
-                }
-                Disposition::Retry
+                self.hand_back(message, delay).await
             }
             None => {
                 record.status = DeliveryStatus::Dead;
@@ -333,6 +338,35 @@ impl Dispatcher {
         {
             warn!(error = %e, "cannot emit subscription.disabled");
         }
+    }
+
+    /// Hands a message back after a read it needed failed (a store outage): with the jittered
+    /// backoff a failed POST gets at this receive, not the queue's whole visibility timeout.
+    /// Each receive counts towards `maxReceiveCount`, so an outage longer than the schedule
+    /// dead-letters the delivery, which a redrive then sends.
+    async fn back_off(&self, message: &ReceivedMessage) -> Disposition {
+        let retry = &self.config.retry;
+        match retry
+            .delay_after(message.receive_count)
+            .or_else(|| retry.delay_after(1))
+        {
+            Some(delay) => self.hand_back(message, delay).await,
+            None => Disposition::Retry,
+        }
+    }
+
+    /// Makes the message visible again after `delay`: this is how backoff is scheduled.
+    async fn hand_back(&self, message: &ReceivedMessage, delay: Duration) -> Disposition {
+        if let Err(e) = self
+            .backend
+            .queue
+            .change_visibility(&message.receipt_handle, delay)
+            .await
+        {
+            // The message still comes back, after the queue's own visibility timeout.
+            warn!(error = %e, "cannot set the backoff; the queue's default applies");
+        }
+        Disposition::Retry
     }
 
     async fn skip(&self, mut record: DeliveryRecord, reason: &str) -> Disposition {

@@ -1,0 +1,278 @@
+//! One delivery as it goes on the wire: the body in the subscription's format, and every
+//! header (the format's own, the signatures, the static ones), with the record of what was
+//! sent (signature values elided).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::dialect::{self, Format, SaleorContext};
+use super::{Event, SentAs, Subscription, TenantSettings};
+use crate::signing;
+
+/// What the tenant's settings and the deployment add to a delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct WireContext<'a> {
+    pub tenant: &'a TenantSettings,
+    /// The API's own domain, the last default of `Saleor-Domain`.
+    pub public_domain: &'a str,
+}
+
+/// A delivery, ready to POST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireRequest {
+    /// Exactly the bytes that were signed.
+    pub body: Vec<u8>,
+    /// Every header but `content-type`, which is always `application/json`.
+    pub headers: Vec<(String, String)>,
+    pub sent: SentAs,
+}
+
+impl Subscription {
+    /// Whether its deliveries need the tenant's settings (BareCommerce's `storeId`, a
+    /// Saleor domain the subscription does not set), which costs a read per delivery.
+    pub fn needs_tenant_settings(&self) -> bool {
+        match self.format {
+            Format::BareCommerce => true,
+            Format::Saleor => self.saleor.domain.is_none(),
+            _ => false,
+        }
+    }
+
+    /// `event` as this subscription receives it at `now`.
+    pub fn wire_request(
+        &self,
+        event: &Event,
+        context: WireContext<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<WireRequest, serde_json::Error> {
+        let store_id = context.tenant.store_id(&event.tenant);
+        let body = dialect::render_body(self.format, event, store_id)?;
+        let saleor = SaleorContext {
+            domain: self
+                .saleor
+                .domain
+                .as_deref()
+                .or(context.tenant.saleor_domain.as_deref())
+                .unwrap_or(context.public_domain),
+            legacy_headers: self.saleor.legacy_headers,
+        };
+        let keys = self.signing_keys(now);
+        let signatures =
+            signing::delivery_headers(&keys, event.id.as_str(), now.timestamp(), &body);
+        let event_headers = self
+            .format
+            .event_headers(event.event_type.as_str(), &saleor)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value));
+        let headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .chain(event_headers)
+            .chain(signatures)
+            .collect();
+        let is_signature =
+            |name: &str| name == signing::HEADER_SIGNATURE || keys.hex_headers.contains(&name);
+        let recorded: BTreeMap<String, String> = headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if is_signature(name) {
+                    SentAs::ELIDED.to_owned()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        Ok(WireRequest {
+            body,
+            headers,
+            sent: SentAs {
+                format: self.format,
+                event_name: dialect::name_as_sent(self.format, event.event_type.as_str()),
+                headers: recorded,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{
+        NewEvent, NewSubscription, SaleorOptions, SignatureScheme, TenantId, fields,
+    };
+    use crate::egress::EgressPolicy;
+    use crate::signing::{self, sign_hex};
+    use serde_json::{Value, json};
+
+    fn subscription(format: Format, secret: &str) -> Subscription {
+        NewSubscription {
+            url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
+            events: fields::events(&["*".into()], |_| Ok(())).unwrap(),
+            active: true,
+            description: None,
+            secret: Some(fields::secret(secret, format).unwrap()),
+            signature: SignatureScheme::Standard,
+            headers: [("x-shop".to_owned(), "acme".to_owned())].into(),
+            format,
+            standard_webhooks: true,
+            saleor: SaleorOptions::default(),
+        }
+        .into_subscription(TenantId::parse("acme").unwrap(), Utc::now())
+    }
+
+    fn event(event_type: &str) -> Event {
+        NewEvent::from_json(json!({
+            "id": "evt_1",
+            "type": event_type,
+            "timestamp": "2026-11-24T10:30:00Z",
+            "data": {"order_id": "ord_1", "total": 4990}
+        }))
+        .unwrap()
+        .into_event(TenantId::parse("acme").unwrap(), Utc::now())
+    }
+
+    fn header<'a>(wire: &'a WireRequest, name: &str) -> Option<&'a str> {
+        wire.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    const DOMAIN: &str = "tidings.example.com";
+
+    fn context(tenant: &TenantSettings) -> WireContext<'_> {
+        WireContext {
+            tenant,
+            public_domain: DOMAIN,
+        }
+    }
+
+    #[test]
+    fn saleor_sends_the_payload_its_headers_and_the_hmac_of_its_secret_key() {
+        let mut s = subscription(Format::Saleor, "secret-key");
+        s.saleor.legacy_headers = true;
+        let tenant = TenantSettings {
+            saleor_domain: Some("shop.example.com".into()),
+            ..TenantSettings::default()
+        };
+        let wire = s
+            .wire_request(&event("ORDER_CREATED"), context(&tenant), Utc::now())
+            .unwrap();
+        let body: Value = serde_json::from_slice(&wire.body).unwrap();
+        assert_eq!(body, json!({"order_id": "ord_1", "total": 4990}));
+        let hex = sign_hex("secret-key", &wire.body);
+        assert_eq!(header(&wire, "saleor-event"), Some("order_created"));
+        assert_eq!(header(&wire, "saleor-domain"), Some("shop.example.com"));
+        assert_eq!(
+            header(&wire, "saleor-api-url"),
+            Some("https://shop.example.com/graphql/")
+        );
+        assert_eq!(header(&wire, "saleor-signature"), Some(hex.as_str()));
+        assert_eq!(header(&wire, "x-saleor-event"), Some("order_created"));
+        assert_eq!(header(&wire, "x-saleor-domain"), Some("shop.example.com"));
+        assert_eq!(header(&wire, "x-saleor-signature"), Some(hex.as_str()));
+        assert_eq!(header(&wire, "x-shop"), Some("acme"));
+        assert!(header(&wire, "webhook-signature").is_some());
+        // The record shows every header, signatures elided.
+        assert_eq!(wire.sent.format, Format::Saleor);
+        assert_eq!(wire.sent.event_name, "order_created");
+        assert_eq!(wire.sent.headers["saleor-signature"], SentAs::ELIDED);
+        assert_eq!(wire.sent.headers["webhook-signature"], SentAs::ELIDED);
+        assert_eq!(wire.sent.headers["saleor-event"], "order_created");
+        assert_eq!(wire.sent.headers.len(), wire.headers.len());
+    }
+
+    #[test]
+    fn the_saleor_domain_falls_back_from_subscription_to_tenant_to_the_api() {
+        let mut s = subscription(Format::Saleor, "secret-key");
+        let none = TenantSettings::default();
+        let tenant = TenantSettings {
+            saleor_domain: Some("tenant.example.com".into()),
+            ..TenantSettings::default()
+        };
+        let domain = |s: &Subscription, t: &TenantSettings| {
+            let wire = s
+                .wire_request(&event("order.created"), context(t), Utc::now())
+                .unwrap();
+            header(&wire, "saleor-domain").map(str::to_owned)
+        };
+        assert_eq!(domain(&s, &none).as_deref(), Some(DOMAIN));
+        assert_eq!(domain(&s, &tenant).as_deref(), Some("tenant.example.com"));
+        assert!(s.needs_tenant_settings());
+        s.saleor.domain = Some("own.example.com".into());
+        assert_eq!(domain(&s, &tenant).as_deref(), Some("own.example.com"));
+        assert!(!s.needs_tenant_settings(), "its own domain needs no read");
+    }
+
+    #[test]
+    fn medusa_without_standard_headers_carries_only_its_own_signature() {
+        let mut s = subscription(Format::Medusa, "medusa_webhook_secret");
+        s.standard_webhooks = false;
+        let wire = s
+            .wire_request(
+                &event("order.cancelled"),
+                context(&TenantSettings::default()),
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(wire.body.clone()).unwrap(),
+            r#"{"event":"order.canceled","data":{"order_id":"ord_1","total":4990},"timestamp":"2026-11-24T10:30:00.000Z"}"#
+        );
+        assert_eq!(
+            header(&wire, "x-medusa-signature"),
+            Some(sign_hex("medusa_webhook_secret", &wire.body).as_str())
+        );
+        assert!(header(&wire, signing::HEADER_SIGNATURE).is_none());
+        assert!(header(&wire, signing::HEADER_ID).is_none());
+    }
+
+    #[test]
+    fn barecommerce_carries_the_store_id_and_standard_webhooks_headers() {
+        let s = subscription(
+            Format::BareCommerce,
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
+        let default = TenantSettings::default();
+        let wire = s
+            .wire_request(&event("order.paid"), context(&default), Utc::now())
+            .unwrap();
+        let body: Value = serde_json::from_slice(&wire.body).unwrap();
+        assert_eq!(body["storeId"], "acme", "the tenant id by default");
+        assert_eq!(body["type"], "order.paid");
+        let set = TenantSettings {
+            store_id: Some("store_42".into()),
+            ..TenantSettings::default()
+        };
+        let wire = s
+            .wire_request(&event("order.paid"), context(&set), Utc::now())
+            .unwrap();
+        let body: Value = serde_json::from_slice(&wire.body).unwrap();
+        assert_eq!(body["storeId"], "store_42");
+        assert_eq!(header(&wire, "webhook-id"), Some("evt_1"));
+        assert!(s.needs_tenant_settings());
+    }
+
+    #[test]
+    fn commercio_names_the_event_in_its_header_and_signs_the_payload() {
+        let s = subscription(Format::Commercio, "commercio-secret");
+        let wire = s
+            .wire_request(
+                &event("order.status_changed"),
+                context(&TenantSettings::default()),
+                Utc::now(),
+            )
+            .unwrap();
+        assert_eq!(
+            header(&wire, "x-commercio-event"),
+            Some("ORDER_STATUS_CHANGED")
+        );
+        assert_eq!(
+            header(&wire, "x-commercio-signature"),
+            Some(sign_hex("commercio-secret", &wire.body).as_str())
+        );
+    }
+}
