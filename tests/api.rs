@@ -23,6 +23,7 @@ support::on_both_backends!(
     test_events_go_to_one_subscription,
     event_types_catalog_and_custom_types,
     api_keys_have_roles_and_can_be_revoked,
+    the_last_admin_key_cannot_be_revoked,
     no_route_reveals_another_tenant,
 );
 
@@ -729,4 +730,70 @@ async fn no_route_reveals_another_tenant(running: Running) {
             .len(),
         2
     );
+}
+
+/// A tenant can never lock itself out: its last admin key stays.
+async fn the_last_admin_key_cannot_be_revoked(running: Running) {
+    let first = Client::admin(&running);
+    let admin_ids = |keys: &Value| -> Vec<String> {
+        keys["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["role"] == "admin")
+            .map(|k| k["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let keys = first.ok(Method::GET, "/v1/api-keys", None, 200).await;
+    let [first_id] = admin_ids(&keys)
+        .try_into()
+        .expect("the runner's one admin key");
+
+    // Alone, with an ingest key beside it, it may not revoke itself.
+    first
+        .ok(
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"role": "ingest"})),
+            201,
+        )
+        .await;
+    let (status, body) = first
+        .call(Method::DELETE, &format!("/v1/api-keys/{first_id}"), None)
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["type"], "urn:tidings:problem:conflict");
+    assert!(
+        body["detail"].as_str().unwrap().contains("last admin key"),
+        "the detail says why: {body}"
+    );
+    first.ok(Method::GET, "/v1/api-keys", None, 200).await; // still works
+
+    // With a second admin key it may; then the second is the last one.
+    let second = first
+        .ok(
+            Method::POST,
+            "/v1/api-keys",
+            Some(json!({"role": "admin"})),
+            201,
+        )
+        .await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let second = Client::new(&running, second["key"].as_str().unwrap());
+    first
+        .ok(
+            Method::DELETE,
+            &format!("/v1/api-keys/{first_id}"),
+            None,
+            204,
+        )
+        .await;
+    let (status, _) = first.call(Method::GET, "/v1/api-keys", None).await;
+    assert_eq!(status, 401, "the revoked key stops working at once");
+    let (status, body) = second
+        .call(Method::DELETE, &format!("/v1/api-keys/{second_id}"), None)
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let keys = second.ok(Method::GET, "/v1/api-keys", None, 200).await;
+    assert_eq!(admin_ids(&keys), vec![second_id]);
 }

@@ -9,13 +9,14 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::builders::{acme, delivery_body, dispatcher, subscription};
 use support::client::Client;
-use support::harness::enqueue;
+use support::harness::{enqueue, receive};
 use support::receiver::Receiver;
+use support::wait::eventually;
 use tidings::Backend;
 use tidings::config::Config;
 use tidings::domain::{ApiKey, DeliveryMessage, Role, Subscription};
-use tidings::http::{AppState, ingest_router};
-use tidings::testing::fault::Faults;
+use tidings::http::{AppState, ingest_router, router};
+use tidings::testing::fault::{Failure, Faults};
 
 const KEY: &str = "tdk_failures";
 
@@ -25,6 +26,8 @@ support::on_both_backends!(
     an_unreadable_message_goes_to_the_dead_letter_queue_with_its_reason,
     a_failed_record_write_does_not_resend_a_delivered_webhook,
     a_failed_backoff_still_hands_the_message_back,
+    a_store_outage_in_the_dispatcher_hands_the_message_back_after_a_short_backoff,
+    a_conflict_is_409_and_unreadable_data_is_500_and_neither_invites_a_retry,
 );
 
 async fn subscribe(backend: &Backend, url: &str) -> Subscription {
@@ -199,4 +202,103 @@ async fn a_failed_backoff_still_hands_the_message_back(backend: Backend) {
     faults.fail_next("get_delivery", 1);
     let outcome = dispatcher(&backend, "5s").handle_batch(&received).await;
     assert_eq!(outcome.failed, vec![received[0].message_id.clone()]);
+}
+
+async fn a_store_outage_in_the_dispatcher_hands_the_message_back_after_a_short_backoff(
+    backend: Backend,
+) {
+    let (backend, faults) = Faults::inject(backend);
+    let receiver = Receiver::start().await;
+    let sub = subscribe(&backend, &receiver.url("ok")).await;
+    let received = enqueue(&backend, &[delivery_body(&sub)]).await;
+    faults.fail_next("get_delivery", 1);
+    let outcome = dispatcher(&backend, "1s").handle_batch(&received).await;
+    assert_eq!(outcome.failed, vec![received[0].message_id.clone()]);
+
+    // Back after the schedule's first step (1 s here), not the queue's 360 s timeout.
+    let again = eventually(
+        "the handed-back message to be visible again within seconds",
+        Duration::from_secs(15),
+        || async {
+            let batch = backend.queue.receive(10, Duration::ZERO).await.unwrap();
+            (!batch.is_empty()).then_some(batch)
+        },
+    )
+    .await;
+    assert_eq!(again[0].message_id, received[0].message_id);
+    assert_eq!(again[0].receive_count, 2, "the outage used up one attempt");
+    let outcome = dispatcher(&backend, "1s").handle_batch(&again).await;
+    assert!(
+        outcome.failed.is_empty(),
+        "delivered once the store is back"
+    );
+    assert_eq!(receiver.received("ok").len(), 1);
+}
+
+async fn a_conflict_is_409_and_unreadable_data_is_500_and_neither_invites_a_retry(
+    backend: Backend,
+) {
+    let (backend, faults) = Faults::inject(backend);
+    let key = ApiKey::from_plaintext(KEY, acme(), Role::Admin, None);
+    backend.api_keys.put_api_key(&key).await.unwrap();
+    let receiver = Receiver::start().await;
+    subscribe(&backend, &receiver.url("ok")).await;
+    let api =
+        Client::router(router(AppState::new(backend.clone(), Config::default()))).with_key(KEY);
+    let receipt = api
+        .ok(
+            Method::POST,
+            "/v1/events",
+            Some(json!({"id": "evt_fix", "type": "order.created", "data": {}})),
+            202,
+        )
+        .await;
+    assert_eq!(receipt["deliveries"], 1);
+    let outcome = dispatcher(&backend, "5s")
+        .handle_batch(&receive(&backend, 1).await)
+        .await;
+    assert!(outcome.failed.is_empty());
+    let event = api.ok(Method::GET, "/v1/events/evt_fix", None, 200).await;
+    let delivery = event["deliveries"][0]["id"].as_str().unwrap().to_owned();
+
+    faults.fail_next_with("get_delivery", 1, Failure::Corrupt);
+    let (status, body) = api
+        .call(Method::GET, &format!("/v1/deliveries/{delivery}"), None)
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["type"], "urn:tidings:problem:internal");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("will not help"), "{detail}");
+
+    faults.fail_next_with("reset_delivery", 1, Failure::Conflict);
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &format!("/v1/deliveries/{delivery}/retry"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["type"], "urn:tidings:problem:conflict");
+    assert!(
+        !body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("retry the request")
+    );
+
+    // An outage is still a 503 that asks for a retry, and the retry works.
+    faults.fail_next("get_delivery", 1);
+    let (status, body) = api
+        .call(Method::GET, &format!("/v1/deliveries/{delivery}"), None)
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("retry"));
+    api.ok(
+        Method::GET,
+        &format!("/v1/deliveries/{delivery}"),
+        None,
+        200,
+    )
+    .await;
 }

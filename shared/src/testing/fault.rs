@@ -12,11 +12,23 @@ use crate::domain::{DeliveryRecord, EventId, SubscriptionId, TenantId};
 use crate::ports::queue::{DeliveryQueue, OutgoingMessage, QueueError, ReceivedMessage};
 use crate::ports::store::{DeliveryStore, EventRecord, EventStore, StoreError};
 
+/// How a planned store call fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Failure {
+    /// An outage: throttling, a network error, a service down.
+    #[default]
+    Unavailable,
+    /// A conditional write refused.
+    Conflict,
+    /// An item that cannot be read back.
+    Corrupt,
+}
+
 /// Planned failures, by operation: a port method's name, or `send_batch_entry` for one
 /// entry of a `SendMessageBatch` that SQS refuses while accepting the others.
 #[derive(Default)]
 pub struct Faults {
-    pending: Mutex<HashMap<&'static str, usize>>,
+    pending: Mutex<HashMap<&'static str, (usize, Failure)>>,
 }
 
 impl Faults {
@@ -39,22 +51,34 @@ impl Faults {
         (backend, faults)
     }
 
-    /// Makes the next `count` calls of `operation` fail.
+    /// Makes the next `count` calls of `operation` fail as an outage.
     pub fn fail_next(&self, operation: &'static str, count: usize) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        *pending.entry(operation).or_default() += count;
+        self.fail_next_with(operation, count, Failure::Unavailable);
     }
 
-    /// Whether this call of `operation` should fail, using up one planned failure.
-    fn should_fail(&self, operation: &'static str) -> bool {
+    /// Makes the next `count` calls of `operation` fail with `failure` (store calls; a
+    /// queue call always fails as an outage).
+    pub fn fail_next_with(&self, operation: &'static str, count: usize, failure: Failure) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let planned = pending.entry(operation).or_default();
+        planned.0 += count;
+        planned.1 = failure;
+    }
+
+    /// How this call of `operation` should fail, using up one planned failure.
+    fn planned(&self, operation: &'static str) -> Option<Failure> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         match pending.get_mut(operation) {
-            Some(n) if *n > 0 => {
+            Some((n, failure)) if *n > 0 => {
                 *n -= 1;
-                true
+                Some(*failure)
             }
-            _ => false,
+            _ => None,
         }
+    }
+
+    fn should_fail(&self, operation: &'static str) -> bool {
+        self.planned(operation).is_some()
     }
 
     fn queue(&self, operation: &'static str) -> Result<(), QueueError> {
@@ -68,12 +92,15 @@ impl Faults {
     }
 
     fn store(&self, operation: &'static str) -> Result<(), StoreError> {
-        if self.should_fail(operation) {
-            Err(StoreError::Unavailable(format!(
+        match self.planned(operation) {
+            None => Ok(()),
+            Some(Failure::Unavailable) => Err(StoreError::Unavailable(format!(
                 "injected failure in {operation}"
-            )))
-        } else {
-            Ok(())
+            ))),
+            Some(Failure::Conflict) => Err(StoreError::Conflict),
+            Some(Failure::Corrupt) => Err(StoreError::Corrupt(format!(
+                "injected malformed item in {operation}"
+            ))),
         }
     }
 }
