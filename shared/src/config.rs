@@ -7,6 +7,7 @@ use thiserror::Error;
 
 use crate::domain::retry::RetrySchedule;
 use crate::egress::EgressPolicy;
+use crate::metrics::Metrics;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -27,6 +28,10 @@ pub struct Config {
     /// `TIDINGS_PUBLIC_URL`: where the API is reached (the template sets the HTTP API's URL;
     /// the local runner its own address). Its host is the default `Saleor-Domain`.
     pub public_url: Option<url::Url>,
+    /// Where metric lines go: stdout on Lambda (`AWS_LAMBDA_FUNCTION_NAME` set, which also
+    /// names the `Function` dimension), a debug log line elsewhere.
+    /// `TIDINGS_METRICS_TENANT_DIMENSION=true` adds the opt-in `Tenant` dimension.
+    pub metrics: Metrics,
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
@@ -60,6 +65,7 @@ impl Default for Config {
             auto_disable_after: Duration::from_secs(5 * 24 * 3600),
             egress: EgressPolicy::PublicOnly,
             public_url: None,
+            metrics: Metrics::default(),
         }
     }
 }
@@ -92,6 +98,12 @@ impl Config {
         }
         if let Some(secs) = positive(&lookup, "TIDINGS_SECRET_ROTATION_OVERLAP_SECS")? {
             config.rotation_overlap = Duration::from_secs(secs);
+        }
+        if let Some(name) = lookup("AWS_LAMBDA_FUNCTION_NAME").filter(|n| !n.is_empty()) {
+            config.metrics = Metrics::lambda(name);
+        }
+        if let Some(on) = boolean(&lookup, "TIDINGS_METRICS_TENANT_DIMENSION")? {
+            config.metrics = config.metrics.with_tenant_dimension(on);
         }
         if let Some(url) = lookup("TIDINGS_PUBLIC_URL").filter(|u| !u.is_empty()) {
             let parsed = url::Url::parse(&url)
@@ -155,6 +167,23 @@ fn positive(
         .transpose()
 }
 
+fn boolean(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<Option<bool>, ConfigError> {
+    lookup(name)
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                name,
+                message: format!("'{v}' is not true or false"),
+            }),
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +211,25 @@ mod tests {
         assert_eq!(c.retry.max_attempts(), 3);
         assert_eq!(c.delivery_timeout, Duration::from_secs(5));
         assert_eq!(c.record_ttl, Duration::from_secs(7 * 86400));
+        assert!(!c.metrics.tenant_dimension());
+        assert_eq!(c.metrics.function("dispatcher"), "dispatcher");
+        let c = Config::from_lookup(env(&[
+            ("TIDINGS_METRICS_TENANT_DIMENSION", "true"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "tidings-DispatcherFunction-1"),
+        ]))
+        .unwrap();
+        assert!(c.metrics.tenant_dimension());
+        assert_eq!(
+            c.metrics.function("dispatcher"),
+            "tidings-DispatcherFunction-1"
+        );
+        let err =
+            Config::from_lookup(env(&[("TIDINGS_METRICS_TENANT_DIMENSION", "maybe")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("TIDINGS_METRICS_TENANT_DIMENSION"),
+            "{err}"
+        );
     }
 
     #[test]

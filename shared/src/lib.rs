@@ -13,7 +13,8 @@
 //!   OpenAPI document), served by Lambda and by the local runner.
 //! - [`signing`]: every signature a delivery carries, and `verify` for receivers.
 //! - [`egress`]: which addresses deliveries may reach, enforced where the client resolves.
-//! - [`config`], [`ids`], [`telemetry`]: settings, identifiers and logging.
+//! - [`config`], [`ids`], [`telemetry`], [`metrics`]: settings, identifiers, logging, and
+//!   metrics as CloudWatch Embedded Metric Format lines.
 //! - `testing` (feature `testing`, tests only): failures on cue around any backend.
 
 pub mod adapters;
@@ -22,6 +23,7 @@ pub mod domain;
 pub mod egress;
 pub mod http;
 pub mod ids;
+pub mod metrics;
 pub mod ports;
 pub mod services;
 pub mod signing;

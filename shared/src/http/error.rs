@@ -63,6 +63,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),

@@ -11,6 +11,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::{ApiError, AppState, Caller};
+use crate::metrics::IngestOutcome;
 use crate::services::events::{self, Receipt};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -97,8 +98,23 @@ async fn post_event(
     caller: Caller,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ReceiptView>), ApiError> {
-    caller.require_ingest()?;
-    let Json(body) = body?;
-    let receipt = events::accept(&state.backend, &state.config, &caller.tenant, body).await?;
-    Ok((StatusCode::ACCEPTED, Json(receipt.into())))
+    let answer = async {
+        caller.require_ingest()?;
+        let Json(body) = body?;
+        Ok::<_, ApiError>(
+            events::accept(&state.backend, &state.config, &caller.tenant, body).await?,
+        )
+    }
+    .await;
+    let (outcome, deliveries) = match &answer {
+        Ok(receipt) if receipt.duplicate => (IngestOutcome::Duplicate, 0),
+        Ok(receipt) => (IngestOutcome::Accepted, receipt.deliveries),
+        Err(e) if e.status().is_server_error() => (IngestOutcome::Failed, 0),
+        Err(_) => (IngestOutcome::Refused, 0),
+    };
+    state
+        .config
+        .metrics
+        .ingest(outcome, &caller.tenant, deliveries);
+    Ok((StatusCode::ACCEPTED, Json(answer?.into())))
 }

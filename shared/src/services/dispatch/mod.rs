@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::future::join_all;
-use tracing::{info, warn};
+use tracing::{Instrument, info, info_span, warn};
 
 pub use client::build_client;
 
@@ -23,6 +23,7 @@ use crate::domain::{
     TenantSettings, WireContext,
 };
 use crate::egress::GuardedResolver;
+use crate::metrics::{DeliveryIds, DeliveryOutcome};
 use crate::ports::queue::ReceivedMessage;
 
 pub struct Dispatcher {
@@ -53,6 +54,8 @@ struct Attempt {
     /// What a 429 or 503 answer's `Retry-After` asked for.
     retry_after: Option<Duration>,
     response_body: Option<String>,
+    /// How old the event was (from its timestamp) when the POST went out.
+    event_age: Duration,
 }
 
 impl Attempt {
@@ -83,6 +86,7 @@ impl Dispatcher {
     }
 
     pub async fn handle_batch(&self, messages: &[ReceivedMessage]) -> BatchOutcome {
+        self.config.metrics.batch(messages.len());
         let dispositions = join_all(messages.iter().map(|m| self.handle(m))).await;
         BatchOutcome {
             failed: messages
@@ -99,9 +103,27 @@ impl Dispatcher {
             Ok(d) => d,
             Err(e) => {
                 let reason = format!("unreadable delivery message: {e}");
-                return self.dead_letter(message, &reason).await;
+                let disposition = self.dead_letter(message, &reason).await;
+                if disposition == Disposition::Done {
+                    self.config
+                        .metrics
+                        .delivery(DeliveryOutcome::DeadLettered, None, None);
+                }
+                return disposition;
             }
         };
+        // Every log line about this delivery carries its ids, through the span's fields.
+        let span = info_span!(
+            "delivery",
+            tenant = %delivery.tenant,
+            event = %delivery.event.id,
+            delivery = %delivery.delivery_id,
+            subscription = %delivery.subscription_id,
+        );
+        self.deliver(message, delivery).instrument(span).await
+    }
+
+    async fn deliver(&self, message: &ReceivedMessage, delivery: DeliveryMessage) -> Disposition {
         let mut record = match self
             .backend
             .deliveries
@@ -110,14 +132,14 @@ impl Dispatcher {
         {
             Ok(r) => r.unwrap_or_else(|| DeliveryRecord::pending(&delivery, self.expires_at())),
             Err(e) => {
-                warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the delivery record");
+                warn!(error = %e, "cannot read the delivery record");
                 return self.back_off(message).await;
             }
         };
         match record.status {
             DeliveryStatus::Succeeded | DeliveryStatus::Skipped => {
                 // SQS delivered this message again after it was settled: never POST it twice.
-                info!(delivery = %delivery.delivery_id, status = ?record.status, "already settled");
+                info!(status = ?record.status, "already settled");
                 return Disposition::Done;
             }
             DeliveryStatus::Dead => {
@@ -142,7 +164,7 @@ impl Dispatcher {
                 return self.skip(record, reason).await;
             }
             Err(e) => {
-                warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the subscription");
+                warn!(error = %e, "cannot read the subscription");
                 return self.back_off(message).await;
             }
         };
@@ -155,7 +177,7 @@ impl Dispatcher {
             {
                 Ok(settings) => settings,
                 Err(e) => {
-                    warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the tenant's settings");
+                    warn!(error = %e, "cannot read the tenant's settings");
                     return self.back_off(message).await;
                 }
             }
@@ -177,12 +199,16 @@ impl Dispatcher {
         tenant: &TenantSettings,
     ) -> (Attempt, Option<SentAs>) {
         let started = Instant::now();
+        let event_age = (Utc::now() - delivery.event.timestamp)
+            .to_std()
+            .unwrap_or_default();
         let failed = |error: String| Attempt {
             status_code: None,
             error: Some(error),
             duration: started.elapsed(),
             retry_after: None,
             response_body: None,
+            event_age,
         };
         if let Err(e) = self.config.egress.check_url(&subscription.url) {
             return (failed(format!("endpoint refused: url {e}")), None);
@@ -219,6 +245,7 @@ impl Dispatcher {
                     duration: started.elapsed(),
                     retry_after,
                     response_body,
+                    event_age,
                 }
             }
             Err(e) => failed(client::describe_error(&e, self.config.delivery_timeout)),
@@ -234,6 +261,7 @@ impl Dispatcher {
     ) -> Disposition {
         let now = Utc::now();
         let gone = attempt.gone();
+        let timing = Some((attempt.duration, attempt.event_age));
         record.log_attempt(AttemptLog {
             at: now,
             status_code: attempt.status_code,
@@ -245,7 +273,8 @@ impl Dispatcher {
         let Some(error) = attempt.error else {
             record.status = DeliveryStatus::Succeeded;
             self.save(&record).await;
-            info!(delivery = %record.delivery_id, attempts = record.attempts, "delivered");
+            info!(attempts = record.attempts, "delivered");
+            self.count(DeliveryOutcome::Succeeded, &record, timing);
             return Disposition::Done;
         };
         let next = if gone {
@@ -260,7 +289,8 @@ impl Dispatcher {
                 record.status = DeliveryStatus::Failed;
                 record.next_attempt_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
                 self.save(&record).await;
-                info!(delivery = %record.delivery_id, attempt = record.attempts, %error, ?delay, "attempt failed; retry scheduled");
+                info!(attempt = record.attempts, %error, ?delay, "attempt failed; retry scheduled");
+                self.count(DeliveryOutcome::FailedAttempt, &record, timing);
                 self.hand_back(message, delay).await
             }
             None => {
@@ -271,7 +301,14 @@ impl Dispatcher {
                 } else {
                     format!("all {} attempts failed; last: {error}", record.attempts)
                 };
-                self.dead_letter(message, &reason).await
+                let disposition = self.dead_letter(message, &reason).await;
+                let outcome = match disposition {
+                    Disposition::Done => DeliveryOutcome::DeadLettered,
+                    // Still on the queue: SQS's own redrive moves it in the end.
+                    Disposition::Retry => DeliveryOutcome::FailedAttempt,
+                };
+                self.count(outcome, &record, timing);
+                disposition
             }
         }
     }
@@ -373,7 +410,8 @@ impl Dispatcher {
         record.status = DeliveryStatus::Skipped;
         record.last_error = Some(reason.to_owned());
         self.save(&record).await;
-        info!(delivery = %record.delivery_id, reason, "skipped");
+        info!(reason, "skipped");
+        self.count(DeliveryOutcome::Skipped, &record, None);
         Disposition::Done
     }
 
@@ -395,8 +433,24 @@ impl Dispatcher {
     /// re-sent one, so it is logged and the delivery goes on.
     async fn save(&self, record: &DeliveryRecord) {
         if let Err(e) = self.backend.deliveries.put_delivery(record).await {
-            warn!(error = %e, delivery = %record.delivery_id, "cannot record the attempt");
+            warn!(error = %e, "cannot record the attempt");
         }
+    }
+
+    /// One delivery's metric line: its outcome, and the attempt's timing when there was one.
+    fn count(
+        &self,
+        outcome: DeliveryOutcome,
+        record: &DeliveryRecord,
+        timing: Option<(Duration, Duration)>,
+    ) {
+        let ids = DeliveryIds {
+            tenant: &record.tenant,
+            event: record.event_id.as_str(),
+            delivery: &record.delivery_id,
+            subscription: record.subscription_id.as_str(),
+        };
+        self.config.metrics.delivery(outcome, Some(ids), timing);
     }
 
     fn expires_at(&self) -> i64 {
