@@ -3,6 +3,7 @@
 
 mod poller;
 mod runner;
+pub mod status;
 
 pub use poller::poll_once;
 pub use runner::{DEV_TENANT, Options, Running, StartError, Storage, VISIBILITY_TIMEOUT, start};

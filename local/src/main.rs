@@ -1,5 +1,6 @@
 //! `cargo run --release -p tidings-local`: Tidings on this machine, no AWS needed.
 //! `… -- create-key --tenant acme`: a tenant's first API key, written to the AWS table.
+//! `… -- status`: how full the deliveries and dead-letter queues on SQS (or moto) are.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,7 +10,7 @@ use tidings::adapters::aws::{self, QueueSettings};
 use tidings::config::{AwsResources, Config};
 use tidings::domain::{Role, TenantId};
 use tidings::services::{api_keys, deliveries};
-use tidings_local::{self as local, Options, Storage};
+use tidings_local::{self as local, Options, Storage, status};
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +59,17 @@ enum Command {
         #[arg(long, default_value = "tidings-dev")]
         prefix: String,
     },
+    /// Shows the deliveries queue's depth (waiting, in flight), its oldest message's age and
+    /// the number of dead letters, for the SQS queues named by TIDINGS_DELIVERY_QUEUE_URL and
+    /// TIDINGS_DEAD_LETTER_QUEUE_URL (on AWS, or an emulator at AWS_ENDPOINT_URL). Counts
+    /// come from GetQueueAttributes; the age from CloudWatch's ApproximateAgeOfOldestMessage,
+    /// which SQS's API does not give. The embedded backend lives inside a running
+    /// `tidings-local` process, so there is nothing for this command to read there.
+    Status {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -105,6 +117,19 @@ async fn main() -> anyhow::Result<()> {
                 "export TIDINGS_DEAD_LETTER_QUEUE_URL={}",
                 created.dead_letter_queue_url
             );
+            return Ok(());
+        }
+        Some(Command::Status { json }) => {
+            let resources = AwsResources::from_env()?;
+            let sdk = aws::load().await;
+            let backend = Backend::aws(&sdk, &resources);
+            let age = status::AgeMetric::new(&sdk, &resources.delivery_queue_url);
+            let status = status::read(&backend, Some(&age)).await?;
+            if json {
+                println!("{}", status.to_json());
+            } else {
+                println!("{status}");
+            }
             return Ok(());
         }
         None => {}

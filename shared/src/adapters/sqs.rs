@@ -71,6 +71,42 @@ impl SqsQueue {
     }
 }
 
+/// The message counts GetQueueAttributes gives for one queue.
+struct Counts {
+    visible: u64,
+    not_visible: u64,
+    delayed: u64,
+}
+
+impl SqsQueue {
+    async fn attributes(&self, queue_url: &str) -> Result<Counts, QueueError> {
+        use aws_sdk_sqs::types::QueueAttributeName as Name;
+        let attributes = self
+            .client
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(Name::ApproximateNumberOfMessages)
+            .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(Name::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(unavailable)?
+            .attributes
+            .unwrap_or_default();
+        let count = |name: Name| {
+            attributes
+                .get(&name)
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0)
+        };
+        Ok(Counts {
+            visible: count(Name::ApproximateNumberOfMessages),
+            not_visible: count(Name::ApproximateNumberOfMessagesNotVisible),
+            delayed: count(Name::ApproximateNumberOfMessagesDelayed),
+        })
+    }
+}
+
 /// SQS counts visibility in whole seconds: round up, so a backoff is never cut short
 /// (a jittered 0.9 s must not become 0), and stay within SQS's 12 h limit.
 fn visibility_secs(timeout: Duration) -> i32 {
@@ -220,6 +256,21 @@ impl DeliveryQueue for SqsQueue {
                 Ok(false)
             }
         }
+    }
+
+    /// From GetQueueAttributes on both queues. SQS's API has no oldest-message age: that
+    /// is the CloudWatch metric `ApproximateAgeOfOldestMessage` (`tidings-local status`
+    /// reads it there).
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        let main = self.attributes(&self.queue_url).await?;
+        let dead = self.attributes(&self.dead_letter_queue_url).await?;
+        Ok(QueueStats {
+            waiting: main.visible,
+            in_flight: main.not_visible,
+            delayed: main.delayed,
+            oldest_age: None,
+            dead_letters: dead.visible + dead.not_visible + dead.delayed,
+        })
     }
 
     async fn receive_dead_letters(

@@ -40,6 +40,24 @@ pub struct ReceivedMessage {
     pub reason: Option<String>,
 }
 
+/// How full the queues are, as `tidings-local status` shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Deliveries waiting to be received (SQS `ApproximateNumberOfMessages`).
+    pub waiting: u64,
+    /// Received and not yet deleted, or handed back to wait for their backoff (SQS
+    /// `ApproximateNumberOfMessagesNotVisible`).
+    pub in_flight: u64,
+    /// Sent with a delay that has not passed (SQS `ApproximateNumberOfMessagesDelayed`).
+    pub delayed: u64,
+    /// How long the oldest message of the deliveries queue has been on it, where the queue
+    /// service says so through its API (the embedded queue does; SQS's API does not, only
+    /// its CloudWatch metric `ApproximateAgeOfOldestMessage`).
+    pub oldest_age: Option<Duration>,
+    /// Messages in the dead-letter queue, visible or not.
+    pub dead_letters: u64,
+}
+
 #[async_trait]
 pub trait DeliveryQueue: Send + Sync {
     /// One `SendMessageBatch` of at most [`MAX_BATCH`] entries; returns the entry ids that
@@ -68,6 +86,8 @@ pub trait DeliveryQueue: Send + Sync {
     async fn start_dead_letter_move(&self) -> Result<bool, QueueError> {
         Ok(false)
     }
+    /// How many messages each queue holds, and in which state.
+    async fn stats(&self) -> Result<QueueStats, QueueError>;
     /// Receives from the dead-letter queue (for inspection and redrive).
     async fn receive_dead_letters(
         &self,

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 
 use crate::Backend;
 use crate::domain::{DeliveryRecord, EventId, SubscriptionId, TenantId};
-use crate::ports::queue::{DeliveryQueue, OutgoingMessage, QueueError, ReceivedMessage};
+use crate::ports::queue::{
+    DeliveryQueue, OutgoingMessage, QueueError, QueueStats, ReceivedMessage,
+};
 use crate::ports::store::{DeliveryStore, EventRecord, EventStore, StoreError};
 
 /// How a planned store call fails.
@@ -168,6 +170,11 @@ impl DeliveryQueue for FaultyQueue {
     async fn start_dead_letter_move(&self) -> Result<bool, QueueError> {
         self.faults.queue("start_dead_letter_move")?;
         self.inner.start_dead_letter_move().await
+    }
+
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        self.faults.queue("stats")?;
+        self.inner.stats().await
     }
 
     async fn receive_dead_letters(

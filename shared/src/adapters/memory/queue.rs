@@ -29,6 +29,7 @@ struct Message {
     visible_at: Instant,
     receipt_handle: Option<String>,
     reason: Option<String>,
+    sent_at: Instant,
 }
 
 impl Message {
@@ -40,6 +41,7 @@ impl Message {
             visible_at: Instant::now(),
             receipt_handle: None,
             reason: reason.map(str::to_owned),
+            sent_at: Instant::now(),
         }
     }
 
@@ -197,6 +199,20 @@ impl DeliveryQueue for MemoryQueue {
             .dead
             .retain(|m| m.receipt_handle.as_deref() != Some(receipt_handle));
         Ok(())
+    }
+
+    async fn stats(&self) -> Result<QueueStats, QueueError> {
+        let now = Instant::now();
+        let state = self.state();
+        let waiting = state.main.iter().filter(|m| m.visible_at <= now).count();
+        Ok(QueueStats {
+            waiting: waiting as u64,
+            // Every hidden message was received: this queue has no delayed sends.
+            in_flight: (state.main.len() - waiting) as u64,
+            delayed: 0,
+            oldest_age: state.main.iter().map(|m| now - m.sent_at).max(),
+            dead_letters: state.dead.len() as u64,
+        })
     }
 
     async fn receive_dead_letters(
