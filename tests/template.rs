@@ -137,3 +137,442 @@ fn each_function_builds_its_own_binary_with_cargo_lambda() {
         );
     }
 }
+
+// ------------------------------------------------------------------ operating Tidings
+
+/// What a dimension value of an alarm or a dashboard widget names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DimensionValue {
+    /// `!Ref X` (or `${X}` in the dashboard): the resource X's own value.
+    Ref(String),
+    /// `!GetAtt X.Attr` (or `${X.Attr}`).
+    Attribute(String, String),
+    Literal(String),
+}
+
+impl DimensionValue {
+    fn of_yaml(value: &serde_yaml::Value) -> Self {
+        match intrinsic(value) {
+            Some((tag, name)) if tag == "Ref" => Self::Ref(name.to_owned()),
+            Some((tag, path)) if tag == "GetAtt" => {
+                let (resource, attribute) = path.split_once('.').expect("!GetAtt X.Attr");
+                Self::Attribute(resource.to_owned(), attribute.to_owned())
+            }
+            Some((tag, _)) => panic!("unexpected !{tag} as a dimension value"),
+            None => Self::Literal(value.as_str().expect("a string").to_owned()),
+        }
+    }
+
+    /// A dashboard string, where `substitute` turned `${X}` into `@ref:X`.
+    fn of_dashboard(value: &str) -> Self {
+        match value.strip_prefix("@ref:") {
+            Some(path) => match path.split_once('.') {
+                Some((resource, attribute)) => {
+                    Self::Attribute(resource.to_owned(), attribute.to_owned())
+                }
+                None => Self::Ref(path.to_owned()),
+            },
+            None => Self::Literal(value.to_owned()),
+        }
+    }
+}
+
+/// The dimension names and the role (`dispatcher`, `ingest`) of each Tidings metric, as
+/// the code writes them.
+fn tidings_metrics() -> Vec<(String, Vec<String>, String)> {
+    use tidings::metrics::{DeliveryIds, DeliveryOutcome, IngestOutcome, Metrics};
+    let (metrics, captured) = Metrics::captured();
+    let tenant = tidings::domain::TenantId::parse("acme").unwrap();
+    let ids = DeliveryIds {
+        tenant: &tenant,
+        event: "evt_1",
+        delivery: "dlv_1",
+        subscription: "sub_1",
+    };
+    let second = std::time::Duration::from_secs(1);
+    metrics.delivery(
+        DeliveryOutcome::Succeeded,
+        Some(ids),
+        Some((second, second)),
+    );
+    metrics.batch(1);
+    metrics.ingest(IngestOutcome::Accepted, &tenant, 1);
+    let mut found = Vec::new();
+    for line in captured.json() {
+        let directive = &line["_aws"]["CloudWatchMetrics"][0];
+        let dimensions: Vec<String> = directive["Dimensions"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_str().unwrap().to_owned())
+            .collect();
+        for metric in directive["Metrics"].as_array().unwrap() {
+            found.push((
+                metric["Name"].as_str().unwrap().to_owned(),
+                dimensions.clone(),
+                line["Function"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    found
+}
+
+/// Fails unless the metric exists: a Tidings metric the code writes, with the code's
+/// dimensions, for the function that writes it; or an AWS metric of a resource of the
+/// template, of the right type.
+fn check_metric(
+    t: &Template,
+    namespace: &str,
+    name: &str,
+    dimensions: &[(String, DimensionValue)],
+    context: &str,
+) {
+    let resource = |value: &DimensionValue, expected_type: &str, attribute: Option<&str>| {
+        let (resource, attr) = match value {
+            DimensionValue::Ref(r) => (r.as_str(), None),
+            DimensionValue::Attribute(r, a) => (r.as_str(), Some(a.as_str())),
+            DimensionValue::Literal(l) => panic!("{context}: {l} names no resource"),
+        };
+        assert_eq!(
+            t.resource_type(resource),
+            Some(expected_type),
+            "{context}: {resource} is not a {expected_type} of the template"
+        );
+        assert_eq!(attr, attribute, "{context}: {resource}");
+        resource.to_owned()
+    };
+    let names: Vec<&str> = dimensions.iter().map(|(n, _)| n.as_str()).collect();
+    match namespace {
+        "Tidings" => {
+            let known = tidings_metrics();
+            let (_, expected, role) = known
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .unwrap_or_else(|| panic!("{context}: the code writes no metric {name}"));
+            let mut sorted = names.clone();
+            sorted.sort();
+            let mut expected_sorted: Vec<&str> = expected.iter().map(String::as_str).collect();
+            expected_sorted.sort();
+            assert_eq!(sorted, expected_sorted, "{context}: {name}'s dimensions");
+            for (dimension, value) in dimensions {
+                match dimension.as_str() {
+                    "Function" => {
+                        let function = resource(value, "AWS::Serverless::Function", None);
+                        let expected = match role.as_str() {
+                            "dispatcher" => "DispatcherFunction",
+                            "ingest" => "IngestFunction",
+                            other => panic!("unknown role {other}"),
+                        };
+                        assert_eq!(function, expected, "{context}: {name} is written by");
+                    }
+                    "Outcome" => {
+                        let DimensionValue::Literal(outcome) = value else {
+                            panic!("{context}: Outcome is a literal")
+                        };
+                        let outcomes: Vec<&str> = if role == "dispatcher" {
+                            DeliveryOutcome::ALL.iter().map(|o| o.as_str()).collect()
+                        } else {
+                            IngestOutcome::ALL.iter().map(|o| o.as_str()).collect()
+                        };
+                        assert!(
+                            outcomes.contains(&outcome.as_str()),
+                            "{context}: {name} has no outcome {outcome}"
+                        );
+                    }
+                    other => panic!("{context}: unexpected dimension {other}"),
+                }
+            }
+        }
+        "AWS/SQS" => {
+            assert_eq!(names, ["QueueName"], "{context}");
+            resource(&dimensions[0].1, "AWS::SQS::Queue", Some("QueueName"));
+        }
+        "AWS/Lambda" => {
+            assert_eq!(names, ["FunctionName"], "{context}");
+            resource(&dimensions[0].1, "AWS::Serverless::Function", None);
+        }
+        "AWS/ApiGateway" => {
+            assert_eq!(names, ["ApiId"], "{context}");
+            resource(&dimensions[0].1, "AWS::Serverless::HttpApi", None);
+        }
+        other => panic!("{context}: unexpected namespace {other}"),
+    }
+}
+
+fn yaml_dimensions(metric: &serde_yaml::Value) -> Vec<(String, DimensionValue)> {
+    metric["Dimensions"]
+        .as_sequence()
+        .map(|ds| {
+            ds.iter()
+                .map(|d| {
+                    (
+                        d["Name"].as_str().unwrap().to_owned(),
+                        DimensionValue::of_yaml(&d["Value"]),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+use support::template::intrinsic;
+use tidings::metrics::{DeliveryOutcome, IngestOutcome};
+
+#[test]
+fn every_alarm_watches_metrics_of_the_template_and_notifies_the_alarm_topic() {
+    let t = Template::load();
+    let alarms = t.resources_of("AWS::CloudWatch::Alarm");
+    for expected in [
+        "DeliveriesBacklogAlarm",
+        "DeadLettersAlarm",
+        "DispatcherErrorsAlarm",
+        "DispatcherThrottlesAlarm",
+        "Ingest5xxAlarm",
+    ] {
+        assert!(alarms.iter().any(|a| a == expected), "{expected}");
+    }
+    assert_eq!(t.resource_type("AlarmTopic"), Some("AWS::SNS::Topic"));
+    for alarm in &alarms {
+        let p = t.properties(alarm);
+        for actions in ["AlarmActions", "OKActions"] {
+            let targets: Vec<_> = p[actions]
+                .as_sequence()
+                .unwrap_or_else(|| panic!("{alarm} has {actions}"))
+                .iter()
+                .map(|a| intrinsic(a).map(|(tag, name)| (tag, name.to_owned())))
+                .collect();
+            assert_eq!(
+                targets,
+                vec![Some(("Ref".to_owned(), "AlarmTopic".to_owned()))],
+                "{alarm} {actions}"
+            );
+        }
+        let mut watched = 0;
+        if let Some(name) = p["MetricName"].as_str() {
+            let namespace = p["Namespace"].as_str().unwrap();
+            check_metric(&t, namespace, name, &yaml_dimensions(p), alarm);
+            watched += 1;
+        }
+        for query in p["Metrics"].as_sequence().into_iter().flatten() {
+            let metric = &query["MetricStat"]["Metric"];
+            if metric.is_null() {
+                // An expression: every id it uses is a query of this alarm.
+                let expression = query["Expression"].as_str().unwrap();
+                let ids: Vec<&str> = p["Metrics"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|q| q["Id"].as_str())
+                    .collect();
+                for word in expression
+                    .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                    .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_lowercase()))
+                {
+                    assert!(ids.contains(&word), "{alarm}: {expression} uses {word}");
+                }
+                continue;
+            }
+            check_metric(
+                &t,
+                metric["Namespace"].as_str().unwrap(),
+                metric["MetricName"].as_str().unwrap(),
+                &yaml_dimensions(metric),
+                alarm,
+            );
+            watched += 1;
+        }
+        assert!(watched > 0, "{alarm} watches a metric");
+    }
+    let threshold = &t.properties("DeliveriesBacklogAlarm")["Threshold"];
+    assert_eq!(
+        intrinsic(threshold).map(|(tag, name)| (tag, name.to_owned())),
+        Some(("Ref".into(), "OldestMessageAgeAlarmSeconds".into()))
+    );
+    assert!(number(&t.parameter("OldestMessageAgeAlarmSeconds")["Default"]) >= 60);
+}
+
+#[test]
+fn the_alarm_email_is_subscribed_only_when_given() {
+    let t = Template::load();
+    assert_eq!(t.parameter("AlarmEmail")["Default"].as_str(), Some(""));
+    let subscription = t.resource("AlarmEmailSubscription");
+    assert_eq!(subscription["Condition"].as_str(), Some("HasAlarmEmail"));
+    let condition = t.condition("HasAlarmEmail");
+    let (not, _) = match condition {
+        serde_yaml::Value::Tagged(tagged) => (tagged.tag.to_string(), &tagged.value),
+        other => panic!("HasAlarmEmail is !Not […]: {other:?}"),
+    };
+    assert_eq!(not, "!Not");
+    let text = serde_yaml::to_string(condition).unwrap();
+    assert!(
+        text.contains("!Equals") && text.contains("!Ref AlarmEmail"),
+        "{text}"
+    );
+    let p = &subscription["Properties"];
+    assert_eq!(p["Protocol"].as_str(), Some("email"));
+    assert_eq!(
+        intrinsic(&p["Endpoint"]).map(|(tag, name)| (tag, name.to_owned())),
+        Some(("Ref".into(), "AlarmEmail".into()))
+    );
+    assert_eq!(
+        intrinsic(&p["TopicArn"]).map(|(tag, name)| (tag, name.to_owned())),
+        Some(("Ref".into(), "AlarmTopic".into()))
+    );
+}
+
+/// The dashboard's body with every `${…}` checked and replaced: a resource (or its
+/// attribute) by `@ref:X` (`@ref:X.Attr`), a parameter by its default, a pseudo parameter
+/// by an example value.
+fn dashboard(t: &Template) -> serde_json::Value {
+    let body = &t.properties("Dashboard")["DashboardBody"];
+    let (tag, text) = intrinsic(body).expect("DashboardBody is !Sub");
+    assert_eq!(tag, "Sub");
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("a closed ${…}") + start;
+        let name = &rest[start + 2..end];
+        let replacement = if let Some(pseudo) = name.strip_prefix("AWS::") {
+            assert!(["Region", "StackName"].contains(&pseudo), "{name}");
+            "us-east-1".to_owned()
+        } else if let Some((resource, _)) = name.split_once('.') {
+            assert!(
+                t.resource_type(resource).is_some(),
+                "no resource {resource}"
+            );
+            format!("@ref:{name}")
+        } else if t.resource_type(name).is_some() {
+            format!("@ref:{name}")
+        } else {
+            let default = &t.parameter(name)["Default"];
+            number(default).to_string()
+        };
+        out.push_str(&replacement);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("the dashboard is JSON: {e}\n{out}"))
+}
+
+#[test]
+fn the_dashboard_shows_every_alarm_and_metrics_that_exist() {
+    let t = Template::load();
+    let body = dashboard(&t);
+    let widgets = body["widgets"].as_array().unwrap();
+    let mut alarms_shown = Vec::new();
+    let mut tidings_shown = Vec::new();
+    for (i, widget) in widgets.iter().enumerate() {
+        let p = &widget["properties"];
+        let context = format!("widget {i} ({})", p["title"]);
+        match widget["type"].as_str().unwrap() {
+            "alarm" => {
+                for alarm in p["alarms"].as_array().unwrap() {
+                    let DimensionValue::Attribute(name, attribute) =
+                        DimensionValue::of_dashboard(alarm.as_str().unwrap())
+                    else {
+                        panic!("{context}: alarms are ${{X.Arn}}")
+                    };
+                    assert_eq!(attribute, "Arn");
+                    assert_eq!(
+                        t.resource_type(&name),
+                        Some("AWS::CloudWatch::Alarm"),
+                        "{context}: {name}"
+                    );
+                    alarms_shown.push(name);
+                }
+            }
+            "metric" => {
+                assert_eq!(
+                    p["region"], "us-east-1",
+                    "{context}: region is ${{AWS::Region}}"
+                );
+                for row in p["metrics"].as_array().unwrap() {
+                    let parts: Vec<&str> = row
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect();
+                    assert!(
+                        parts.len() >= 2 && parts.len().is_multiple_of(2),
+                        "{context}: [namespace, name, dimension, value…]: {row}"
+                    );
+                    let dimensions: Vec<(String, DimensionValue)> = parts[2..]
+                        .chunks(2)
+                        .map(|c| (c[0].to_owned(), DimensionValue::of_dashboard(c[1])))
+                        .collect();
+                    check_metric(&t, parts[0], parts[1], &dimensions, &context);
+                    if parts[0] == "Tidings" {
+                        tidings_shown.push(parts[1].to_owned());
+                    }
+                }
+            }
+            other => panic!("{context}: unexpected widget type {other}"),
+        }
+    }
+    let mut all_alarms = t.resources_of("AWS::CloudWatch::Alarm");
+    all_alarms.sort();
+    alarms_shown.sort();
+    assert_eq!(
+        alarms_shown, all_alarms,
+        "the alarm widget shows every alarm"
+    );
+    for (name, _, _) in tidings_metrics() {
+        assert!(
+            tidings_shown.contains(&name),
+            "the dashboard shows the metric {name}"
+        );
+    }
+}
+
+#[test]
+fn every_function_logs_to_its_own_group_with_a_retention() {
+    let t = Template::load();
+    let functions = t.resources_of("AWS::Serverless::Function");
+    assert_eq!(functions.len(), 3);
+    let retention = t.parameter("LogRetentionDays");
+    assert_eq!(number(&retention["Default"]), 30);
+    let mut groups = Vec::new();
+    for function in &functions {
+        let logging = &t.properties(function)["LoggingConfig"];
+        // Text: the JSON log lines and the EMF metric lines reach CloudWatch as written.
+        assert_eq!(logging["LogFormat"].as_str(), Some("Text"), "{function}");
+        let (tag, group) = intrinsic(&logging["LogGroup"])
+            .unwrap_or_else(|| panic!("{function} names its log group"));
+        assert_eq!(tag, "Ref");
+        assert_eq!(t.resource_type(group), Some("AWS::Logs::LogGroup"));
+        let days = &t.properties(group)["RetentionInDays"];
+        assert_eq!(
+            intrinsic(days).map(|(tag, name)| (tag, name.to_owned())),
+            Some(("Ref".into(), "LogRetentionDays".into())),
+            "{group}"
+        );
+        groups.push(group.to_owned());
+    }
+    groups.sort();
+    groups.dedup();
+    assert_eq!(groups.len(), functions.len(), "one log group per function");
+    assert_eq!(
+        t.resources_of("AWS::Logs::LogGroup").len(),
+        functions.len(),
+        "no log group without its function"
+    );
+}
+
+#[test]
+fn the_tenant_dimension_is_off_unless_the_stack_turns_it_on() {
+    let t = Template::load();
+    let variable = &support::template::globals_env(&t)["TIDINGS_METRICS_TENANT_DIMENSION"];
+    assert_eq!(
+        intrinsic(variable).map(|(tag, name)| (tag, name.to_owned())),
+        Some(("Ref".into(), "MetricsTenantDimension".into()))
+    );
+    let parameter = t.parameter("MetricsTenantDimension");
+    assert_eq!(parameter["Default"].as_str(), Some("false"));
+    let on = Config::from_lookup(|k| {
+        (k == "TIDINGS_METRICS_TENANT_DIMENSION").then(|| "false".to_owned())
+    })
+    .unwrap();
+    assert!(!on.metrics.tenant_dimension());
+}

@@ -18,6 +18,36 @@ impl Template {
         r
     }
 
+    /// The names of the resources of `resource_type`, in the template's order.
+    pub fn resources_of(&self, resource_type: &str) -> Vec<String> {
+        self.0["Resources"]
+            .as_mapping()
+            .expect("template.yaml has resources")
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some(resource_type))
+            .map(|(name, _)| name.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// A resource's type, if the template declares it.
+    pub fn resource_type(&self, name: &str) -> Option<&str> {
+        self.0["Resources"][name]["Type"].as_str()
+    }
+
+    /// A parameter's declaration.
+    pub fn parameter(&self, name: &str) -> &Value {
+        let p = &self.0["Parameters"][name];
+        assert!(!p.is_null(), "template.yaml has no parameter {name}");
+        p
+    }
+
+    /// A condition's declaration.
+    pub fn condition(&self, name: &str) -> &Value {
+        let c = &self.0["Conditions"][name];
+        assert!(!c.is_null(), "template.yaml has no condition {name}");
+        c
+    }
+
     pub fn properties(&self, name: &str) -> &Value {
         &self.resource(name)["Properties"]
     }
@@ -62,4 +92,21 @@ pub fn number(value: &Value) -> u32 {
         Value::String(s) => s.parse().expect("a whole number"),
         other => panic!("expected a number, found {other:?}"),
     }
+}
+
+/// What an intrinsic function names: `!Ref X` is `("Ref", "X")`, `!GetAtt X.Y` is
+/// `("GetAtt", "X.Y")`, `!Sub "…"` is `("Sub", "…")`; `None` for a plain value.
+pub fn intrinsic(value: &Value) -> Option<(String, &str)> {
+    match value {
+        Value::Tagged(tagged) => Some((
+            tagged.tag.to_string().trim_start_matches('!').to_owned(),
+            tagged.value.as_str()?,
+        )),
+        _ => None,
+    }
+}
+
+/// The functions' global environment variables, values as written (intrinsics included).
+pub fn globals_env(t: &Template) -> &Value {
+    &t.0["Globals"]["Function"]["Environment"]["Variables"]
 }
