@@ -19,8 +19,8 @@ pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
 pub use pattern::EventPattern;
 pub use subscription::{
-    NewSubscription, RetiredSecret, SaleorOptions, SignatureScheme, Subscription, SubscriptionId,
-    fields,
+    NewSubscription, RetiredSecret, RetiredSigningKey, SaleorOptions, SignatureScheme,
+    Subscription, SubscriptionId, fields,
 };
 pub use tenant::{TenantId, TenantSettings};
 pub use wire::{WireContext, WireRequest};
