@@ -18,6 +18,14 @@ impl Template {
         r
     }
 
+    /// Every resource, by its logical name.
+    pub fn resources(&self) -> impl Iterator<Item = (&Value, &Value)> {
+        self.0["Resources"]
+            .as_mapping()
+            .expect("template.yaml has Resources")
+            .iter()
+    }
+
     pub fn properties(&self, name: &str) -> &Value {
         &self.resource(name)["Properties"]
     }
