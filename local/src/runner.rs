@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use tidings::Backend;
 use tidings::adapters::Embedded;
-use tidings::config::{AwsResources, Config};
+use tidings::config::Config;
 use tidings::domain::{ApiKey, Role, TenantId};
 use tidings::egress::EgressPolicy;
 use tidings::http::{AppState, router};
@@ -29,11 +29,8 @@ const POLLERS: usize = 4;
 pub enum Storage {
     /// Everything in this process.
     Embedded,
-    /// SQS and DynamoDB: these resources, through this SDK configuration.
-    Aws {
-        sdk: Box<aws_config::SdkConfig>,
-        resources: AwsResources,
-    },
+    /// SQS and DynamoDB, as [`Backend::from_env`] or [`Backend::aws`] built it.
+    Aws(Backend),
 }
 
 pub struct Options {
@@ -79,7 +76,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             let embedded = Embedded::new(VISIBILITY_TIMEOUT, config.retry.max_attempts());
             (embedded.backend(), Some(embedded))
         }
-        Storage::Aws { sdk, resources } => (Backend::aws(&sdk, &resources), None),
+        Storage::Aws(backend) => (backend, None),
     };
 
     let api_key = options
