@@ -23,8 +23,6 @@ use crate::poller;
 pub const DEV_TENANT: &str = "dev";
 /// The deliveries queue's visibility timeout in `template.yaml` (6× the dispatcher timeout).
 pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(360);
-/// Concurrent dispatcher loops.
-const POLLERS: usize = 4;
 
 pub enum Storage {
     /// Everything in this process.
@@ -100,6 +98,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         config.public_url = url::Url::parse(&format!("http://{addr}")).ok();
     }
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config.clone())?);
+    let concurrency = config.local_concurrency;
     let app = router(AppState::new(backend.clone(), config));
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -108,7 +107,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     });
     // Several pollers, as Lambda runs several dispatchers: a slow endpoint in one batch
     // does not hold up the others.
-    let pollers = (0..POLLERS)
+    let pollers = (0..concurrency)
         .map(|_| tokio::spawn(poller::run(backend.queue.clone(), dispatcher.clone())))
         .collect();
     Ok(Running {
