@@ -71,6 +71,8 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     };
     let (backend, embedded) = match options.storage {
         Storage::Embedded => {
+            // Records live in this process's memory: keep them only for the local retention.
+            config.record_ttl = config.record_ttl.min(config.local_retention);
             let embedded = Embedded::new(VISIBILITY_TIMEOUT, config.retry.max_attempts());
             (embedded.backend(), Some(embedded))
         }

@@ -30,6 +30,9 @@ pub struct Config {
     /// `TIDINGS_LOCAL_CONCURRENCY`: how many batches the local runner's dispatcher handles at
     /// once (default 8); on AWS the event source mapping's maximum concurrency plays this role.
     pub local_concurrency: usize,
+    /// `TIDINGS_LOCAL_RETENTION_SECS`: how long the embedded backend keeps event and
+    /// delivery records (default 1 h), so a long-running development instance stays bounded.
+    pub local_retention: Duration,
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
@@ -64,6 +67,7 @@ impl Default for Config {
             egress: EgressPolicy::PublicOnly,
             public_url: None,
             local_concurrency: 8,
+            local_retention: Duration::from_secs(3600),
         }
     }
 }
@@ -99,6 +103,9 @@ impl Config {
         }
         if let Some(n) = positive(&lookup, "TIDINGS_LOCAL_CONCURRENCY")? {
             config.local_concurrency = usize::try_from(n).unwrap_or(usize::MAX).min(256);
+        }
+        if let Some(secs) = positive(&lookup, "TIDINGS_LOCAL_RETENTION_SECS")? {
+            config.local_retention = Duration::from_secs(secs);
         }
         if let Some(url) = lookup("TIDINGS_PUBLIC_URL").filter(|u| !u.is_empty()) {
             let parsed = url::Url::parse(&url)
