@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use clap::{Parser, Subcommand};
 use tidings::Backend;
 use tidings::adapters::aws::{self, QueueSettings};
-use tidings::config::{AwsResources, Config};
+use tidings::config::Config;
 use tidings::domain::{Role, TenantId};
 use tidings::services::{api_keys, deliveries};
 use tidings_local::{self as local, Options, Storage};
@@ -110,10 +110,7 @@ async fn main() -> anyhow::Result<()> {
         None => {}
     }
     let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
-        Storage::Aws {
-            resources: AwsResources::from_env()?,
-            sdk: Box::new(aws::load().await),
-        }
+        Storage::Aws(Backend::from_env().await?)
     } else {
         Storage::Embedded
     };

@@ -27,6 +27,12 @@ pub struct Config {
     /// `TIDINGS_PUBLIC_URL`: where the API is reached (the template sets the HTTP API's URL;
     /// the local runner its own address). Its host is the default `Saleor-Domain`.
     pub public_url: Option<url::Url>,
+    /// `TIDINGS_LOCAL_CONCURRENCY`: how many batches the local runner's dispatcher handles at
+    /// once (default 8); on AWS the event source mapping's maximum concurrency plays this role.
+    pub local_concurrency: usize,
+    /// `TIDINGS_LOCAL_RETENTION_SECS`: how long the embedded backend keeps event and
+    /// delivery records (default 1 h), so a long-running development instance stays bounded.
+    pub local_retention: Duration,
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
@@ -60,6 +66,8 @@ impl Default for Config {
             auto_disable_after: Duration::from_secs(5 * 24 * 3600),
             egress: EgressPolicy::PublicOnly,
             public_url: None,
+            local_concurrency: 8,
+            local_retention: Duration::from_secs(3600),
         }
     }
 }
@@ -92,6 +100,12 @@ impl Config {
         }
         if let Some(secs) = positive(&lookup, "TIDINGS_SECRET_ROTATION_OVERLAP_SECS")? {
             config.rotation_overlap = Duration::from_secs(secs);
+        }
+        if let Some(n) = positive(&lookup, "TIDINGS_LOCAL_CONCURRENCY")? {
+            config.local_concurrency = usize::try_from(n).unwrap_or(usize::MAX).min(256);
+        }
+        if let Some(secs) = positive(&lookup, "TIDINGS_LOCAL_RETENTION_SECS")? {
+            config.local_retention = Duration::from_secs(secs);
         }
         if let Some(url) = lookup("TIDINGS_PUBLIC_URL").filter(|u| !u.is_empty()) {
             let parsed = url::Url::parse(&url)

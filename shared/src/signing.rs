@@ -100,9 +100,10 @@ impl Secret {
         })
     }
 
-    /// Whether this is a `whsec_` secret, which the Standard Webhooks libraries take as it is.
+    /// Whether this is a valid `whsec_` secret, which the Standard Webhooks libraries take
+    /// as it is (a plain secret may merely start with `whsec_`).
     pub fn is_standard(&self) -> bool {
-        self.text.starts_with(PREFIX)
+        Self::parse(&self.text).is_ok()
     }
 
     /// The secret as the subscriber stores it (`whsec_…`, or its own).
@@ -664,6 +665,11 @@ mod tests {
         );
         let whsec = Secret::parse_plain(VECTORS[0].0).unwrap();
         assert!(whsec.is_standard(), "a whsec_ secret keeps its meaning");
+        let lookalike = Secret::parse_plain("whsec_not-base64!").unwrap();
+        assert!(
+            !lookalike.is_standard(),
+            "only a valid whsec_ secret is one"
+        );
         for bad in ["short", "tab\there!", &"x".repeat(257), "naïve-secret"] {
             assert_eq!(
                 Secret::parse_plain(bad),

@@ -1,12 +1,13 @@
 //! What the tests share: the harness that runs a test on both backends, the API client,
 //! builders of test data, waiting with a deadline, the template's settings, AWS emulator
-//! resources, a webhook receiver on 127.0.0.1 that records what it is sent, and the
-//! independent signature verifiers.
+//! resources, a webhook receiver on 127.0.0.1 that records what it is sent, the seeds' own
+//! receiver code run with node, and the independent signature verifiers.
 
 pub mod builders;
 pub mod client;
 pub mod emulator;
 pub mod harness;
+pub mod node_receiver;
 pub mod receiver;
 pub mod template;
 pub mod wait;

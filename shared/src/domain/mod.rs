@@ -9,6 +9,7 @@ mod error;
 mod event;
 mod pattern;
 pub mod retry;
+mod stats;
 mod subscription;
 mod tenant;
 mod wire;
@@ -18,6 +19,7 @@ pub use delivery::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, 
 pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
 pub use pattern::EventPattern;
+pub use stats::{EndpointStats, WindowStats};
 pub use subscription::{
     NewSubscription, RetiredSecret, RetiredSigningKey, SaleorOptions, SignatureScheme,
     Subscription, SubscriptionId, fields,

@@ -46,6 +46,7 @@ use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscr
         deliveries::recover,
         deliveries::dead_letters,
         deliveries::redrive,
+        deliveries::stats,
         tenant::fetch,
         tenant::update,
         openapi_json,
