@@ -17,7 +17,7 @@ use tidings::ports::queue::{self, OutgoingMessage};
 use tidings::ports::store::{
     CustomEventType, EventRecord, EventState, PlannedDelivery, StoreError,
 };
-use tidings::signing::Secret;
+use tidings::signing::{Secret, SigningKey};
 
 support::on_both_backends!(
     subscriptions,
@@ -25,6 +25,7 @@ support::on_both_backends!(
     deliveries,
     api_keys,
     subscription_updates_and_pages,
+    ed25519_keys_round_trip,
     event_types,
     tenant_settings,
     delivery_listing_and_reset,
@@ -389,6 +390,45 @@ async fn subscription_updates_and_pages(backend: Backend) {
             .await,
         Err(StoreError::Conflict)
     ));
+}
+
+/// An `ed25519` subscription's key and its rotated keys come back as they were stored.
+async fn ed25519_keys_round_trip(backend: Backend) {
+    let b = &backend;
+    let acme = tenant("acme");
+    let mut s = builders::subscription("https://shop.example/hooks")
+        .ed25519()
+        .build();
+    b.subscriptions.create_subscription(&s).await.unwrap();
+    let stored = b
+        .subscriptions
+        .get_subscription(&acme, &s.id)
+        .await
+        .unwrap();
+    assert_eq!(stored.as_ref(), Some(&s), "the key round-trips");
+    let now = Utc::now();
+    s.rotate_signing_key(
+        SigningKey::generate().unwrap(),
+        chrono::Duration::hours(24),
+        now,
+    );
+    s.rotate_signing_key(
+        SigningKey::generate().unwrap(),
+        chrono::Duration::hours(24),
+        now,
+    );
+    assert_eq!(s.previous_signing_keys.len(), 2);
+    b.subscriptions.update_subscription(&s).await.unwrap();
+    let stored = b
+        .subscriptions
+        .get_subscription(&acme, &s.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, s, "rotated keys and their expiries round-trip");
+    assert_eq!(stored.public_key(), s.public_key());
+    let listed = b.subscriptions.list_subscriptions(&acme).await.unwrap();
+    assert_eq!(listed, vec![s]);
 }
 
 async fn event_types(backend: Backend) {

@@ -27,6 +27,7 @@ support::on_both_backends!(
     every_attempt_is_visible_and_a_delivery_can_be_sent_again,
     dead_letters_are_visible_and_redriven_once_the_endpoint_recovers,
     recover_resends_what_failed_since_a_time,
+    stats_count_each_attempt_of_the_endpoint,
 );
 
 async fn subscribe(api: &Client, url: String) -> String {
@@ -304,5 +305,48 @@ async fn recover_resends_what_failed_since_a_time(running: Running) {
         .await
         .0,
         422
+    );
+}
+
+async fn stats_count_each_attempt_of_the_endpoint(running: Running) {
+    let api = Client::admin(&running);
+    let receiver = Receiver::start().await;
+    let sub = subscribe(&api, receiver.url("s")).await;
+    let path = format!("/v1/subscriptions/{sub}/stats");
+    let empty = api.ok(Method::GET, &path, None, 200).await;
+    assert_eq!(empty["last_24h"]["attempts"], 0);
+    assert_eq!(empty["last_24h"]["success_rate"], Value::Null);
+
+    // A known sequence: the first event fails once then succeeds, the second succeeds.
+    receiver.respond("s", &[500]);
+    for id in ["evt_stats_1", "evt_stats_2"] {
+        api.ok(
+            Method::POST,
+            "/v1/events",
+            Some(json!({"id": id, "type": "order.created", "data": {}})),
+            202,
+        )
+        .await;
+    }
+    receiver.wait_for("s", 3, WAIT).await;
+    let stats = api
+        .until(&path, WAIT, |s| s["last_24h"]["attempts"] == 3)
+        .await;
+    for window in ["last_24h", "last_7d"] {
+        let w = &stats[window];
+        assert_eq!(w["attempts"], 3, "{stats}");
+        assert_eq!(w["succeeded"], 2, "{stats}");
+        let rate = w["success_rate"].as_f64().unwrap();
+        assert!((rate - 2.0 / 3.0).abs() < 1e-9, "{stats}");
+        assert!(w["p50_ms"].is_u64() && w["p99_ms"].is_u64(), "{stats}");
+        assert!(w["last_success"].is_string() && w["last_failure"].is_string());
+    }
+    assert_eq!(stats["truncated"], false);
+
+    let other = Client::of_tenant(&running, "other", Role::Admin).await;
+    let (status, _) = other.call(Method::GET, &path, None).await;
+    assert_eq!(
+        status, 404,
+        "another tenant's subscription has no stats to show"
     );
 }

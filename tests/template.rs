@@ -138,6 +138,38 @@ fn each_function_builds_its_own_binary_with_cargo_lambda() {
     }
 }
 
+#[test]
+fn every_documented_operation_is_an_http_api_event_of_a_function() {
+    let t = Template::load();
+    let mut events = std::collections::BTreeSet::new();
+    for (_, resource) in t.resources() {
+        let Some(declared) = resource["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (_, event) in declared {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let properties = &event["Properties"];
+                events.insert((
+                    properties["Method"].as_str().unwrap().to_ascii_uppercase(),
+                    properties["Path"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    let document: serde_json::Value =
+        serde_json::from_str(&support::read_repo_file("openapi.json")).unwrap();
+    let mut operations = std::collections::BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            operations.insert((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    assert_eq!(
+        operations, events,
+        "openapi.json's operations and template.yaml's HttpApi events differ"
+    );
+}
+
 // ------------------------------------------------------------------ operating Tidings
 
 /// What a dimension value of an alarm or a dashboard widget names.

@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use clap::{Parser, Subcommand};
 use tidings::Backend;
 use tidings::adapters::aws::{self, QueueSettings};
-use tidings::config::{AwsResources, Config};
+use tidings::config::Config;
 use tidings::domain::{Role, TenantId};
 use tidings::services::{api_keys, deliveries};
 use tidings_local::{self as local, Options, Storage, status};
@@ -120,7 +120,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::Status { json }) => {
-            let resources = AwsResources::from_env()?;
+            let resources = tidings::config::AwsResources::from_env()?;
             let sdk = aws::load().await;
             let backend = Backend::aws(&sdk, &resources);
             let age = status::AgeMetric::new(&sdk, &resources.delivery_queue_url);
@@ -135,10 +135,7 @@ async fn main() -> anyhow::Result<()> {
         None => {}
     }
     let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
-        Storage::Aws {
-            resources: AwsResources::from_env()?,
-            sdk: Box::new(aws::load().await),
-        }
+        Storage::Aws(Backend::from_env().await?)
     } else {
         Storage::Embedded
     };

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use tidings::Backend;
 use tidings::adapters::Embedded;
-use tidings::config::{AwsResources, Config};
+use tidings::config::Config;
 use tidings::domain::{ApiKey, Role, TenantId};
 use tidings::egress::EgressPolicy;
 use tidings::http::{AppState, router};
@@ -23,17 +23,12 @@ use crate::poller;
 pub const DEV_TENANT: &str = "dev";
 /// The deliveries queue's visibility timeout in `template.yaml` (6× the dispatcher timeout).
 pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(360);
-/// Concurrent dispatcher loops.
-const POLLERS: usize = 4;
 
 pub enum Storage {
     /// Everything in this process.
     Embedded,
-    /// SQS and DynamoDB: these resources, through this SDK configuration.
-    Aws {
-        sdk: Box<aws_config::SdkConfig>,
-        resources: AwsResources,
-    },
+    /// SQS and DynamoDB, as [`Backend::from_env`] or [`Backend::aws`] built it.
+    Aws(Backend),
 }
 
 pub struct Options {
@@ -76,10 +71,12 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     };
     let (backend, embedded) = match options.storage {
         Storage::Embedded => {
+            // Records live in this process's memory: keep them only for the local retention.
+            config.record_ttl = config.record_ttl.min(config.local_retention);
             let embedded = Embedded::new(VISIBILITY_TIMEOUT, config.retry.max_attempts());
             (embedded.backend(), Some(embedded))
         }
-        Storage::Aws { sdk, resources } => (Backend::aws(&sdk, &resources), None),
+        Storage::Aws(backend) => (backend, None),
     };
 
     let api_key = options
@@ -103,6 +100,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
         config.public_url = url::Url::parse(&format!("http://{addr}")).ok();
     }
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config.clone())?);
+    let concurrency = config.local_concurrency;
     let app = router(AppState::new(backend.clone(), config));
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -111,7 +109,7 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     });
     // Several pollers, as Lambda runs several dispatchers: a slow endpoint in one batch
     // does not hold up the others.
-    let pollers = (0..POLLERS)
+    let pollers = (0..concurrency)
         .map(|_| tokio::spawn(poller::run(backend.queue.clone(), dispatcher.clone())))
         .collect();
     Ok(Running {

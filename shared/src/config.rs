@@ -32,6 +32,12 @@ pub struct Config {
     /// names the `Function` dimension), a debug log line elsewhere.
     /// `TIDINGS_METRICS_TENANT_DIMENSION=true` adds the opt-in `Tenant` dimension.
     pub metrics: Metrics,
+    /// `TIDINGS_LOCAL_CONCURRENCY`: how many batches the local runner's dispatcher handles at
+    /// once (default 8); on AWS the event source mapping's maximum concurrency plays this role.
+    pub local_concurrency: usize,
+    /// `TIDINGS_LOCAL_RETENTION_SECS`: how long the embedded backend keeps event and
+    /// delivery records (default 1 h), so a long-running development instance stays bounded.
+    pub local_retention: Duration,
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
@@ -66,6 +72,8 @@ impl Default for Config {
             egress: EgressPolicy::PublicOnly,
             public_url: None,
             metrics: Metrics::default(),
+            local_concurrency: 8,
+            local_retention: Duration::from_secs(3600),
         }
     }
 }
@@ -104,6 +112,12 @@ impl Config {
         }
         if let Some(on) = boolean(&lookup, "TIDINGS_METRICS_TENANT_DIMENSION")? {
             config.metrics = config.metrics.with_tenant_dimension(on);
+        }
+        if let Some(n) = positive(&lookup, "TIDINGS_LOCAL_CONCURRENCY")? {
+            config.local_concurrency = usize::try_from(n).unwrap_or(usize::MAX).min(256);
+        }
+        if let Some(secs) = positive(&lookup, "TIDINGS_LOCAL_RETENTION_SECS")? {
+            config.local_retention = Duration::from_secs(secs);
         }
         if let Some(url) = lookup("TIDINGS_PUBLIC_URL").filter(|u| !u.is_empty()) {
             let parsed = url::Url::parse(&url)

@@ -1,13 +1,16 @@
 //! Webhook signatures: every signature header a delivery carries ([`delivery_headers`]),
-//! and [`verify`] for receivers written in Rust. A leaf: it knows secrets and bytes, not
-//! subscriptions.
+//! and [`verify`] for receivers written in Rust. A leaf: it knows secrets, keys and bytes,
+//! not subscriptions.
 //!
 //! [Standard Webhooks](https://www.standardwebhooks.com/): `webhook-id`, `webhook-timestamp`
 //! and `webhook-signature: v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, keyed with the
-//! base64-decoded part of a `whsec_…` secret.
+//! base64-decoded part of a `whsec_…` secret; and its asymmetric `v1a,<base64 Ed25519
+//! signature of the same string>`, made with a `whsk_…` [`SigningKey`] and verified with its
+//! `whpk_…` public key.
 
 use std::fmt;
 
+use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
@@ -30,6 +33,10 @@ const PREFIX: &str = "whsec_";
 const MIN_KEY_BYTES: usize = 24;
 const MAX_KEY_BYTES: usize = 64;
 const GENERATED_KEY_BYTES: usize = 32;
+
+const SIGNING_KEY_PREFIX: &str = "whsk_";
+const PUBLIC_KEY_PREFIX: &str = "whpk_";
+const ED25519_KEY_BYTES: usize = 32;
 
 /// A receiver's own secret, brought over as it is.
 const PLAIN_CHARS: std::ops::RangeInclusive<usize> = 8..=256;
@@ -93,9 +100,10 @@ impl Secret {
         })
     }
 
-    /// Whether this is a `whsec_` secret, which the Standard Webhooks libraries take as it is.
+    /// Whether this is a valid `whsec_` secret, which the Standard Webhooks libraries take
+    /// as it is (a plain secret may merely start with `whsec_`).
     pub fn is_standard(&self) -> bool {
-        self.text.starts_with(PREFIX)
+        Self::parse(&self.text).is_ok()
     }
 
     /// The secret as the subscriber stores it (`whsec_…`, or its own).
@@ -142,6 +150,118 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A signing key that breaks the `whsk_` rule, or one the crypto library could not make.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SigningKeyError {
+    #[error(
+        "must be 'whsk_' followed by the base64 of a 32-byte Ed25519 seed and its 32-byte public key"
+    )]
+    Malformed,
+    #[error("its last 32 bytes are not the public key of its first 32 (the seed)")]
+    Inconsistent,
+    #[error("the crypto library could not make an Ed25519 key")]
+    Unavailable,
+}
+
+/// An Ed25519 signing key for Standard Webhooks `v1a`: `whsk_` + base64 of the 32-byte seed
+/// followed by the 32-byte public key (Svix's format). Its public key is `whpk_` + base64 of
+/// the 32 bytes. Its `Debug` never shows the seed.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SigningKey {
+    text: String,
+    pair: Ed25519KeyPair,
+}
+
+impl SigningKey {
+    /// A fresh key pair from the crypto library's random source.
+    pub fn generate() -> Result<Self, SigningKeyError> {
+        let pair = Ed25519KeyPair::generate().map_err(|_| SigningKeyError::Unavailable)?;
+        let seed = pair.seed().map_err(|_| SigningKeyError::Unavailable)?;
+        let seed = aws_lc_rs::encoding::AsBigEndian::as_be_bytes(&seed)
+            .map_err(|_| SigningKeyError::Unavailable)?;
+        let mut bytes = seed.as_ref().to_vec();
+        bytes.extend_from_slice(pair.public_key().as_ref());
+        Ok(Self {
+            text: format!("{SIGNING_KEY_PREFIX}{}", STANDARD.encode(bytes)),
+            pair,
+        })
+    }
+
+    /// A `whsk_` key; its public half must be the seed's own.
+    pub fn parse(text: &str) -> Result<Self, SigningKeyError> {
+        let encoded = text
+            .strip_prefix(SIGNING_KEY_PREFIX)
+            .ok_or(SigningKeyError::Malformed)?;
+        let bytes = STANDARD
+            .decode(encoded)
+            .map_err(|_| SigningKeyError::Malformed)?;
+        if bytes.len() != 2 * ED25519_KEY_BYTES {
+            return Err(SigningKeyError::Malformed);
+        }
+        let (seed, public) = bytes.split_at(ED25519_KEY_BYTES);
+        let pair = Ed25519KeyPair::from_seed_and_public_key(seed, public)
+            .map_err(|_| SigningKeyError::Inconsistent)?;
+        Ok(Self {
+            text: text.to_owned(),
+            pair,
+        })
+    }
+
+    /// The key as it is stored and given (`whsk_…`): it signs, so keep it secret.
+    pub fn expose(&self) -> &str {
+        &self.text
+    }
+
+    /// The public key receivers verify with: `whpk_` + base64 of its 32 bytes.
+    pub fn public_key(&self) -> String {
+        format!(
+            "{PUBLIC_KEY_PREFIX}{}",
+            STANDARD.encode(self.pair.public_key().as_ref())
+        )
+    }
+
+    /// Standard Webhooks asymmetric signature of one message: `v1a,<base64>`.
+    pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
+        let signature = self.pair.sign(&signed_content(msg_id, timestamp, body));
+        format!("v1a,{}", STANDARD.encode(signature.as_ref()))
+    }
+}
+
+impl TryFrom<String> for SigningKey {
+    type Error = SigningKeyError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<SigningKey> for String {
+    fn from(value: SigningKey) -> Self {
+        value.text
+    }
+}
+
+impl PartialEq for SigningKey {
+    fn eq(&self, other: &Self) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self.text.as_bytes(), other.text.as_bytes()).into()
+    }
+}
+
+impl Eq for SigningKey {}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey(whsk_…, {})", self.public_key())
+    }
+}
+
+/// What Standard Webhooks signs: `{id}.{timestamp}.{body}`.
+fn signed_content(msg_id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
+    let mut content = format!("{msg_id}.{timestamp}.").into_bytes();
+    content.extend_from_slice(body);
+    content
+}
+
 /// What one delivery is signed with.
 #[derive(Debug, Clone)]
 pub struct SigningKeys<'a> {
@@ -150,13 +270,16 @@ pub struct SigningKeys<'a> {
     /// The live secrets, the current one first: each adds a `v1,` signature, so receivers on
     /// the old or the new secret verify during a rotation.
     pub secrets: Vec<&'a Secret>,
+    /// The live Ed25519 keys, the current one first: each adds a `v1a,` signature after the
+    /// `v1,` ones, so receivers on the old or the new public key verify during a rotation.
+    pub ed25519: Vec<&'a SigningKey>,
     /// The headers that carry the seeds' hex signature, made with the current secret (a
     /// single hex value has no room for a second secret).
     pub hex_headers: Vec<&'a str>,
 }
 
 /// Every signature header of one delivery: the Standard Webhooks headers (unless turned
-/// off), and each hex signature header.
+/// off) with every `v1,` and `v1a,` signature, and each hex signature header.
 pub fn delivery_headers(
     keys: &SigningKeys<'_>,
     msg_id: &str,
@@ -169,6 +292,11 @@ pub fn delivery_headers(
             .secrets
             .iter()
             .map(|secret| secret.sign(msg_id, timestamp, body))
+            .chain(
+                keys.ed25519
+                    .iter()
+                    .map(|key| key.sign(msg_id, timestamp, body)),
+            )
             .collect::<Vec<_>>()
             .join(" ");
         headers.extend([
@@ -191,6 +319,8 @@ pub fn delivery_headers(
 pub enum VerifyError {
     #[error("the secret is empty or not valid base64")]
     InvalidSecret,
+    #[error("the public key is not 'whpk_' followed by the base64 of 32 bytes")]
+    InvalidPublicKey,
     #[error("the {0} header is missing")]
     MissingHeader(&'static str),
     #[error("the webhook-timestamp header is not a unix time in seconds")]
@@ -199,26 +329,79 @@ pub enum VerifyError {
     TimestampOutOfTolerance,
     #[error("no v1 signature matches")]
     NoMatchingSignature,
+    #[error("no v1a signature matches")]
+    NoMatchingAsymmetricSignature,
+}
+
+/// What a receiver verifies with.
+enum VerifyingKey {
+    /// A `whsec_` secret's bytes: any `v1,` signature may match.
+    Hmac(Vec<u8>),
+    /// A `whpk_` public key's bytes: any `v1a,` signature may match.
+    Ed25519(Vec<u8>),
+}
+
+impl VerifyingKey {
+    fn parse(key: &str) -> Result<Self, VerifyError> {
+        if let Some(encoded) = key.strip_prefix(PUBLIC_KEY_PREFIX) {
+            return STANDARD
+                .decode(encoded)
+                .ok()
+                .filter(|k| k.len() == ED25519_KEY_BYTES)
+                .map(Self::Ed25519)
+                .ok_or(VerifyError::InvalidPublicKey);
+        }
+        let encoded = key.strip_prefix(PREFIX).unwrap_or(key);
+        STANDARD
+            .decode(encoded)
+            .ok()
+            .filter(|k| !k.is_empty())
+            .map(Self::Hmac)
+            .ok_or(VerifyError::InvalidSecret)
+    }
+
+    fn matches_any(&self, msg_id: &str, ts: i64, body: &[u8], signatures: &str) -> bool {
+        let candidates = |version: &'static str| {
+            signatures
+                .split(' ')
+                .filter_map(move |sig| sig.strip_prefix(version))
+                .filter_map(|sig| STANDARD.decode(sig).ok())
+        };
+        match self {
+            Self::Hmac(key) => {
+                let secret = Secret {
+                    text: String::new(),
+                    key: key.clone(),
+                };
+                let expected = secret.mac(msg_id, ts, body);
+                candidates("v1,").any(|candidate| {
+                    subtle::ConstantTimeEq::ct_eq(candidate.as_slice(), expected.as_slice()).into()
+                })
+            }
+            Self::Ed25519(public) => {
+                let content = signed_content(msg_id, ts, body);
+                let public = UnparsedPublicKey::new(&ED25519, public.as_slice());
+                candidates("v1a,").any(|candidate| public.verify(&content, &candidate).is_ok())
+            }
+        }
+    }
 }
 
 /// Verifies a Standard Webhooks delivery as a receiver does.
 ///
-/// `secret` may be given with or without its `whsec_` prefix; `now` is the receiver's unix
-/// time in seconds. Unknown signature versions are ignored; any one matching `v1` passes.
+/// `key` is a secret, with or without its `whsec_` prefix, against which any one matching
+/// `v1` signature passes; or a `whpk_…` public key, against which any one matching `v1a`
+/// (Ed25519) signature passes. `now` is the receiver's unix time in seconds. Other signature
+/// versions are ignored.
 pub fn verify(
-    secret: &str,
+    key: &str,
     msg_id: Option<&str>,
     timestamp: Option<&str>,
     signatures: Option<&str>,
     body: &[u8],
     now: i64,
 ) -> Result<(), VerifyError> {
-    let encoded = secret.strip_prefix(PREFIX).unwrap_or(secret);
-    let key = STANDARD
-        .decode(encoded)
-        .ok()
-        .filter(|k| !k.is_empty())
-        .ok_or(VerifyError::InvalidSecret)?;
+    let key = VerifyingKey::parse(key)?;
     let msg_id = msg_id.ok_or(VerifyError::MissingHeader(HEADER_ID))?;
     let timestamp = timestamp.ok_or(VerifyError::MissingHeader(HEADER_TIMESTAMP))?;
     let signatures = signatures.ok_or(VerifyError::MissingHeader(HEADER_SIGNATURE))?;
@@ -229,34 +412,23 @@ pub fn verify(
     if (now - ts).abs() > TIMESTAMP_TOLERANCE_SECS {
         return Err(VerifyError::TimestampOutOfTolerance);
     }
-    let secret = Secret {
-        text: String::new(),
-        key,
-    };
-    let expected = secret.mac(msg_id, ts, body);
-    let matched = signatures
-        .split(' ')
-        .filter_map(|sig| sig.strip_prefix("v1,"))
-        .filter_map(|sig| STANDARD.decode(sig).ok())
-        .any(|candidate| {
-            subtle::ConstantTimeEq::ct_eq(candidate.as_slice(), expected.as_slice()).into()
-        });
-    if matched {
-        Ok(())
-    } else {
-        Err(VerifyError::NoMatchingSignature)
+    match (&key, key.matches_any(msg_id, ts, body, signatures)) {
+        (_, true) => Ok(()),
+        (VerifyingKey::Hmac(_), false) => Err(VerifyError::NoMatchingSignature),
+        (VerifyingKey::Ed25519(_), false) => Err(VerifyError::NoMatchingAsymmetricSignature),
     }
 }
 
-/// [`verify`] over an HTTP header map, with the current time.
+/// [`verify`] over an HTTP header map, with the current time: `key` is a `whsec_…` secret
+/// or a `whpk_…` public key.
 pub fn verify_headers(
-    secret: &str,
+    key: &str,
     headers: &axum::http::HeaderMap,
     body: &[u8],
 ) -> Result<(), VerifyError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     verify(
-        secret,
+        key,
         header(HEADER_ID),
         header(HEADER_TIMESTAMP),
         header(HEADER_SIGNATURE),
@@ -429,6 +601,7 @@ mod tests {
         let keys = SigningKeys {
             standard: true,
             secrets: vec![&current, &old],
+            ed25519: vec![],
             hex_headers: vec!["x-webhook-signature"],
         };
         let headers = delivery_headers(&keys, id, ts, body.as_bytes());
@@ -453,12 +626,14 @@ mod tests {
         let plain = SigningKeys {
             standard: true,
             secrets: vec![&current],
+            ed25519: vec![],
             hex_headers: vec![],
         };
         assert_eq!(delivery_headers(&plain, id, ts, body.as_bytes()).len(), 3);
         let hex_only = SigningKeys {
             standard: false,
             secrets: vec![&current],
+            ed25519: vec![],
             hex_headers: vec!["x-medusa-signature", "saleor-signature"],
         };
         let names: Vec<_> = delivery_headers(&hex_only, id, ts, body.as_bytes())
@@ -490,6 +665,11 @@ mod tests {
         );
         let whsec = Secret::parse_plain(VECTORS[0].0).unwrap();
         assert!(whsec.is_standard(), "a whsec_ secret keeps its meaning");
+        let lookalike = Secret::parse_plain("whsec_not-base64!").unwrap();
+        assert!(
+            !lookalike.is_standard(),
+            "only a valid whsec_ secret is one"
+        );
         for bad in ["short", "tab\there!", &"x".repeat(257), "naïve-secret"] {
             assert_eq!(
                 Secret::parse_plain(bad),
@@ -499,6 +679,166 @@ mod tests {
         }
         let stored: Secret = serde_json::from_str("\"secret-key\"").unwrap();
         assert_eq!(stored, plain, "stored plain secrets read back");
+    }
+
+    // svix-server's `test_asymmetric_key_signing`, reproduced with Python `cryptography`.
+    const V1A_KEY: &str = "whsk_6Xb/dCcHpPea21PS1N9VY/NZW723CEc77N4rJCubMbfVKIDij2HKpMKkioLlX0dRqSKJp4AJ6p9lMicMFs6Kvg==";
+    const V1A_PUBLIC: &str = "whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=";
+    const V1A_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+    const V1A_TS: i64 = 1614265330;
+    const V1A_BODY: &str = r#"{"test": 2432232314}"#;
+    const V1A_SIGNATURE: &str = "v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg==";
+
+    #[test]
+    fn signs_the_v1a_vector_and_derives_its_public_key() {
+        let key = SigningKey::parse(V1A_KEY).unwrap();
+        assert_eq!(key.public_key(), V1A_PUBLIC);
+        assert_eq!(key.expose(), V1A_KEY);
+        assert_eq!(key.sign(V1A_ID, V1A_TS, V1A_BODY.as_bytes()), V1A_SIGNATURE);
+    }
+
+    #[test]
+    fn verifies_v1a_with_the_public_key_only() {
+        let ts = V1A_TS.to_string();
+        let v = |key: &str, body: &str, sigs: &str, now: i64| {
+            verify(
+                key,
+                Some(V1A_ID),
+                Some(&ts),
+                Some(sigs),
+                body.as_bytes(),
+                now,
+            )
+        };
+        assert_eq!(v(V1A_PUBLIC, V1A_BODY, V1A_SIGNATURE, V1A_TS), Ok(()));
+        let hmac = VECTORS[0].4;
+        let both = format!("{hmac} {V1A_SIGNATURE}");
+        assert_eq!(v(V1A_PUBLIC, V1A_BODY, &both, V1A_TS), Ok(()), "beside v1");
+        assert_eq!(
+            v(VECTORS[0].0, V1A_BODY, &both, V1A_TS),
+            Ok(()),
+            "a secret still verifies the v1 beside it"
+        );
+        assert_eq!(
+            v(V1A_PUBLIC, V1A_BODY, hmac, V1A_TS),
+            Err(VerifyError::NoMatchingAsymmetricSignature),
+            "a public key checks v1a signatures only"
+        );
+        assert_eq!(
+            v(V1A_PUBLIC, r#"{"test": 2432232315}"#, V1A_SIGNATURE, V1A_TS),
+            Err(VerifyError::NoMatchingAsymmetricSignature)
+        );
+        let other = SigningKey::generate().unwrap().public_key();
+        assert_eq!(
+            v(&other, V1A_BODY, V1A_SIGNATURE, V1A_TS),
+            Err(VerifyError::NoMatchingAsymmetricSignature),
+            "a wrong key fails"
+        );
+        assert_eq!(
+            v(V1A_PUBLIC, V1A_BODY, V1A_SIGNATURE, V1A_TS + 301),
+            Err(VerifyError::TimestampOutOfTolerance)
+        );
+        for bad in ["whpk_", "whpk_***", "whpk_AAAA"] {
+            assert_eq!(
+                v(bad, V1A_BODY, V1A_SIGNATURE, V1A_TS),
+                Err(VerifyError::InvalidPublicKey),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn generated_signing_keys_parse_back_and_never_show_their_seed() {
+        let a = SigningKey::generate().unwrap();
+        let b = SigningKey::generate().unwrap();
+        assert_ne!(a, b);
+        assert!(a.expose().starts_with("whsk_"));
+        let parsed = SigningKey::parse(a.expose()).unwrap();
+        assert_eq!(parsed, a);
+        assert_eq!(parsed.public_key(), a.public_key());
+        assert_eq!(STANDARD.decode(&a.expose()[5..]).unwrap().len(), 64);
+        assert_eq!(STANDARD.decode(&a.public_key()[5..]).unwrap().len(), 32);
+        let debug = format!("{a:?}");
+        assert!(!debug.contains(a.expose()), "{debug}");
+        let stored = serde_json::to_string(&a).unwrap();
+        assert_eq!(
+            stored,
+            format!("\"{}\"", a.expose()),
+            "stored as one string"
+        );
+        assert_eq!(serde_json::from_str::<SigningKey>(&stored).unwrap(), a);
+    }
+
+    #[test]
+    fn signing_keys_outside_the_rule_are_refused() {
+        let bytes = STANDARD.decode(&V1A_KEY[5..]).unwrap();
+        let seed_only = format!("whsk_{}", STANDARD.encode(&bytes[..32]));
+        let mut swapped = bytes[32..].to_vec();
+        swapped.extend_from_slice(&bytes[..32]);
+        let swapped = format!("whsk_{}", STANDARD.encode(swapped));
+        let mut other_public = bytes[..32].to_vec();
+        other_public.extend_from_slice(&STANDARD.decode(&V1A_PUBLIC[5..]).unwrap()[..31]);
+        other_public.push(0);
+        let other_public = format!("whsk_{}", STANDARD.encode(other_public));
+        for bad in [
+            "",
+            "whsk_",
+            "whsk_***",
+            &seed_only,
+            V1A_PUBLIC,
+            &V1A_KEY[5..],
+        ] {
+            assert_eq!(
+                SigningKey::parse(bad),
+                Err(SigningKeyError::Malformed),
+                "{bad}"
+            );
+        }
+        for bad in [&swapped, &other_public] {
+            assert_eq!(
+                SigningKey::parse(bad),
+                Err(SigningKeyError::Inconsistent),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_delivery_carries_v1_then_one_v1a_signature_per_live_key() {
+        let secret = Secret::parse(VECTORS[0].0).unwrap();
+        let current = SigningKey::parse(V1A_KEY).unwrap();
+        let old = SigningKey::generate().unwrap();
+        let keys = SigningKeys {
+            standard: true,
+            secrets: vec![&secret],
+            ed25519: vec![&current, &old],
+            hex_headers: vec![],
+        };
+        let headers = delivery_headers(&keys, V1A_ID, V1A_TS, V1A_BODY.as_bytes());
+        let signatures = &headers
+            .iter()
+            .find(|(n, _)| n == HEADER_SIGNATURE)
+            .unwrap()
+            .1;
+        let parts: Vec<&str> = signatures.split(' ').collect();
+        assert_eq!(parts.len(), 3, "{signatures}");
+        assert_eq!(parts[0], VECTORS[0].4);
+        assert_eq!(parts[1], V1A_SIGNATURE);
+        assert!(parts[2].starts_with("v1a,"));
+        let ts = V1A_TS.to_string();
+        for public in [current.public_key(), old.public_key()] {
+            assert_eq!(
+                verify(
+                    &public,
+                    Some(V1A_ID),
+                    Some(&ts),
+                    Some(signatures),
+                    V1A_BODY.as_bytes(),
+                    V1A_TS
+                ),
+                Ok(())
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tidings::domain::{
 };
 use tidings::egress::EgressPolicy;
 use tidings::services::dispatch::Dispatcher;
-use tidings::signing::Secret;
+use tidings::signing::{Secret, SigningKey};
 
 pub fn tenant(name: &str) -> TenantId {
     TenantId::parse(name).unwrap()
@@ -36,6 +36,8 @@ pub fn subscription(url: &str) -> SubscriptionBuilder {
         secret: Secret::generate(),
         previous_secrets: Vec::new(),
         signature: SignatureScheme::Standard,
+        signing_key: None,
+        previous_signing_keys: Vec::new(),
         headers: Default::default(),
         format: Format::Standard,
         standard_webhooks: true,
@@ -81,6 +83,13 @@ impl SubscriptionBuilder {
         self.0.signature = SignatureScheme::Hex {
             header: header.to_owned(),
         };
+        self
+    }
+
+    /// Signed with Ed25519 too (`v1a`), with a new key.
+    pub fn ed25519(mut self) -> Self {
+        self.0.signature = SignatureScheme::Ed25519;
+        self.0.signing_key = Some(SigningKey::generate().unwrap());
         self
     }
 

@@ -59,10 +59,7 @@ impl Kind {
             Kind::Moto => {
                 let sdk = emulator::sdk().await;
                 let resources = emulator::provision(&sdk).await;
-                Storage::Aws {
-                    sdk: Box::new(sdk),
-                    resources,
-                }
+                Storage::Aws(Backend::aws(&sdk, &resources))
             }
         }
     }

@@ -1,12 +1,13 @@
 //! What the tests share: the harness that runs a test on both backends, the API client,
 //! builders of test data, waiting with a deadline, the template's settings, AWS emulator
-//! resources, a webhook receiver on 127.0.0.1 that records what it is sent, and the
-//! independent signature verifiers.
+//! resources, a webhook receiver on 127.0.0.1 that records what it is sent, the seeds' own
+//! receiver code run with node, and the independent signature verifiers.
 
 pub mod builders;
 pub mod client;
 pub mod emulator;
 pub mod harness;
+pub mod node_receiver;
 pub mod receiver;
 pub mod template;
 pub mod wait;
@@ -57,25 +58,13 @@ fn run_verifier(program: &str, script: &str, input: &[serde_json::Value]) -> Vec
 /// not under CI: then `e2e`'s `the_official_library_verifies_tidings_signatures` shows as
 /// ignored, with the reason. Built with it (or under CI), a missing Python is a failure.
 pub fn verify_with_python(cases: &[(String, &receiver::Received)]) -> Option<Vec<bool>> {
-    let python = match std::env::var("TIDINGS_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => p,
-        _ if cfg!(python) => panic!(
-            "TIDINGS_TEST_PYTHON is not set, so the official library cannot verify: run the \
-             tests with bash scripts/test"
-        ),
-        _ => return None,
-    };
+    let python = python()?;
     let input: Vec<serde_json::Value> = cases
         .iter()
         .map(|(secret, r)| {
-            let header = |name: &str| r.header(name).unwrap_or_default().to_owned();
             serde_json::json!({
                 "secret": secret,
-                "headers": {
-                    "webhook-id": header("webhook-id"),
-                    "webhook-timestamp": header("webhook-timestamp"),
-                    "webhook-signature": header("webhook-signature"),
-                },
+                "headers": standard_headers(r),
                 "body": String::from_utf8(r.body.to_vec()).expect("a UTF-8 body"),
             })
         })
@@ -84,6 +73,56 @@ pub fn verify_with_python(cases: &[(String, &receiver::Received)]) -> Option<Vec
         &python,
         "tests/receivers/verify_standard_webhooks.py",
         &input,
+    ))
+}
+
+/// The Python interpreter of the test tools, or `None` when the tests were built without
+/// `TIDINGS_TEST_PYTHON` and not under CI (built with it, a missing one is a failure).
+fn python() -> Option<String> {
+    match std::env::var("TIDINGS_TEST_PYTHON") {
+        Ok(p) if !p.is_empty() => Some(p),
+        _ if cfg!(python) => panic!(
+            "TIDINGS_TEST_PYTHON is not set, so Python cannot verify signatures: run the \
+             tests with bash scripts/test"
+        ),
+        _ => None,
+    }
+}
+
+/// The Standard Webhooks headers of a delivery, as a JSON object.
+fn standard_headers(r: &receiver::Received) -> serde_json::Value {
+    let header = |name: &str| r.header(name).unwrap_or_default().to_owned();
+    serde_json::json!({
+        "webhook-id": header("webhook-id"),
+        "webhook-timestamp": header("webhook-timestamp"),
+        "webhook-signature": header("webhook-signature"),
+    })
+}
+
+/// Verifies the `v1a` (Ed25519) signatures of deliveries with Python `cryptography`,
+/// following the spec text, through `tests/receivers/verify_v1a.py`: `(whpk_ public key,
+/// delivery)`. `None` as for [`verify_with_python`].
+pub fn verify_v1a_with_python(cases: &[(String, &receiver::Received)]) -> Option<Vec<bool>> {
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(public_key, r)| {
+            serde_json::json!({
+                "public_key": public_key,
+                "headers": standard_headers(r),
+                "body": String::from_utf8(r.body.to_vec()).expect("a UTF-8 body"),
+            })
+        })
+        .collect();
+    verify_v1a_json(&input)
+}
+
+/// `tests/receivers/verify_v1a.py` on raw cases (`public_key`, `headers`, `body`, and an
+/// optional `now`), such as the spec's vector.
+pub fn verify_v1a_json(input: &[serde_json::Value]) -> Option<Vec<bool>> {
+    Some(run_verifier(
+        &python()?,
+        "tests/receivers/verify_v1a.py",
+        input,
     ))
 }
 

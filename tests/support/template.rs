@@ -48,6 +48,14 @@ impl Template {
         c
     }
 
+    /// Every resource, by its logical name.
+    pub fn resources(&self) -> impl Iterator<Item = (&Value, &Value)> {
+        self.0["Resources"]
+            .as_mapping()
+            .expect("template.yaml has Resources")
+            .iter()
+    }
+
     pub fn properties(&self, name: &str) -> &Value {
         &self.resource(name)["Properties"]
     }

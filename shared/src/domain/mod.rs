@@ -9,6 +9,7 @@ mod error;
 mod event;
 mod pattern;
 pub mod retry;
+mod stats;
 mod subscription;
 mod tenant;
 mod wire;
@@ -18,9 +19,10 @@ pub use delivery::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, 
 pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
 pub use pattern::EventPattern;
+pub use stats::{EndpointStats, WindowStats};
 pub use subscription::{
-    NewSubscription, RetiredSecret, SaleorOptions, SignatureScheme, Subscription, SubscriptionId,
-    fields,
+    NewSubscription, RetiredSecret, RetiredSigningKey, SaleorOptions, SignatureScheme,
+    Subscription, SubscriptionId, fields,
 };
 pub use tenant::{TenantId, TenantSettings};
 pub use wire::{WireContext, WireRequest};

@@ -1,5 +1,5 @@
-//! Subscriptions: an endpoint, its patterns, secrets and signature scheme, and the rules
-//! for each field a client sets.
+//! Subscriptions: an endpoint, its patterns, secrets, signing keys and signature scheme, and
+//! the rules for each field a client sets.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,7 +12,7 @@ use super::dialect::Format;
 use super::{EventPattern, EventType, TenantId, ValidationError};
 use crate::egress::EgressPolicy;
 use crate::ids;
-use crate::signing::{Secret, SigningKeys};
+use crate::signing::{Secret, SigningKey, SigningKeys};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -73,6 +73,9 @@ pub enum SignatureScheme {
     /// The seeds' receivers: a hex HMAC-SHA256 of the raw body, keyed with the secret
     /// string's UTF-8 bytes, in the named header (the Standard Webhooks headers come too).
     Hex { header: String },
+    /// Standard Webhooks with `v1a` (Ed25519) signatures beside the `v1` ones, made with the
+    /// subscription's [`Subscription::signing_key`]: receivers verify with its public key.
+    Ed25519,
 }
 
 impl SignatureScheme {
@@ -86,6 +89,11 @@ impl SignatureScheme {
                 "signature_header",
                 "applies only to the 'hex' signature scheme",
             )),
+            ("ed25519", None) => Ok(Self::Ed25519),
+            ("ed25519", Some(_)) => Err(ValidationError::new(
+                "signature_header",
+                "applies only to the 'hex' signature scheme",
+            )),
             ("hex", header) => {
                 let header = header
                     .unwrap_or(Self::DEFAULT_HEX_HEADER)
@@ -95,7 +103,7 @@ impl SignatureScheme {
             }
             _ => Err(ValidationError::new(
                 "signature",
-                "must be 'standard' or 'hex'",
+                "must be 'standard', 'hex' or 'ed25519'",
             )),
         }
     }
@@ -104,12 +112,13 @@ impl SignatureScheme {
         match self {
             Self::Standard => "standard",
             Self::Hex { .. } => "hex",
+            Self::Ed25519 => "ed25519",
         }
     }
 
     pub fn header(&self) -> Option<&str> {
         match self {
-            Self::Standard => None,
+            Self::Standard | Self::Ed25519 => None,
             Self::Hex { header } => Some(header),
         }
     }
@@ -139,6 +148,14 @@ pub struct RetiredSecret {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A signing key replaced by a rotation, still signing deliveries until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetiredSigningKey {
+    pub key: SigningKey,
+    #[serde(with = "super::event::rfc3339")]
+    pub expires_at: DateTime<Utc>,
+}
+
 /// An endpoint that receives the events matching its patterns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
@@ -153,6 +170,12 @@ pub struct Subscription {
     pub previous_secrets: Vec<RetiredSecret>,
     #[serde(default)]
     pub signature: SignatureScheme,
+    /// The Ed25519 key of the `ed25519` scheme (`whsk_…`, stored as that one string).
+    #[serde(default)]
+    pub signing_key: Option<SigningKey>,
+    /// Keys replaced by a rotation, as `previous_secrets`.
+    #[serde(default)]
+    pub previous_signing_keys: Vec<RetiredSigningKey>,
     /// Static headers added to every delivery.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -199,8 +222,29 @@ impl Subscription {
         )
     }
 
+    /// The Ed25519 keys deliveries are signed with at `now` (none unless the scheme is
+    /// `ed25519`): the current one first, then the rotated ones whose overlap has not ended.
+    pub fn signing_ed25519_keys(&self, now: DateTime<Utc>) -> impl Iterator<Item = &SigningKey> {
+        let on = self.signature == SignatureScheme::Ed25519;
+        self.signing_key.iter().filter(move |_| on).chain(
+            self.previous_signing_keys
+                .iter()
+                .filter(move |r| on && r.expires_at > now)
+                .map(|r| &r.key),
+        )
+    }
+
+    /// The current key's public half (`whpk_…`), under the `ed25519` scheme.
+    pub fn public_key(&self) -> Option<String> {
+        self.signing_key
+            .as_ref()
+            .filter(|_| self.signature == SignatureScheme::Ed25519)
+            .map(SigningKey::public_key)
+    }
+
     /// What a delivery made at `now` is signed with: the format's own signature headers,
-    /// the `hex` scheme's header, and the Standard Webhooks headers unless turned off.
+    /// the `hex` scheme's header, and the Standard Webhooks headers unless turned off, with
+    /// `v1a` signatures under the `ed25519` scheme.
     pub fn signing_keys(&self, now: DateTime<Utc>) -> SigningKeys<'_> {
         let mut hex_headers: Vec<&str> = self.format.signature_headers().to_vec();
         if self.format == Format::Saleor && self.saleor.legacy_headers {
@@ -210,6 +254,7 @@ impl Subscription {
         SigningKeys {
             standard: self.standard_webhooks,
             secrets: self.signing_secrets(now).collect(),
+            ed25519: self.signing_ed25519_keys(now).collect(),
             hex_headers,
         }
     }
@@ -233,9 +278,17 @@ impl Subscription {
         Ok(())
     }
 
-    /// Refuses a subscription whose deliveries would carry no signature at all.
+    /// Refuses a subscription whose deliveries would carry no signature at all, or an
+    /// `ed25519` one whose `v1a` signatures would have no header to go in.
     pub fn check_signed(&self) -> Result<(), ValidationError> {
         let keys = self.signing_keys(self.created_at);
+        if self.signature == SignatureScheme::Ed25519 && !keys.standard {
+            return Err(ValidationError::new(
+                "standard_webhooks",
+                "cannot be false with the 'ed25519' signature: its v1a signatures travel in \
+                 webhook-signature",
+            ));
+        }
         if keys.standard || !keys.hex_headers.is_empty() {
             Ok(())
         } else {
@@ -265,6 +318,49 @@ impl Subscription {
             retired.expires_at = retired.expires_at.min(until);
         }
         self.previous_secrets.retain(|r| r.expires_at > now);
+    }
+
+    /// Changes the signature scheme: `ed25519` needs a key (`generate` makes one when the
+    /// subscription has none); leaving it drops the keys, so no public key is served.
+    pub fn set_signature<E>(
+        &mut self,
+        scheme: SignatureScheme,
+        generate: impl FnOnce() -> Result<SigningKey, E>,
+    ) -> Result<(), E> {
+        if scheme == SignatureScheme::Ed25519 {
+            if self.signing_key.is_none() {
+                self.signing_key = Some(generate()?);
+            }
+        } else {
+            self.signing_key = None;
+            self.previous_signing_keys.clear();
+        }
+        self.signature = scheme;
+        Ok(())
+    }
+
+    /// Replaces the Ed25519 key, as [`Subscription::rotate_secret`] replaces the secret: the
+    /// old key, and any older one still live, keep signing for at most `overlap`.
+    pub fn rotate_signing_key(
+        &mut self,
+        new: SigningKey,
+        overlap: chrono::Duration,
+        now: DateTime<Utc>,
+    ) {
+        let until = now + overlap;
+        if let Some(old) = self.signing_key.replace(new) {
+            self.previous_signing_keys.insert(
+                0,
+                RetiredSigningKey {
+                    key: old,
+                    expires_at: until,
+                },
+            );
+        }
+        for retired in &mut self.previous_signing_keys {
+            retired.expires_at = retired.expires_at.min(until);
+        }
+        self.previous_signing_keys.retain(|r| r.expires_at > now);
     }
 }
 
@@ -375,6 +471,17 @@ pub mod fields {
         })
     }
 
+    /// A `whsk_` Ed25519 signing key, for the `ed25519` signature only.
+    pub fn signing_key(key: &str, scheme: &SignatureScheme) -> Result<SigningKey, ValidationError> {
+        if *scheme != SignatureScheme::Ed25519 {
+            return Err(ValidationError::new(
+                "signing_key",
+                "applies only to the 'ed25519' signature scheme",
+            ));
+        }
+        SigningKey::parse(key).map_err(|e| ValidationError::new("signing_key", e.to_string()))
+    }
+
     /// A host name, with an optional port, as Saleor puts it in `Saleor-Domain`.
     pub fn saleor_domain(domain: &str) -> Result<String, ValidationError> {
         let domain = domain.trim().to_ascii_lowercase();
@@ -457,6 +564,8 @@ pub struct NewSubscription {
     pub description: Option<String>,
     pub secret: Option<Secret>,
     pub signature: SignatureScheme,
+    /// The `ed25519` scheme's key, given or generated (none for the other schemes).
+    pub signing_key: Option<SigningKey>,
     pub headers: BTreeMap<String, String>,
     pub format: Format,
     pub standard_webhooks: bool,
@@ -475,6 +584,8 @@ impl NewSubscription {
             secret: self.secret.unwrap_or_else(Secret::generate),
             previous_secrets: Vec::new(),
             signature: self.signature,
+            signing_key: self.signing_key,
+            previous_signing_keys: Vec::new(),
             headers: self.headers,
             format: self.format,
             standard_webhooks: self.standard_webhooks,
@@ -502,6 +613,7 @@ mod tests {
             description: None,
             secret: None,
             signature: SignatureScheme::Standard,
+            signing_key: None,
             headers: BTreeMap::new(),
             format: Format::Standard,
             standard_webhooks: true,
@@ -590,6 +702,16 @@ mod tests {
                 .field,
             "signature_header"
         );
+        assert_eq!(
+            SignatureScheme::from_request("ed25519", None),
+            Ok(SignatureScheme::Ed25519)
+        );
+        assert_eq!(
+            SignatureScheme::from_request("ed25519", Some("x-sig"))
+                .unwrap_err()
+                .field,
+            "signature_header"
+        );
         assert!(SignatureScheme::from_request("hex", Some("content-type")).is_err());
         assert!(SignatureScheme::from_request("hex", Some("bad header")).is_err());
     }
@@ -641,6 +763,104 @@ mod tests {
         assert!(
             sub.previous_secrets.is_empty(),
             "expired secrets are dropped"
+        );
+    }
+
+    fn ed25519(sub: &mut Subscription) -> SigningKey {
+        sub.set_signature(SignatureScheme::Ed25519, SigningKey::generate)
+            .unwrap();
+        sub.signing_key.clone().unwrap()
+    }
+
+    #[test]
+    fn ed25519_gets_a_key_and_leaving_it_drops_the_keys() {
+        let mut sub = new("https://shop.example/hooks", &["*"])
+            .unwrap()
+            .into_subscription(TenantId::parse("acme").unwrap(), Utc::now());
+        assert_eq!(sub.public_key(), None);
+        let now = Utc::now();
+        assert_eq!(sub.signing_keys(now).ed25519.len(), 0);
+        let key = ed25519(&mut sub);
+        assert_eq!(sub.public_key(), Some(key.public_key()));
+        let keys = sub.signing_keys(now);
+        assert_eq!((keys.secrets.len(), keys.ed25519), (1, vec![&key]));
+        // Choosing it again keeps the key.
+        sub.set_signature(SignatureScheme::Ed25519, || -> Result<_, ()> { Err(()) })
+            .unwrap();
+        assert_eq!(sub.signing_key.as_ref(), Some(&key));
+        sub.rotate_signing_key(
+            SigningKey::generate().unwrap(),
+            chrono::Duration::hours(1),
+            now,
+        );
+        sub.set_signature(SignatureScheme::Standard, SigningKey::generate)
+            .unwrap();
+        assert_eq!(sub.public_key(), None);
+        assert!(sub.signing_key.is_none() && sub.previous_signing_keys.is_empty());
+        assert_eq!(sub.signing_keys(now).ed25519.len(), 0);
+    }
+
+    #[test]
+    fn ed25519_needs_the_standard_webhooks_headers() {
+        let mut sub = new("https://shop.example/hooks", &["*"])
+            .unwrap()
+            .into_subscription(TenantId::parse("acme").unwrap(), Utc::now());
+        ed25519(&mut sub);
+        assert_eq!(sub.check_signed(), Ok(()));
+        sub.standard_webhooks = false;
+        assert_eq!(sub.check_signed().unwrap_err().field, "standard_webhooks");
+    }
+
+    #[test]
+    fn signing_keys_apply_to_ed25519_only() {
+        let key = SigningKey::generate().unwrap();
+        let field = |scheme: &SignatureScheme, text: &str| {
+            fields::signing_key(text, scheme).map_err(|e| (e.field, e.rule))
+        };
+        assert_eq!(
+            field(&SignatureScheme::Ed25519, key.expose()),
+            Ok(key.clone())
+        );
+        assert_eq!(
+            field(&SignatureScheme::Standard, key.expose())
+                .unwrap_err()
+                .0,
+            "signing_key"
+        );
+        let bad = field(&SignatureScheme::Ed25519, &key.public_key()).unwrap_err();
+        assert_eq!(bad.0, "signing_key");
+        assert!(bad.1.contains("whsk_"), "{}", bad.1);
+    }
+
+    #[test]
+    fn key_rotation_keeps_the_old_key_signing_for_the_overlap() {
+        let mut sub = new("https://shop.example/hooks", &["*"])
+            .unwrap()
+            .into_subscription(TenantId::parse("acme").unwrap(), Utc::now());
+        let old = ed25519(&mut sub);
+        let secret = sub.secret.clone();
+        let now = Utc::now();
+        let new_key = SigningKey::generate().unwrap();
+        sub.rotate_signing_key(new_key.clone(), chrono::Duration::hours(24), now);
+        assert_eq!(sub.secret, secret, "the HMAC secret stays");
+        assert_eq!(
+            sub.signing_ed25519_keys(now).collect::<Vec<_>>(),
+            vec![&new_key, &old]
+        );
+        let later = now + chrono::Duration::hours(25);
+        assert_eq!(
+            sub.signing_ed25519_keys(later).collect::<Vec<_>>(),
+            vec![&new_key]
+        );
+        sub.rotate_signing_key(
+            SigningKey::generate().unwrap(),
+            chrono::Duration::zero(),
+            now,
+        );
+        assert_eq!(sub.signing_ed25519_keys(now).count(), 1);
+        assert!(
+            sub.previous_signing_keys.is_empty(),
+            "no overlap retires them all"
         );
     }
 }

@@ -115,6 +115,7 @@ mod tests {
             description: None,
             secret: Some(fields::secret(secret, format).unwrap()),
             signature: SignatureScheme::Standard,
+            signing_key: None,
             headers: [("x-shop".to_owned(), "acme".to_owned())].into(),
             format,
             standard_webhooks: true,
@@ -148,6 +149,40 @@ mod tests {
             tenant,
             public_domain: DOMAIN,
         }
+    }
+
+    #[test]
+    fn ed25519_adds_a_v1a_signature_that_its_public_key_verifies_beside_v1() {
+        let mut s = subscription(Format::Standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        s.set_signature(SignatureScheme::Ed25519, signing::SigningKey::generate)
+            .unwrap();
+        let now = Utc::now();
+        let wire = s
+            .wire_request(
+                &event("order.created"),
+                context(&TenantSettings::default()),
+                now,
+            )
+            .unwrap();
+        let signatures = header(&wire, "webhook-signature").unwrap();
+        let versions: Vec<&str> = signatures
+            .split(' ')
+            .filter_map(|sig| sig.split_once(',').map(|(v, _)| v))
+            .collect();
+        assert_eq!(versions, ["v1", "v1a"]);
+        let check = |key: &str| {
+            signing::verify(
+                key,
+                header(&wire, "webhook-id"),
+                header(&wire, "webhook-timestamp"),
+                Some(signatures),
+                &wire.body,
+                now.timestamp(),
+            )
+        };
+        assert_eq!(check(&s.public_key().unwrap()), Ok(()));
+        assert_eq!(check(s.secret.expose()), Ok(()));
+        assert_eq!(wire.sent.headers["webhook-signature"], SentAs::ELIDED);
     }
 
     #[test]

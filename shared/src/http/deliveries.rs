@@ -11,13 +11,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, AppState, Caller};
-use crate::domain::{AttemptLog, DeliveryRecord, DeliveryStatus, SentAs};
-use crate::services::deliveries;
+use crate::domain::{AttemptLog, DeliveryRecord, DeliveryStatus, SentAs, WindowStats};
+use crate::services::{deliveries, stats};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/subscriptions/{id}/deliveries", get(list))
         .route("/v1/subscriptions/{id}/recover", post(recover))
+        .route("/v1/subscriptions/{id}/stats", get(stats))
         .route("/v1/deliveries/{id}", get(fetch))
         .route("/v1/deliveries/{id}/retry", post(retry))
         .route("/v1/events/{id}", get(event))
@@ -409,4 +410,76 @@ async fn redrive(
     caller.require_admin()?;
     let requeued = deliveries::redrive_dead_letters(&state.backend, Some(&caller.tenant)).await?;
     Ok((StatusCode::ACCEPTED, Json(Requeued { requeued })))
+}
+
+/// One window of an endpoint's stats.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StatsWindow)]
+struct WindowView {
+    /// Attempts made in the window (each delivery keeps its last 5 attempts).
+    attempts: u64,
+    succeeded: u64,
+    /// `succeeded / attempts`; `null` without attempts.
+    #[schema(required = true)]
+    success_rate: Option<f64>,
+    #[schema(required = true)]
+    p50_ms: Option<u64>,
+    #[schema(required = true)]
+    p99_ms: Option<u64>,
+    #[schema(required = true)]
+    last_success: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    last_failure: Option<DateTime<Utc>>,
+}
+
+impl From<WindowStats> for WindowView {
+    fn from(w: WindowStats) -> Self {
+        Self {
+            attempts: w.attempts,
+            succeeded: w.succeeded,
+            success_rate: w.success_rate,
+            p50_ms: w.p50_ms,
+            p99_ms: w.p99_ms,
+            last_success: w.last_success,
+            last_failure: w.last_failure,
+        }
+    }
+}
+
+/// How an endpoint has been doing.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EndpointStats)]
+struct StatsView {
+    last_24h: WindowView,
+    last_7d: WindowView,
+    /// Whether the subscription had more deliveries in the last 7 days than one call reads
+    /// (10,000, newest first), so the figures cover only the newest.
+    truncated: bool,
+}
+
+/// Get an endpoint's stats
+///
+/// Success rate, attempts, attempt durations and the last success and failure, over the
+/// last 24 hours and 7 days, computed from the subscription's delivery records.
+#[utoipa::path(
+    get,
+    path = "/v1/subscriptions/{id}/stats",
+    operation_id = "getSubscriptionStats",
+    tag = "deliveries",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    responses((status = 200, description = "The endpoint's stats", body = StatsView)),
+    security(("bearer" = []))
+)]
+async fn stats(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<StatsView>, ApiError> {
+    caller.require_admin()?;
+    let (stats, truncated) = stats::endpoint(&state.backend, &caller.tenant, &id).await?;
+    Ok(Json(StatsView {
+        last_24h: stats.day.into(),
+        last_7d: stats.week.into(),
+        truncated,
+    }))
 }

@@ -169,6 +169,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Queue(e) => {
                 Self::Unavailable(format!("the queue is unavailable ({e}); retry"))
             }
+            ServiceError::Internal(detail) => Self::Internal(detail),
         }
     }
 }

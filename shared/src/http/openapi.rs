@@ -31,6 +31,8 @@ use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscr
         subscriptions::remove,
         subscriptions::secret,
         subscriptions::rotate,
+        subscriptions::public_key,
+        subscriptions::rotate_key,
         subscriptions::test,
         event_types::list,
         event_types::register,
@@ -44,13 +46,14 @@ use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscr
         deliveries::recover,
         deliveries::dead_letters,
         deliveries::redrive,
+        deliveries::stats,
         tenant::fetch,
         tenant::update,
         openapi_json,
     ),
-    // Named here because `rotate` refers to it by `ref` (to keep its body optional), and
-    // `Problem` because only `ProblemResponses` refers to it.
-    components(schemas(subscriptions::RotateSecret, Problem)),
+    // Named here because `rotate` and `rotate_key` refer to them by `ref` (to keep their
+    // bodies optional), and `Problem` because only `ProblemResponses` refers to it.
+    components(schemas(subscriptions::RotateSecret, subscriptions::RotateSigningKey, Problem)),
     modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "events", description = "Posting events (admin or ingest keys)"),

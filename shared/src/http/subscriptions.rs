@@ -1,4 +1,5 @@
-//! `/v1/subscriptions…`: the subscription resource, its secret, rotation and test events.
+//! `/v1/subscriptions…`: the subscription resource, its secret, its Ed25519 public key,
+//! rotation and test events.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +26,8 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route("/v1/subscriptions/{id}/secret", get(secret))
         .route("/v1/subscriptions/{id}/rotate-secret", post(rotate))
+        .route("/v1/subscriptions/{id}/public-key", get(public_key))
+        .route("/v1/subscriptions/{id}/rotate-key", post(rotate_key))
         .route("/v1/subscriptions/{id}/test", post(test))
 }
 
@@ -53,11 +56,16 @@ pub(super) struct CreateSubscription {
     /// `commerce-engine`, `commercio` and `saleor` formats also the receiver's existing secret
     /// as it is (8 to 256 printable characters). Generated (32 random bytes) when absent.
     secret: Option<String>,
-    /// `standard` (default) or `hex`.
+    /// `standard` (default), `hex`, or `ed25519`: Standard Webhooks `v1a` signatures beside
+    /// the `v1` ones, verified with the subscription's public key
+    /// (`GET /v1/subscriptions/{id}/public-key`).
     #[schema(example = "standard")]
     signature: Option<String>,
     /// The header carrying the `hex` signature (default `x-webhook-signature`); only with `hex`.
     signature_header: Option<String>,
+    /// `ed25519` only: the signing key, `whsk_` + base64 of the 32-byte seed and its 32-byte
+    /// public key. Generated when absent.
+    signing_key: Option<String>,
     /// Static headers added to every delivery: at most 20, values of printable ASCII.
     headers: Option<BTreeMap<String, String>>,
     /// The wire dialect of the deliveries: `standard` (default), `medusa`, `commerce-engine`,
@@ -88,7 +96,8 @@ pub(super) struct UpdateSubscription {
     #[schema(max_length = 256)]
     description: Option<String>,
     active: Option<bool>,
-    /// `standard` or `hex`.
+    /// `standard`, `hex` or `ed25519` (a new key pair is made when the subscription did not
+    /// sign with `ed25519`; leaving `ed25519` drops its keys).
     signature: Option<String>,
     /// The header carrying the `hex` signature; only with `hex`.
     signature_header: Option<String>,
@@ -112,6 +121,16 @@ pub(super) struct RotateSecret {
     /// The new secret; generated when absent.
     secret: Option<String>,
     /// How long the old secret keeps signing, in seconds (default: the configured overlap).
+    #[schema(maximum = 604800)]
+    overlap_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RotateSigningKey {
+    /// The new signing key (`whsk_…`); generated when absent.
+    signing_key: Option<String>,
+    /// How long the old key keeps signing, in seconds (default: the configured overlap).
     #[schema(maximum = 604800)]
     overlap_secs: Option<u64>,
 }
@@ -142,6 +161,7 @@ impl From<CreateSubscription> for subscriptions::CreateSubscription {
             secret: r.secret,
             signature: r.signature,
             signature_header: r.signature_header,
+            signing_key: r.signing_key,
             headers: r.headers,
             format: r.format,
             standard_webhooks: r.standard_webhooks,
@@ -178,6 +198,15 @@ impl From<RotateSecret> for subscriptions::RotateSecret {
     }
 }
 
+impl From<RotateSigningKey> for subscriptions::RotateSigningKey {
+    fn from(r: RotateSigningKey) -> Self {
+        Self {
+            signing_key: r.signing_key,
+            overlap_secs: r.overlap_secs,
+        }
+    }
+}
+
 impl From<ListSubscriptions> for subscriptions::ListSubscriptions {
     fn from(q: ListSubscriptions) -> Self {
         Self {
@@ -203,12 +232,17 @@ pub(super) struct SubscriptionView {
     active: bool,
     #[schema(required = true)]
     description: Option<String>,
-    /// `standard` or `hex`.
+    /// `standard`, `hex` or `ed25519`.
     #[schema(value_type = String, example = "standard")]
     signature: &'static str,
     /// The header carrying the `hex` signature; with `hex` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     signature_header: Option<String>,
+    /// With `ed25519` only: the public key (`whpk_…`) receivers verify `v1a` signatures
+    /// with; also at `GET /v1/subscriptions/{id}/public-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=")]
+    public_key: Option<String>,
     /// Static headers added to every delivery.
     headers: BTreeMap<String, String>,
     /// The wire dialect: `standard`, `medusa`, `commerce-engine`, `barecommerce`,
@@ -238,6 +272,7 @@ impl SubscriptionView {
             secret: with_secret.then(|| s.secret.expose().to_owned()),
             signature: s.signature.name(),
             signature_header: s.signature.header().map(str::to_owned),
+            public_key: s.public_key(),
             headers: s.headers,
             format: s.format.name(),
             standard_webhooks: s.standard_webhooks,
@@ -282,6 +317,44 @@ impl SecretView {
                 .filter(|t| *t > now)
                 .max(),
         }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PublicKeys)]
+struct PublicKeysView {
+    /// The current public key: `whpk_` + base64 of the 32-byte Ed25519 public key.
+    #[schema(example = "whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=")]
+    public_key: String,
+    /// The keys replaced by rotations that still sign deliveries, newest first.
+    previous_public_keys: Vec<PreviousPublicKey>,
+}
+
+/// A rotated key's public half, and when it stops signing.
+#[derive(Debug, Serialize, ToSchema)]
+struct PreviousPublicKey {
+    #[schema(example = "whpk_1SiA4o9hyqTCpIqC5V9HUakiiaeACeqfZTInDBbOir4=")]
+    public_key: String,
+    expires_at: DateTime<Utc>,
+}
+
+impl PublicKeysView {
+    /// `None` unless the subscription signs with `ed25519`.
+    fn new(s: &Subscription) -> Option<Self> {
+        let now = Utc::now();
+        let public_key = s.public_key()?;
+        Some(Self {
+            public_key,
+            previous_public_keys: s
+                .previous_signing_keys
+                .iter()
+                .filter(|r| r.expires_at > now)
+                .map(|r| PreviousPublicKey {
+                    public_key: r.key.public_key(),
+                    expires_at: r.expires_at,
+                })
+                .collect(),
+        })
     }
 }
 
@@ -490,6 +563,70 @@ async fn rotate(
     )
     .await?;
     Ok(Json(SecretView::new(&s)))
+}
+
+/// Get the Ed25519 public key
+///
+/// The `whpk_…` key that verifies the `v1a` signatures of an `ed25519` subscription's deliveries, and the rotated keys still signing. Any other subscription is not found.
+#[utoipa::path(
+    get,
+    path = "/v1/subscriptions/{id}/public-key",
+    operation_id = "getSubscriptionPublicKey",
+    tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    responses(
+        (status = 200, description = "The public keys", body = PublicKeysView),
+    ),
+    security(("bearer" = []))
+)]
+async fn public_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PublicKeysView>, ApiError> {
+    caller.require_admin()?;
+    let s = subscriptions::get_ed25519(&state.backend, &caller.tenant, &id).await?;
+    public_keys(&s)
+}
+
+fn public_keys(s: &Subscription) -> Result<Json<PublicKeysView>, ApiError> {
+    PublicKeysView::new(s)
+        .map(Json)
+        .ok_or(ApiError::NotFound("ed25519 subscription"))
+}
+
+/// Rotate the Ed25519 signing key
+///
+/// Replaces an `ed25519` subscription's key pair; the old key keeps signing alongside it for `overlap_secs`, so receivers with the old or the new public key verify. The HMAC secret stays. The body is optional.
+#[utoipa::path(
+    post,
+    path = "/v1/subscriptions/{id}/rotate-key",
+    operation_id = "rotateSubscriptionSigningKey",
+    tag = "subscriptions",
+    params(("id" = String, Path, description = "The subscription's id (`sub_…`)")),
+    request_body(content = ref("#/components/schemas/RotateSigningKey"), content_type = "application/json"),
+    responses(
+        (status = 200, description = "The new public key, and the previous ones still signing", body = PublicKeysView),
+    ),
+    security(("bearer" = []))
+)]
+async fn rotate_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Option<Json<RotateSigningKey>>, JsonRejection>,
+) -> Result<Json<PublicKeysView>, ApiError> {
+    caller.require_admin()?;
+    let req = body?.map(|Json(r)| r).unwrap_or_default();
+    let s = subscriptions::rotate_signing_key(
+        &state.backend,
+        &state.config,
+        &caller.tenant,
+        &id,
+        req.into(),
+    )
+    .await?;
+    public_keys(&s)
 }
 
 /// Send a test event

@@ -22,4 +22,8 @@ pub enum ServiceError {
     Ingest(#[from] IngestError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// Something that is no fault of the request and that a retry will not mend (the crypto
+    /// library failing to make a key).
+    #[error("{0}")]
+    Internal(String),
 }

@@ -1,5 +1,5 @@
-//! Subscriptions: create, read, change, delete, rotate the secret, send a test event, and
-//! list a page of them.
+//! Subscriptions: create, read, change, delete, rotate the secret or the Ed25519 key, send a
+//! test event, and list a page of them.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::ports::store::StoreError;
 use crate::services::events;
-use crate::signing::Secret;
+use crate::signing::{Secret, SigningKey};
 
 #[derive(Debug, Clone)]
 pub struct CreateSubscription {
@@ -34,10 +34,12 @@ pub struct CreateSubscription {
     pub active: Option<bool>,
     /// The signing secret (`whsec_` + base64 of 24 to 64 bytes); generated when absent.
     pub secret: Option<String>,
-    /// `standard` (default) or `hex`.
+    /// `standard` (default), `hex` or `ed25519`.
     pub signature: Option<String>,
     /// The header carrying the `hex` signature (default `x-webhook-signature`); only with `hex`.
     pub signature_header: Option<String>,
+    /// The `ed25519` signature's key (`whsk_…`); generated when absent.
+    pub signing_key: Option<String>,
     /// Static headers added to every delivery: at most 20, values of printable ASCII.
     pub headers: Option<BTreeMap<String, String>>,
     /// The wire dialect (`standard` by default).
@@ -60,7 +62,7 @@ pub struct UpdateSubscription {
     /// At most 256 characters; empty to clear it.
     pub description: Option<String>,
     pub active: Option<bool>,
-    /// `standard` or `hex`.
+    /// `standard`, `hex` or `ed25519` (which gets a new key, unless it already signs so).
     pub signature: Option<String>,
     /// The header carrying the `hex` signature; only with `hex`.
     pub signature_header: Option<String>,
@@ -79,6 +81,14 @@ pub struct RotateSecret {
     /// The new secret; generated when absent.
     pub secret: Option<String>,
     /// How long the old secret keeps signing, in seconds (default: the configured overlap).
+    pub overlap_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RotateSigningKey {
+    /// The new `whsk_…` key; generated when absent.
+    pub signing_key: Option<String>,
+    /// How long the old key keeps signing, in seconds (default: the configured overlap).
     pub overlap_secs: Option<u64>,
 }
 
@@ -109,6 +119,11 @@ fn scheme(
     SignatureScheme::from_request(signature.unwrap_or("standard"), header)
 }
 
+/// A fresh Ed25519 key; the crypto library failing is no fault of the request.
+fn new_signing_key() -> Result<SigningKey, ServiceError> {
+    SigningKey::generate().map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
 pub async fn create(
     backend: &Backend,
     config: &Config,
@@ -124,6 +139,11 @@ pub async fn create(
         .unwrap_or_default();
     let mut saleor = SaleorOptions::default();
     set_saleor_options(&mut saleor, format, req.saleor_domain, req.legacy_headers)?;
+    let signing_key = match req.signing_key.as_deref() {
+        Some(key) => Some(fields::signing_key(key, &signature)?),
+        None if signature == SignatureScheme::Ed25519 => Some(new_signing_key()?),
+        None => None,
+    };
     let new = NewSubscription {
         url: fields::url(&req.url, config.egress)?,
         events: fields::events(&req.events, known_types(backend, tenant).await?)?,
@@ -136,6 +156,7 @@ pub async fn create(
             .transpose()?,
         headers: fields::headers(req.headers.unwrap_or_default(), &signature, format)?,
         signature,
+        signing_key,
         format,
         standard_webhooks: req.standard_webhooks.unwrap_or(true),
         saleor,
@@ -200,7 +221,8 @@ pub async fn update(
     }
     if req.signature.is_some() || req.signature_header.is_some() {
         let name = req.signature.as_deref().unwrap_or(s.signature.name());
-        s.signature = scheme(Some(name), req.signature_header.as_deref())?;
+        let signature = scheme(Some(name), req.signature_header.as_deref())?;
+        s.set_signature(signature, new_signing_key)?;
     }
     if let Some(format) = req.format.as_deref() {
         s.set_format(Format::parse(format)?)?;
@@ -280,17 +302,57 @@ pub async fn rotate_secret(
         Some(text) => fields::secret(text, s.format)?,
         None => Secret::generate(),
     };
-    let overlap = match req.overlap_secs {
+    let overlap = overlap(config, req.overlap_secs)?;
+    s.rotate_secret(new, overlap, Utc::now());
+    save(backend, &s).await?;
+    Ok(s)
+}
+
+/// A rotation's overlap: the one asked for, at most 7 days, or the configured one.
+fn overlap(config: &Config, secs: Option<u64>) -> Result<chrono::Duration, ValidationError> {
+    let overlap = match secs {
         Some(secs) if secs > MAX_OVERLAP_SECS => {
-            return Err(
-                ValidationError::new("overlap_secs", "must be at most 604800 (7 days)").into(),
-            );
+            return Err(ValidationError::new(
+                "overlap_secs",
+                "must be at most 604800 (7 days)",
+            ));
         }
         Some(secs) => std::time::Duration::from_secs(secs),
         None => config.rotation_overlap,
     };
-    let overlap = chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::zero());
-    s.rotate_secret(new, overlap, Utc::now());
+    Ok(chrono::Duration::from_std(overlap).unwrap_or(chrono::Duration::zero()))
+}
+
+/// An `ed25519` subscription; any other, like another tenant's or a missing one, is not
+/// found.
+pub async fn get_ed25519(
+    backend: &Backend,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Subscription, ServiceError> {
+    const WHAT: &str = "ed25519 subscription";
+    match get(backend, tenant, id).await {
+        Ok(s) if s.signature == SignatureScheme::Ed25519 && s.signing_key.is_some() => Ok(s),
+        Ok(_) | Err(ServiceError::NotFound(_)) => Err(ServiceError::NotFound(WHAT)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces an `ed25519` subscription's key; the old one keeps signing for the overlap.
+pub async fn rotate_signing_key(
+    backend: &Backend,
+    config: &Config,
+    tenant: &TenantId,
+    id: &str,
+    req: RotateSigningKey,
+) -> Result<Subscription, ServiceError> {
+    let mut s = get_ed25519(backend, tenant, id).await?;
+    let new = match req.signing_key.as_deref() {
+        Some(text) => fields::signing_key(text, &s.signature)?,
+        None => new_signing_key()?,
+    };
+    let overlap = overlap(config, req.overlap_secs)?;
+    s.rotate_signing_key(new, overlap, Utc::now());
     save(backend, &s).await?;
     Ok(s)
 }

@@ -26,6 +26,26 @@ struct State {
     api_keys: HashMap<String, ApiKey>,
     event_types: BTreeMap<(TenantId, EventType), CustomEventType>,
     tenants: HashMap<TenantId, TenantSettings>,
+    /// Event and delivery writes since the last sweep of expired records.
+    writes: usize,
+}
+
+/// How many event and delivery writes pass between two sweeps of expired records.
+const SWEEP_EVERY: usize = 4096;
+
+impl State {
+    /// Counts a write, and now and then drops the records whose `expires_at` has passed,
+    /// as DynamoDB's TTL does: the embedded backend's memory stays bounded by the retention.
+    fn wrote(&mut self) {
+        self.writes += 1;
+        if self.writes < SWEEP_EVERY {
+            return;
+        }
+        self.writes = 0;
+        let now = chrono::Utc::now().timestamp();
+        self.events.retain(|_, r| r.expires_at > now);
+        self.deliveries.retain(|_, r| r.expires_at > now);
+    }
 }
 
 impl MemoryStore {
@@ -144,6 +164,7 @@ impl EventStore for MemoryStore {
             return Ok(Some(existing.clone()));
         }
         state.events.insert(key, record.clone());
+        state.wrote();
         Ok(None)
     }
 
@@ -192,6 +213,7 @@ impl DeliveryStore for MemoryStore {
             return Err(StoreError::Conflict);
         }
         state.deliveries.insert(key, record.clone());
+        state.wrote();
         Ok(())
     }
 
@@ -316,5 +338,50 @@ impl TenantStore for MemoryStore {
             .tenants
             .insert(tenant.clone(), settings.clone());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DeliveryMessage, NewEvent};
+    use crate::ports::store::{EventRecord, PlannedDelivery};
+
+    #[tokio::test]
+    async fn expired_records_are_swept_as_writes_go_on() {
+        let store = MemoryStore::new();
+        let tenant = TenantId::parse("acme").unwrap();
+        let event = NewEvent::from_json(serde_json::json!({"type": "order.created", "data": {}}))
+            .unwrap()
+            .into_event(tenant.clone(), chrono::Utc::now());
+        let planned = PlannedDelivery::to(SubscriptionId::generate());
+        let long_ago = chrono::Utc::now() - chrono::Duration::days(2);
+        let old = EventRecord::enqueuing(
+            event.clone(),
+            "fp".into(),
+            vec![planned.clone()],
+            long_ago,
+            std::time::Duration::from_secs(3600),
+        );
+        store.insert_event(&old).await.unwrap();
+        let message =
+            DeliveryMessage::new(&event, planned.delivery_id.clone(), planned.subscription_id);
+        let live_until = chrono::Utc::now().timestamp() + 3600;
+        for i in 0..SWEEP_EVERY {
+            let mut record = DeliveryRecord::pending(&message, live_until);
+            record.delivery_id = format!("dlv_{i}");
+            store.put_delivery(&record).await.unwrap();
+        }
+        assert!(
+            store.get_event(&tenant, &event.id).await.unwrap().is_none(),
+            "the expired event is gone"
+        );
+        assert!(
+            store
+                .get_delivery(&tenant, "dlv_0")
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
