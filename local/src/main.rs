@@ -9,7 +9,7 @@ use tidings::Backend;
 use tidings::adapters::aws::{self, QueueSettings};
 use tidings::config::Config;
 use tidings::domain::{Role, TenantId};
-use tidings::services::{api_keys, deliveries};
+use tidings::services::{api_keys, deliveries, signing_keys};
 use tidings_local::{self as local, Options, Storage, status};
 
 #[derive(Parser)]
@@ -52,6 +52,14 @@ enum Command {
     /// Moves every dead letter back to the deliveries queue (TIDINGS_DEAD_LETTER_QUEUE_URL):
     /// with SQS's StartMessageMoveTask on AWS, one by one where it is missing (moto).
     RedriveDeadLetters,
+    /// Puts a new RSA key in charge of the deployment's Saleor JWS signatures (the table
+    /// named by TIDINGS_TABLE); the old key stays in /.well-known/jwks.json for the overlap.
+    RotateSigningKey {
+        /// How long the old key stays published, in seconds (receivers cache the key set
+        /// for up to 5 minutes, and dispatchers re-read the keys every minute).
+        #[arg(long, default_value_t = 86400)]
+        overlap_secs: u32,
+    },
     /// Creates the table and queues, configured as template.yaml configures them, on an AWS
     /// API emulator (AWS_ENDPOINT_URL, e.g. moto) and prints the variables that name them.
     Provision {
@@ -94,6 +102,17 @@ async fn main() -> anyhow::Result<()> {
                 None => println!("SQS is moving the dead letters back (StartMessageMoveTask)"),
                 Some(n) => println!("moved {n} dead letters back to the deliveries queue"),
             }
+            return Ok(());
+        }
+        Some(Command::RotateSigningKey { overlap_secs }) => {
+            let backend = Backend::from_env().await?;
+            let overlap = chrono::Duration::seconds(i64::from(overlap_secs));
+            let keys = signing_keys::rotate(&backend, overlap).await?;
+            println!(
+                "signing key {} is now current; {} older key(s) still published",
+                keys.current.kid(),
+                keys.previous.len()
+            );
             return Ok(());
         }
         Some(Command::Provision { prefix }) => {

@@ -9,6 +9,7 @@
 //! | key listing   | `TENANT#{tenant}`                  | `APIKEY#{key id}`     |
 //! | custom type   | `TENANT#{tenant}`                  | `EVENTTYPE#{name}`    |
 //! | settings      | `TENANT#{tenant}`                  | `SETTINGS`            |
+//! | JWS keys      | `DEPLOYMENT`                       | `SIGNING_KEYS`        |
 //!
 //! Events and deliveries get a partition each, so a busy tenant spreads across partitions.
 //! The index `by_subscription` (`gsi1pk` = `SUBSCRIPTION#{tenant}#{subscription}`, `gsi1sk`
@@ -25,8 +26,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::domain::{
-    ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId, TenantId,
-    TenantSettings,
+    ApiKey, ApiKeyHash, DeliveryRecord, DeploymentKeys, EventId, EventType, Subscription,
+    SubscriptionId, TenantId, TenantSettings,
 };
 use crate::ports::store::*;
 
@@ -538,5 +539,36 @@ impl TenantStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+fn deployment_keys_key() -> (String, String) {
+    ("DEPLOYMENT".to_owned(), "SIGNING_KEYS".to_owned())
+}
+
+#[async_trait]
+impl DeploymentKeyStore for DynamoStore {
+    async fn get_deployment_keys(&self) -> Result<Option<DeploymentKeys>, StoreError> {
+        self.get(deployment_keys_key()).await
+    }
+
+    async fn put_deployment_keys(
+        &self,
+        keys: &DeploymentKeys,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = deployment_keys_key();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(pk, sk, keys)?));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => put
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
+        };
+        put.send().await.map(|_| ()).map_err(write_error)
     }
 }

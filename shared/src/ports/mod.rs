@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use queue::DeliveryQueue;
 use store::{
-    ApiKeyStore, DeliveryStore, EventStore, EventTypeStore, SubscriptionStore, TenantStore,
+    ApiKeyStore, DeliveryStore, DeploymentKeyStore, EventStore, EventTypeStore, SubscriptionStore,
+    TenantStore,
 };
 
 /// The ports one deployment uses: all in memory, or all on AWS
@@ -21,5 +22,6 @@ pub struct Backend {
     pub api_keys: Arc<dyn ApiKeyStore>,
     pub event_types: Arc<dyn EventTypeStore>,
     pub tenants: Arc<dyn TenantStore>,
+    pub deployment_keys: Arc<dyn DeploymentKeyStore>,
     pub queue: Arc<dyn DeliveryQueue>,
 }
