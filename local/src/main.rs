@@ -5,8 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use clap::{Parser, Subcommand};
 use tidings::Backend;
-use tidings::adapters::aws::{self, QueueSettings};
-use tidings::config::Config;
+use tidings::adapters::{
+    self,
+    aws::{self, QueueSettings},
+};
+use tidings::config::{AwsResources, Config};
 use tidings::domain::{Role, TenantId};
 use tidings::services::{api_keys, deliveries};
 use tidings_local::{self as local, Options, Storage};
@@ -25,8 +28,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// Use SQS and DynamoDB (named by TIDINGS_TABLE, TIDINGS_DELIVERY_QUEUE_URL and
-    /// TIDINGS_DEAD_LETTER_QUEUE_URL) instead of the embedded backend. Implied by AWS_ENDPOINT_URL.
+    /// Use SQS, DynamoDB and KMS (named by TIDINGS_TABLE, TIDINGS_DELIVERY_QUEUE_URL,
+    /// TIDINGS_DEAD_LETTER_QUEUE_URL and TIDINGS_KMS_KEY_ID) instead of the embedded backend.
+    /// Implied by AWS_ENDPOINT_URL.
     #[arg(long)]
     aws: bool,
     /// The development API key to accept (admin of tenant "dev"); random when unset.
@@ -51,8 +55,15 @@ enum Command {
     /// Moves every dead letter back to the deliveries queue (TIDINGS_DEAD_LETTER_QUEUE_URL):
     /// with SQS's StartMessageMoveTask on AWS, one by one where it is missing (moto).
     RedriveDeadLetters,
-    /// Creates the table and queues, configured as template.yaml configures them, on an AWS
-    /// API emulator (AWS_ENDPOINT_URL, e.g. moto) and prints the variables that name them.
+    /// Seals every subscription secret and signing key still stored in the clear (written
+    /// before secrets were encrypted at rest) in the table named by TIDINGS_TABLE, with the
+    /// KMS key TIDINGS_KMS_KEY_ID, and prints the counts. Needs dynamodb:Scan and
+    /// dynamodb:UpdateItem on the table, kms:GenerateDataKey and kms:Decrypt on the key. Safe
+    /// to run again, and while the service runs.
+    ReencryptSecrets,
+    /// Creates the table, queues and KMS key, configured as template.yaml configures them, on
+    /// an AWS API emulator (AWS_ENDPOINT_URL, e.g. moto) and prints the variables that name
+    /// them.
     Provision {
         /// Prefix of the resource names.
         #[arg(long, default_value = "tidings-dev")]
@@ -84,6 +95,17 @@ async fn main() -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        Some(Command::ReencryptSecrets) => {
+            let resources = AwsResources::from_env()?;
+            let store = adapters::dynamo_store(&aws::load().await, &resources);
+            let report = store.reencrypt_subscriptions().await?;
+            println!(
+                "sealed {} subscriptions; {} were sealed already; {} were written meanwhile (and \
+                 so sealed by that write)",
+                report.sealed, report.already_sealed, report.changed_meanwhile
+            );
+            return Ok(());
+        }
         Some(Command::Provision { prefix }) => {
             anyhow::ensure!(
                 std::env::var_os("AWS_ENDPOINT_URL").is_some(),
@@ -105,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
                 "export TIDINGS_DEAD_LETTER_QUEUE_URL={}",
                 created.dead_letter_queue_url
             );
+            println!("export TIDINGS_KMS_KEY_ID={}", created.kms_key_id);
             return Ok(());
         }
         None => {}

@@ -13,8 +13,24 @@
 //! Events and deliveries get a partition each, so a busy tenant spreads across partitions.
 //! The index `by_subscription` (`gsi1pk` = `SUBSCRIPTION#{tenant}#{subscription}`, `gsi1sk`
 //! = delivery id) lists a subscription's deliveries in id (time) order with one query.
+//!
+//! ## Secrets at rest
+//!
+//! No secret is written in the clear: every secret-bearing attribute of a subscription item
+//! ([`SECRET_ATTRIBUTES`]) is sealed by [`SecretCipher`] (envelope encryption under a KMS
+//! data key) on its way in and opened on its way out, in one place:
+//! [`DynamoStore::subscription_item`] and [`DynamoStore::subscription_from_item`]. Each
+//! sealed value is bound to its item's key (`pk`, `sk`), so it does not open in another item.
+//! A value written before encryption (not `tdenc1:…`) is read as it is and sealed by the
+//! next write of its item, or by [`DynamoStore::reencrypt_subscriptions`]
+//! (`tidings-local reencrypt-secrets`).
+//!
+//! Another item that holds a secret (a deployment's private key, say) seals it the same way:
+//! store `store.seal_str(&pk, &sk, plaintext).await?` in the attribute and read it back with
+//! `store.open_str(&pk, &sk, &stored).await?`, with the item's own `pk` and `sk`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -24,9 +40,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::adapters::cipher::{SecretCipher, is_sealed};
 use crate::domain::{
-    ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId, TenantId,
-    TenantSettings,
+    ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId,
+    SubscriptionRoute, TenantId, TenantSettings,
 };
 use crate::ports::store::*;
 
@@ -35,6 +52,65 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    cipher: Arc<SecretCipher>,
+}
+
+/// The attributes of a subscription item that hold secrets: a string attribute (`None`), or
+/// a list of maps and the string field of each (`Some(field)`).
+pub const SECRET_ATTRIBUTES: [(&str, Option<&str>); 4] = [
+    ("secret", None),
+    ("previous_secrets", Some("secret")),
+    ("signing_key", None),
+    ("previous_signing_keys", Some("key")),
+];
+
+/// Every secret string of a subscription item, to seal or open in place.
+fn secret_strings(item: &mut Item) -> Vec<&mut String> {
+    let mut strings = Vec::new();
+    for (name, value) in item.iter_mut() {
+        let Some((_, field)) = SECRET_ATTRIBUTES.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        match (value, field) {
+            (AttributeValue::S(text), None) => strings.push(text),
+            (AttributeValue::L(entries), Some(field)) => {
+                for entry in entries {
+                    if let AttributeValue::M(map) = entry
+                        && let Some(AttributeValue::S(text)) = map.get_mut(*field)
+                    {
+                        strings.push(text);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    strings
+}
+
+/// What a sealed value of the item `(pk, sk)` is bound to.
+fn item_aad(pk: &str, sk: &str) -> Vec<u8> {
+    format!("tidings\n{pk}\n{sk}").into_bytes()
+}
+
+/// The `(pk, sk)` of a stored item.
+fn item_key(item: &Item) -> Result<(String, String), StoreError> {
+    let key = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(StoreError::Corrupt(format!("an item without its {name}"))),
+    };
+    Ok((key("pk")?, key("sk")?))
+}
+
+/// What `tidings-local reencrypt-secrets` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReencryptReport {
+    /// Subscription items that had a secret in the clear and now have none.
+    pub sealed: usize,
+    /// Subscription items whose secrets were all sealed already.
+    pub already_sealed: usize,
+    /// Subscription items written meanwhile (by a write that sealed them) and left alone.
+    pub changed_meanwhile: usize,
 }
 
 fn unavailable<E: std::error::Error>(error: E) -> StoreError {
@@ -76,19 +152,24 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
 
 /// A page from a query made with `Limit = limit + 1`: at most `limit` items, and whether
 /// more follow (one item over, or DynamoDB stopping at its 1 MB read limit).
+fn page_items(
+    output: aws_sdk_dynamodb::operation::query::QueryOutput,
+    limit: usize,
+) -> (Vec<Item>, bool) {
+    let truncated = output.last_evaluated_key.is_some();
+    let mut items = output.items.unwrap_or_default();
+    let more = items.len() > limit || (truncated && items.len() == limit);
+    items.truncate(limit);
+    (items, more)
+}
+
+/// [`page_items`], read as `T`.
 fn page<T: DeserializeOwned>(
     output: aws_sdk_dynamodb::operation::query::QueryOutput,
     limit: usize,
 ) -> Result<(Vec<T>, bool), StoreError> {
-    let truncated = output.last_evaluated_key.is_some();
-    let mut items: Vec<T> = output
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?;
-    let more = items.len() > limit || (truncated && items.len() == limit);
-    items.truncate(limit);
+    let (items, more) = page_items(output, limit);
+    let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
     Ok((items, more))
 }
 
@@ -152,14 +233,69 @@ fn transaction_error<R: std::fmt::Debug>(
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+    /// The stores on `table`, sealing secrets with `cipher`.
+    pub fn new(client: Client, table: String, cipher: Arc<SecretCipher>) -> Self {
+        Self {
+            client,
+            table,
+            cipher,
+        }
     }
 
-    async fn get<T: DeserializeOwned>(
+    /// `plaintext` sealed for the attribute of the item `(pk, sk)`: envelope encryption under
+    /// this process's KMS data key, bound to that item. For any item that holds a secret;
+    /// subscriptions' secrets are sealed by the store itself. Fails as
+    /// [`StoreError::Unavailable`] while KMS is.
+    pub async fn seal_str(
         &self,
-        (pk, sk): (String, String),
-    ) -> Result<Option<T>, StoreError> {
+        pk: &str,
+        sk: &str,
+        plaintext: &str,
+    ) -> Result<String, StoreError> {
+        self.cipher.seal_str(&item_aad(pk, sk), plaintext).await
+    }
+
+    /// The plaintext of an attribute of the item `(pk, sk)` that [`DynamoStore::seal_str`]
+    /// sealed; a value written before encryption comes back as it is (seal it on its next
+    /// write). [`StoreError::Corrupt`] if it was tampered with or moved from another item.
+    pub async fn open_str(&self, pk: &str, sk: &str, stored: &str) -> Result<String, StoreError> {
+        self.cipher.open_str(&item_aad(pk, sk), stored).await
+    }
+
+    /// The stored form of a subscription: its item, every secret sealed.
+    async fn subscription_item(&self, subscription: &Subscription) -> Result<Item, StoreError> {
+        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
+        let aad = item_aad(&pk, &sk);
+        let mut item = to_item(pk, sk, subscription)?;
+        for text in secret_strings(&mut item) {
+            *text = self.cipher.seal_str(&aad, text).await?;
+        }
+        Ok(item)
+    }
+
+    /// A subscription from its stored item, every secret opened (or read as it is, when it
+    /// was written before encryption).
+    async fn subscription_from_item(&self, mut item: Item) -> Result<Subscription, StoreError> {
+        let (pk, sk) = item_key(&item)?;
+        let aad = item_aad(&pk, &sk);
+        for text in secret_strings(&mut item) {
+            *text = self.cipher.open_str(&aad, text).await?;
+        }
+        from_item(item)
+    }
+
+    async fn subscriptions_from_items(
+        &self,
+        items: Vec<Item>,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let mut subscriptions = Vec::with_capacity(items.len());
+        for item in items {
+            subscriptions.push(self.subscription_from_item(item).await?);
+        }
+        Ok(subscriptions)
+    }
+
+    async fn get_item(&self, (pk, sk): (String, String)) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -170,7 +306,46 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
+        Ok(output.item)
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        key: (String, String),
+    ) -> Result<Option<T>, StoreError> {
+        self.get_item(key).await?.map(from_item).transpose()
+    }
+
+    /// Every item of the partition `pk` whose sort key starts with `prefix`, with only the
+    /// attributes `projection` names when it is given.
+    async fn query_items(
+        &self,
+        pk: String,
+        prefix: &str,
+        projection: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        if !projection.is_empty() {
+            let names: Vec<String> = (0..projection.len()).map(|i| format!("#p{i}")).collect();
+            for (name, attribute) in names.iter().zip(projection) {
+                query = query.expression_attribute_names(name, *attribute);
+            }
+            query = query.projection_expression(names.join(", "));
+        }
+        query
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)
     }
 
     /// Every item of the partition `pk` whose sort key starts with `prefix`.
@@ -179,13 +354,21 @@ impl DynamoStore {
         pk: String,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
+        let items = self.query_items(pk, prefix, &[]).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    /// Seals every secret still stored in the clear (written before encryption) in every
+    /// subscription item of the table: a scan, then for each such item one update of its
+    /// secret attributes, on condition that they are still the ones read (a write meanwhile
+    /// sealed them already). Other attributes are left alone. Safe to run again.
+    pub async fn reencrypt_subscriptions(&self) -> Result<ReencryptReport, StoreError> {
         let items: Vec<Item> = self
             .client
-            .query()
+            .scan()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
+            .filter_expression("begins_with(sk, :prefix)")
+            .expression_attribute_values(":prefix", s("SUBSCRIPTION#"))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -193,7 +376,59 @@ impl DynamoStore {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(unavailable)?;
-        items.into_iter().map(from_item).collect()
+        let mut report = ReencryptReport::default();
+        for old in items {
+            let (pk, sk) = item_key(&old)?;
+            let aad = item_aad(&pk, &sk);
+            let mut new = old.clone();
+            let mut plain = 0;
+            for text in secret_strings(&mut new) {
+                if !is_sealed(text) {
+                    *text = self.cipher.seal_str(&aad, text).await?;
+                    plain += 1;
+                }
+            }
+            if plain == 0 {
+                report.already_sealed += 1;
+                continue;
+            }
+            // Readable once sealed, or left alone.
+            self.subscription_from_item(new.clone()).await?;
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s(&sk));
+            let mut sets = Vec::new();
+            let mut conditions = Vec::new();
+            for (i, (name, _)) in SECRET_ATTRIBUTES.iter().enumerate() {
+                let (Some(before), Some(after)) = (old.get(*name), new.get(*name)) else {
+                    continue;
+                };
+                if before == after {
+                    continue;
+                }
+                sets.push(format!("#a{i} = :new{i}"));
+                conditions.push(format!("#a{i} = :old{i}"));
+                update = update
+                    .expression_attribute_names(format!("#a{i}"), *name)
+                    .expression_attribute_values(format!(":new{i}"), after.clone())
+                    .expression_attribute_values(format!(":old{i}"), before.clone());
+            }
+            let outcome = update
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .condition_expression(conditions.join(" AND "))
+                .send()
+                .await
+                .map_err(write_error);
+            match outcome {
+                Ok(_) => report.sealed += 1,
+                Err(StoreError::Conflict) => report.changed_meanwhile += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
     }
 
     /// Puts an item that must not exist yet.
@@ -213,8 +448,8 @@ impl DynamoStore {
 #[async_trait]
 impl SubscriptionStore for DynamoStore {
     async fn create_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
-        self.put_new(to_item(pk, sk, subscription)?).await
+        self.put_new(self.subscription_item(subscription).await?)
+            .await
     }
 
     async fn get_subscription(
@@ -222,15 +457,18 @@ impl SubscriptionStore for DynamoStore {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError> {
-        self.get(subscription_key(tenant, id)).await
+        match self.get_item(subscription_key(tenant, id)).await? {
+            Some(item) => Ok(Some(self.subscription_from_item(item).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
+        let item = self.subscription_item(subscription).await?;
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(pk, sk, subscription)?))
+            .set_item(Some(item))
             .condition_expression("attribute_exists(pk)")
             .send()
             .await
@@ -246,7 +484,8 @@ impl SubscriptionStore for DynamoStore {
         deactivate: bool,
     ) -> Result<(), StoreError> {
         let (pk, sk) = subscription_key(tenant, id);
-        // One attribute or two, never the whole item: an admin's concurrent PATCH is kept.
+        // One attribute or two, never the whole item: an admin's concurrent PATCH is kept,
+        // and no secret is read or written (the dispatcher only ever decrypts).
         let mut update = self
             .client
             .update_item()
@@ -282,8 +521,26 @@ impl SubscriptionStore for DynamoStore {
     }
 
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
-        self.query_prefix(format!("TENANT#{tenant}"), "SUBSCRIPTION#")
-            .await
+        let items = self
+            .query_items(format!("TENANT#{tenant}"), "SUBSCRIPTION#", &[])
+            .await?;
+        self.subscriptions_from_items(items).await
+    }
+
+    /// Reads only `id`, `active` and `events`: the secrets never leave the table, so ingest
+    /// needs no KMS permission.
+    async fn list_subscription_routes(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<SubscriptionRoute>, StoreError> {
+        let items = self
+            .query_items(
+                format!("TENANT#{tenant}"),
+                "SUBSCRIPTION#",
+                &["id", "active", "events"],
+            )
+            .await?;
+        items.into_iter().map(from_item).collect()
     }
 
     async fn list_subscriptions_page(
@@ -308,7 +565,8 @@ impl SubscriptionStore for DynamoStore {
                 .exclusive_start_key("pk", s(pk))
                 .exclusive_start_key("sk", s(sk));
         }
-        page(query.send().await.map_err(unavailable)?, limit)
+        let (items, more) = page_items(query.send().await.map_err(unavailable)?, limit);
+        Ok((self.subscriptions_from_items(items).await?, more))
     }
 
     async fn delete_subscription(
