@@ -52,8 +52,12 @@ impl Embedded {
 /// The DynamoDB store of `resources`, sealing secrets with data keys from KMS
 /// (`resources.kms_key_id`): one data key per process, made on the first write of a secret.
 pub fn dynamo_store(sdk: &aws_config::SdkConfig, resources: &AwsResources) -> DynamoStore {
-    let keys = KmsDataKeys::new(aws_sdk_kms::Client::new(sdk), resources.kms_key_id.clone());
-    dynamo_store_with_keys(sdk, resources, Arc::new(keys))
+    dynamo_store_with_keys(sdk, resources, Arc::new(kms_data_keys(sdk, resources)))
+}
+
+/// Data keys from the KMS key of `resources`.
+pub fn kms_data_keys(sdk: &aws_config::SdkConfig, resources: &AwsResources) -> KmsDataKeys {
+    KmsDataKeys::new(aws_sdk_kms::Client::new(sdk), resources.kms_key_id.clone())
 }
 
 /// The DynamoDB store of `resources`, sealing secrets with data keys from `keys` (a test's
