@@ -48,6 +48,7 @@ fn subscription(t: &TenantId, events: &[&str]) -> tidings::domain::Subscription 
         .saleor(SaleorOptions {
             domain: Some("shop.example.com".into()),
             legacy_headers: true,
+            jws: true,
         })
         .build()
 }

@@ -24,9 +24,10 @@ use tidings::Backend;
 use tidings::adapters::{self, dynamo::ReencryptReport};
 use tidings::config::{AwsResources, Config};
 use tidings::domain::{
-    ApiKey, RetiredSecret, RetiredSigningKey, Role, SignatureScheme, Subscription,
+    ApiKey, DeploymentKeys, RetiredSecret, RetiredSigningKey, Role, SignatureScheme, Subscription,
 };
 use tidings::http::{AppState, router};
+use tidings::services::signing_keys;
 use tidings::signing::{Secret, SigningKey, verify_headers};
 use tidings::testing::fault::Faults;
 use tidings_local::{self as local, Options, Storage};
@@ -101,6 +102,23 @@ fn assert_nothing_in_the_clear(items: &[Item], secrets: &[String]) {
             assert!(
                 !text.contains(needle.as_str()),
                 "a stored string holds {needle:?} in the clear: {text}"
+            );
+        }
+    }
+}
+
+/// Fails if any string of any item looks like an RSA private key (base64 of a PKCS#8
+/// document, which starts `MII`).
+fn assert_no_pkcs8(items: &[Item]) {
+    for item in items {
+        let mut all = Vec::new();
+        for value in item.values() {
+            strings(value, &mut all);
+        }
+        for text in all {
+            assert!(
+                !text.starts_with("MII"),
+                "a private key in the clear: {text}"
             );
         }
     }
@@ -213,9 +231,45 @@ async fn the_table_holds_no_secret_in_the_clear_and_deliveries_still_verify() {
     let new_public = str_of(&rotated_key, "public_key");
     assert_ne!(new_public, given.public_key());
 
+    // A Saleor subscription without a secret key: signed with the deployment's RSA key,
+    // made on first use; then rotated, so a retired private key is stored too.
+    let jws = api
+        .ok(
+            Method::POST,
+            subs,
+            Some(json!({"url": receiver.url("jws"), "events": ["order.*"], "format": "saleor"})),
+            201,
+        )
+        .await;
+    assert_eq!(jws["saleor_signature"], "jws", "{jws}");
+    secrets.extend(jws["secret"].as_str().map(str::to_owned));
+    signing_keys::current(&running.backend).await.unwrap();
+    signing_keys::rotate(&running.backend, chrono::Duration::hours(1))
+        .await
+        .unwrap();
+
     let items = raw_items(&sdk, &resources.table).await;
     let stored = raw_subscriptions(&items);
-    assert_eq!(stored.len(), 3);
+    assert_eq!(stored.len(), 4);
+    let deployment = items
+        .iter()
+        .find(|i| i.get("pk") == Some(&AttributeValue::S("DEPLOYMENT".into())))
+        .expect("the deployment's signing keys are stored");
+    let Some(AttributeValue::S(current)) = deployment.get("current") else {
+        panic!("no current key: {deployment:?}")
+    };
+    assert!(current.starts_with("tdenc1:"), "{current}");
+    let Some(AttributeValue::L(previous)) = deployment.get("previous") else {
+        panic!("no previous keys: {deployment:?}")
+    };
+    let AttributeValue::M(retired) = &previous[0] else {
+        panic!("{previous:?}")
+    };
+    assert!(
+        matches!(retired.get("key"), Some(AttributeValue::S(k)) if k.starts_with("tdenc1:")),
+        "{retired:?}"
+    );
+    assert_no_pkcs8(&items);
     for item in &stored {
         let Some(AttributeValue::S(secret)) = item.get("secret") else {
             panic!("no secret attribute: {item:?}")
@@ -261,9 +315,18 @@ async fn the_table_holds_no_secret_in_the_clear_and_deliveries_still_verify() {
     }
     let plain_delivery = receiver.wait_for("plain", 1, WAIT).await.remove(0);
     assert!(plain_delivery.header("x-medusa-signature").is_some());
+    let jws_delivery = receiver.wait_for("jws", 1, WAIT).await.remove(0);
+    let signature = jws_delivery.header("saleor-signature").unwrap();
+    assert!(signature.contains(".."), "a detached JWS: {signature}");
+    let jwks = Client::new(&running, KEY)
+        .ok(Method::GET, "/.well-known/jwks.json", None, 200)
+        .await;
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2, "{jwks}");
 
     // Delivery records and the event record hold no secret either.
-    assert_nothing_in_the_clear(&raw_items(&sdk, &resources.table).await, &secrets);
+    let items = raw_items(&sdk, &resources.table).await;
+    assert_nothing_in_the_clear(&items, &secrets);
+    assert_no_pkcs8(&items);
     drop(running);
 }
 
@@ -468,6 +531,59 @@ async fn put_in_the_clear(sdk: &SdkConfig, resources: &AwsResources, subscriptio
         .unwrap();
 }
 
+/// The private keys of the deployment's key set, as they are stored in the clear.
+fn pkcs8_of(keys: &DeploymentKeys) -> Vec<String> {
+    std::iter::once(&keys.current)
+        .chain(keys.previous.iter().map(|r| &r.key))
+        .map(|k| {
+            serde_json::to_value(k)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Writes a rotated deployment key set as it was stored before encryption; returns its
+/// private keys (PKCS#8, base64).
+async fn put_deployment_keys_in_the_clear(
+    sdk: &SdkConfig,
+    resources: &AwsResources,
+) -> Vec<String> {
+    let backend = Backend::aws(sdk, resources);
+    signing_keys::current(&backend).await.unwrap();
+    let keys = signing_keys::rotate(&backend, chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let clear = pkcs8_of(&keys);
+    let items = raw_items(sdk, &resources.table).await;
+    let mut item = items
+        .into_iter()
+        .find(|i| i.get("pk") == Some(&AttributeValue::S("DEPLOYMENT".into())))
+        .unwrap();
+    item.insert("current".into(), AttributeValue::S(clear[0].clone()));
+    let Some(AttributeValue::L(previous)) = item.get_mut("previous") else {
+        panic!("no previous keys")
+    };
+    let AttributeValue::M(retired) = &mut previous[0] else {
+        panic!("a map")
+    };
+    retired.insert("key".into(), AttributeValue::S(clear[1].clone()));
+    aws_sdk_dynamodb::Client::new(sdk)
+        .put_item()
+        .table_name(&resources.table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        clear.iter().all(|k| k.starts_with("MII")),
+        "PKCS#8 in base64"
+    );
+    clear
+}
+
 /// An `ed25519` subscription with a rotated secret and a rotated key, all live.
 fn with_every_secret(url: &str) -> Subscription {
     let mut sub = subscription(url).events(&["order.*"]).build();
@@ -521,7 +637,9 @@ async fn items_written_in_the_clear_keep_working_and_get_sealed() {
     for sub in &old {
         put_in_the_clear(&sdk, &resources, sub).await;
     }
-    let all_secrets: Vec<String> = old.iter().flat_map(secrets_of).collect();
+    let keys = put_deployment_keys_in_the_clear(&sdk, &resources).await;
+    let mut all_secrets: Vec<String> = old.iter().flat_map(secrets_of).collect();
+    all_secrets.extend(keys.iter().cloned());
     let items = raw_items(&sdk, &resources.table).await;
     assert!(
         raw_subscriptions(&items).iter().all(
@@ -576,24 +694,33 @@ async fn items_written_in_the_clear_keep_working_and_get_sealed() {
     // The operator command seals the rest, leaves what is sealed, and can run again.
     let store = adapters::dynamo_store(&sdk, &resources);
     assert_eq!(
-        store.reencrypt_subscriptions().await.unwrap(),
+        store.reencrypt_secrets().await.unwrap(),
         ReencryptReport {
-            sealed: 2,
+            sealed: 3,
             already_sealed: 1,
             changed_meanwhile: 0,
-        }
+        },
+        "two subscriptions and the deployment's keys"
     );
     assert_nothing_in_the_clear(&raw_items(&sdk, &resources.table).await, &all_secrets);
     assert_eq!(
-        store.reencrypt_subscriptions().await.unwrap(),
+        store.reencrypt_secrets().await.unwrap(),
         ReencryptReport {
             sealed: 0,
-            already_sealed: 3,
+            already_sealed: 4,
             changed_meanwhile: 0,
         }
     );
+    assert_no_pkcs8(&raw_items(&sdk, &resources.table).await);
     // Every value reads back the same, in a container that never saw them in the clear.
     let fresh = Backend::aws(&sdk, &resources);
+    let read_keys = fresh
+        .deployment_keys
+        .get_deployment_keys()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pkcs8_of(&read_keys), keys);
     let listed = fresh
         .subscriptions
         .list_subscriptions(&acme())

@@ -230,8 +230,12 @@ fn each_function_may_use_the_secrets_key_only_as_it_does() {
         kms_actions(&t, "ApiFunction"),
         set(&["kms:Decrypt", "kms:GenerateDataKey"])
     );
-    // The dispatcher only opens: it never writes a secret.
-    assert_eq!(kms_actions(&t, "DispatcherFunction"), set(&["kms:Decrypt"]));
+    // The dispatcher opens what it signs with, and seals the deployment's first RSA key when
+    // a Saleor JWS delivery needs it before anything else made it.
+    assert_eq!(
+        kms_actions(&t, "DispatcherFunction"),
+        set(&["kms:Decrypt", "kms:GenerateDataKey"])
+    );
     // Ingest matches events on routes (id, active, events) and never reads a secret.
     assert_eq!(kms_actions(&t, "IngestFunction"), set(&[]));
 

@@ -11,7 +11,7 @@ use tidings::adapters::{
 };
 use tidings::config::{AwsResources, Config};
 use tidings::domain::{Role, TenantId};
-use tidings::services::{api_keys, deliveries};
+use tidings::services::{api_keys, deliveries, signing_keys};
 use tidings_local::{self as local, Options, Storage};
 
 #[derive(Parser)]
@@ -55,12 +55,20 @@ enum Command {
     /// Moves every dead letter back to the deliveries queue (TIDINGS_DEAD_LETTER_QUEUE_URL):
     /// with SQS's StartMessageMoveTask on AWS, one by one where it is missing (moto).
     RedriveDeadLetters,
-    /// Seals every subscription secret and signing key still stored in the clear (written
-    /// before secrets were encrypted at rest) in the table named by TIDINGS_TABLE, with the
+    /// Seals every subscription secret, signing key and deployment RSA key still stored in
+    /// the clear (written before secrets were encrypted at rest) in the table named by TIDINGS_TABLE, with the
     /// KMS key TIDINGS_KMS_KEY_ID, and prints the counts. Needs dynamodb:Scan and
     /// dynamodb:UpdateItem on the table, kms:GenerateDataKey and kms:Decrypt on the key. Safe
     /// to run again, and while the service runs.
     ReencryptSecrets,
+    /// Puts a new RSA key in charge of the deployment's Saleor JWS signatures (the table
+    /// named by TIDINGS_TABLE); the old key stays in /.well-known/jwks.json for the overlap.
+    RotateSigningKey {
+        /// How long the old key stays published, in seconds (receivers cache the key set
+        /// for up to 5 minutes, and dispatchers re-read the keys every minute).
+        #[arg(long, default_value_t = 86400)]
+        overlap_secs: u32,
+    },
     /// Creates the table, queues and KMS key, configured as template.yaml configures them, on
     /// an AWS API emulator (AWS_ENDPOINT_URL, e.g. moto) and prints the variables that name
     /// them.
@@ -98,11 +106,22 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::ReencryptSecrets) => {
             let resources = AwsResources::from_env()?;
             let store = adapters::dynamo_store(&aws::load().await, &resources);
-            let report = store.reencrypt_subscriptions().await?;
+            let report = store.reencrypt_secrets().await?;
             println!(
-                "sealed {} subscriptions; {} were sealed already; {} were written meanwhile (and \
-                 so sealed by that write)",
+                "sealed {} items (subscriptions, the deployment's signing keys); {} were sealed \
+                 already; {} were written meanwhile (and so sealed by that write)",
                 report.sealed, report.already_sealed, report.changed_meanwhile
+            );
+            return Ok(());
+        }
+        Some(Command::RotateSigningKey { overlap_secs }) => {
+            let backend = Backend::from_env().await?;
+            let overlap = chrono::Duration::seconds(i64::from(overlap_secs));
+            let keys = signing_keys::rotate(&backend, overlap).await?;
+            println!(
+                "signing key {} is now current; {} older key(s) still published",
+                keys.current.kid(),
+                keys.previous.len()
             );
             return Ok(());
         }

@@ -123,6 +123,17 @@ impl Config {
         Ok(config)
     }
 
+    /// Where Saleor apps are told the API is (`Saleor-Api-Url`): the API's origin and
+    /// `/graphql/`, the path Saleor's API has, so that app-sdk finds the JWKS at the origin.
+    pub fn saleor_api_url(&self) -> String {
+        let origin = self
+            .public_url
+            .as_ref()
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|| "https://localhost".to_owned());
+        format!("{origin}/graphql/")
+    }
+
     /// The API's own domain (host and port, if any), as `Saleor-Domain` carries it.
     pub fn public_domain(&self) -> String {
         self.public_url

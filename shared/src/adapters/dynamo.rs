@@ -9,6 +9,7 @@
 //! | key listing   | `TENANT#{tenant}`                  | `APIKEY#{key id}`     |
 //! | custom type   | `TENANT#{tenant}`                  | `EVENTTYPE#{name}`    |
 //! | settings      | `TENANT#{tenant}`                  | `SETTINGS`            |
+//! | JWS keys      | `DEPLOYMENT`                       | `SIGNING_KEYS`        |
 //!
 //! Events and deliveries get a partition each, so a busy tenant spreads across partitions.
 //! The index `by_subscription` (`gsi1pk` = `SUBSCRIPTION#{tenant}#{subscription}`, `gsi1sk`
@@ -16,18 +17,19 @@
 //!
 //! ## Secrets at rest
 //!
-//! No secret is written in the clear: every secret-bearing attribute of a subscription item
-//! ([`SECRET_ATTRIBUTES`]) is sealed by [`SecretCipher`] (envelope encryption under a KMS
-//! data key) on its way in and opened on its way out, in one place:
-//! [`DynamoStore::subscription_item`] and [`DynamoStore::subscription_from_item`]. Each
-//! sealed value is bound to its item's key (`pk`, `sk`), so it does not open in another item.
-//! A value written before encryption (not `tdenc1:…`) is read as it is and sealed by the
-//! next write of its item, or by [`DynamoStore::reencrypt_subscriptions`]
+//! No secret is written in the clear. The secret-bearing attributes of each kind of item
+//! ([`SecretAttributes`]: [`SUBSCRIPTION_SECRETS`], [`DEPLOYMENT_KEY_SECRETS`]) are sealed
+//! by [`SecretCipher`] (envelope encryption under a KMS data key) on their way in and opened
+//! on their way out, in one place: [`DynamoStore::seal_item`] and [`DynamoStore::open_item`].
+//! Each sealed value is bound to its item's key (`pk`, `sk`), so it does not open in another
+//! item. A value written before encryption (not `tdenc1:…`) is read as it is and sealed by
+//! the next write of its item, or by [`DynamoStore::reencrypt_secrets`]
 //! (`tidings-local reencrypt-secrets`).
 //!
-//! Another item that holds a secret (a deployment's private key, say) seals it the same way:
-//! store `store.seal_str(&pk, &sk, plaintext).await?` in the attribute and read it back with
-//! `store.open_str(&pk, &sk, &stored).await?`, with the item's own `pk` and `sk`.
+//! A new kind of item that holds a secret gets its own [`SecretAttributes`] list, passes its
+//! item through `seal_item` before writing and `open_item` after reading, and joins
+//! [`secret_attributes_of`] so that `reencrypt-secrets` covers it. A single value can also be
+//! sealed on its own: [`DynamoStore::seal_str`] / [`DynamoStore::open_str`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,8 +44,8 @@ use serde::de::DeserializeOwned;
 
 use crate::adapters::cipher::{SecretCipher, is_sealed};
 use crate::domain::{
-    ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId,
-    SubscriptionRoute, TenantId, TenantSettings,
+    ApiKey, ApiKeyHash, DeliveryRecord, DeploymentKeys, EventId, EventType, Subscription,
+    SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
 };
 use crate::ports::store::*;
 
@@ -55,20 +57,38 @@ pub struct DynamoStore {
     cipher: Arc<SecretCipher>,
 }
 
-/// The attributes of a subscription item that hold secrets: a string attribute (`None`), or
-/// a list of maps and the string field of each (`Some(field)`).
-pub const SECRET_ATTRIBUTES: [(&str, Option<&str>); 4] = [
+/// The attributes of one kind of item that hold secrets: a string attribute (`None`), or a
+/// list of maps and the string field of each (`Some(field)`).
+pub type SecretAttributes = [(&'static str, Option<&'static str>)];
+
+/// A subscription's secrets and Ed25519 signing keys.
+pub const SUBSCRIPTION_SECRETS: &SecretAttributes = &[
     ("secret", None),
     ("previous_secrets", Some("secret")),
     ("signing_key", None),
     ("previous_signing_keys", Some("key")),
 ];
 
-/// Every secret string of a subscription item, to seal or open in place.
-fn secret_strings(item: &mut Item) -> Vec<&mut String> {
+/// The deployment's RSA private keys (Saleor JWS), current and rotated out.
+pub const DEPLOYMENT_KEY_SECRETS: &SecretAttributes =
+    &[("current", None), ("previous", Some("key"))];
+
+/// The secret attributes of the item `(pk, sk)`, if that kind of item holds any.
+pub fn secret_attributes_of(pk: &str, sk: &str) -> Option<&'static SecretAttributes> {
+    if sk.starts_with("SUBSCRIPTION#") && pk.starts_with("TENANT#") {
+        Some(SUBSCRIPTION_SECRETS)
+    } else if (pk.to_owned(), sk.to_owned()) == deployment_keys_key() {
+        Some(DEPLOYMENT_KEY_SECRETS)
+    } else {
+        None
+    }
+}
+
+/// Every secret string of an item, to seal or open in place.
+fn secret_strings<'a>(item: &'a mut Item, attributes: &SecretAttributes) -> Vec<&'a mut String> {
     let mut strings = Vec::new();
     for (name, value) in item.iter_mut() {
-        let Some((_, field)) = SECRET_ATTRIBUTES.iter().find(|(n, _)| n == name) else {
+        let Some((_, field)) = attributes.iter().find(|(n, _)| n == name) else {
             continue;
         };
         match (value, field) {
@@ -102,14 +122,15 @@ fn item_key(item: &Item) -> Result<(String, String), StoreError> {
     Ok((key("pk")?, key("sk")?))
 }
 
-/// What `tidings-local reencrypt-secrets` did.
+/// What `tidings-local reencrypt-secrets` did, counting items that hold secrets
+/// (subscriptions, the deployment's signing keys).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReencryptReport {
-    /// Subscription items that had a secret in the clear and now have none.
+    /// Items that had a secret in the clear and now have none.
     pub sealed: usize,
-    /// Subscription items whose secrets were all sealed already.
+    /// Items whose secrets were all sealed already.
     pub already_sealed: usize,
-    /// Subscription items written meanwhile (by a write that sealed them) and left alone.
+    /// Items written meanwhile (by a write that sealed them) and left alone.
     pub changed_meanwhile: usize,
 }
 
@@ -262,26 +283,46 @@ impl DynamoStore {
         self.cipher.open_str(&item_aad(pk, sk), stored).await
     }
 
-    /// The stored form of a subscription: its item, every secret sealed.
-    async fn subscription_item(&self, subscription: &Subscription) -> Result<Item, StoreError> {
-        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
+    /// The stored form of an item: its `attributes` sealed, bound to its `pk` and `sk`.
+    /// Every write of an item that holds secrets goes through here.
+    async fn seal_item(
+        &self,
+        mut item: Item,
+        attributes: &SecretAttributes,
+    ) -> Result<Item, StoreError> {
+        let (pk, sk) = item_key(&item)?;
         let aad = item_aad(&pk, &sk);
-        let mut item = to_item(pk, sk, subscription)?;
-        for text in secret_strings(&mut item) {
+        for text in secret_strings(&mut item, attributes) {
             *text = self.cipher.seal_str(&aad, text).await?;
         }
         Ok(item)
     }
 
-    /// A subscription from its stored item, every secret opened (or read as it is, when it
-    /// was written before encryption).
-    async fn subscription_from_item(&self, mut item: Item) -> Result<Subscription, StoreError> {
+    /// An item as read, its `attributes` opened (or left as they are, when they were written
+    /// before encryption). Every read of an item that holds secrets goes through here.
+    async fn open_item(
+        &self,
+        mut item: Item,
+        attributes: &SecretAttributes,
+    ) -> Result<Item, StoreError> {
         let (pk, sk) = item_key(&item)?;
         let aad = item_aad(&pk, &sk);
-        for text in secret_strings(&mut item) {
+        for text in secret_strings(&mut item, attributes) {
             *text = self.cipher.open_str(&aad, text).await?;
         }
-        from_item(item)
+        Ok(item)
+    }
+
+    /// The stored form of a subscription: its item, every secret sealed.
+    async fn subscription_item(&self, subscription: &Subscription) -> Result<Item, StoreError> {
+        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
+        self.seal_item(to_item(pk, sk, subscription)?, SUBSCRIPTION_SECRETS)
+            .await
+    }
+
+    /// A subscription from its stored item, every secret opened.
+    async fn subscription_from_item(&self, item: Item) -> Result<Subscription, StoreError> {
+        from_item(self.open_item(item, SUBSCRIPTION_SECRETS).await?)
     }
 
     async fn subscriptions_from_items(
@@ -358,17 +399,26 @@ impl DynamoStore {
         items.into_iter().map(from_item).collect()
     }
 
-    /// Seals every secret still stored in the clear (written before encryption) in every
-    /// subscription item of the table: a scan, then for each such item one update of its
-    /// secret attributes, on condition that they are still the ones read (a write meanwhile
-    /// sealed them already). Other attributes are left alone. Safe to run again.
-    pub async fn reencrypt_subscriptions(&self) -> Result<ReencryptReport, StoreError> {
+    /// Seals every secret still stored in the clear (written before encryption) in the
+    /// table: a scan of the items that hold secrets (subscriptions, the deployment's signing
+    /// keys), then for each one with a value in the clear one update of its secret
+    /// attributes, on condition that they are still the ones read (a write meanwhile sealed
+    /// them already). Other attributes are left alone. Safe to run again, and while the
+    /// service runs.
+    pub async fn reencrypt_secrets(&self) -> Result<ReencryptReport, StoreError> {
+        let (deployment, signing_keys) = deployment_keys_key();
         let items: Vec<Item> = self
             .client
             .scan()
             .table_name(&self.table)
-            .filter_expression("begins_with(sk, :prefix)")
-            .expression_attribute_values(":prefix", s("SUBSCRIPTION#"))
+            .filter_expression(
+                "(begins_with(pk, :tenant) AND begins_with(sk, :subscription)) \
+                 OR (pk = :deployment AND sk = :signing_keys)",
+            )
+            .expression_attribute_values(":tenant", s("TENANT#"))
+            .expression_attribute_values(":subscription", s("SUBSCRIPTION#"))
+            .expression_attribute_values(":deployment", s(deployment))
+            .expression_attribute_values(":signing_keys", s(signing_keys))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -379,10 +429,13 @@ impl DynamoStore {
         let mut report = ReencryptReport::default();
         for old in items {
             let (pk, sk) = item_key(&old)?;
+            let Some(attributes) = secret_attributes_of(&pk, &sk) else {
+                continue;
+            };
             let aad = item_aad(&pk, &sk);
             let mut new = old.clone();
             let mut plain = 0;
-            for text in secret_strings(&mut new) {
+            for text in secret_strings(&mut new, attributes) {
                 if !is_sealed(text) {
                     *text = self.cipher.seal_str(&aad, text).await?;
                     plain += 1;
@@ -392,8 +445,8 @@ impl DynamoStore {
                 report.already_sealed += 1;
                 continue;
             }
-            // Readable once sealed, or left alone.
-            self.subscription_from_item(new.clone()).await?;
+            // Sealed values that open again, or the item is left alone.
+            self.open_item(new.clone(), attributes).await?;
             let mut update = self
                 .client
                 .update_item()
@@ -402,7 +455,7 @@ impl DynamoStore {
                 .key("sk", s(&sk));
             let mut sets = Vec::new();
             let mut conditions = Vec::new();
-            for (i, (name, _)) in SECRET_ATTRIBUTES.iter().enumerate() {
+            for (i, (name, _)) in attributes.iter().enumerate() {
                 let (Some(before), Some(after)) = (old.get(*name), new.get(*name)) else {
                     continue;
                 };
@@ -796,5 +849,45 @@ impl TenantStore for DynamoStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+fn deployment_keys_key() -> (String, String) {
+    ("DEPLOYMENT".to_owned(), "SIGNING_KEYS".to_owned())
+}
+
+#[async_trait]
+impl DeploymentKeyStore for DynamoStore {
+    /// The private keys are sealed as subscriptions' secrets are ([`DEPLOYMENT_KEY_SECRETS`]).
+    async fn get_deployment_keys(&self) -> Result<Option<DeploymentKeys>, StoreError> {
+        match self.get_item(deployment_keys_key()).await? {
+            Some(item) => Ok(Some(from_item(
+                self.open_item(item, DEPLOYMENT_KEY_SECRETS).await?,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_deployment_keys(
+        &self,
+        keys: &DeploymentKeys,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = deployment_keys_key();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(
+                self.seal_item(to_item(pk, sk, keys)?, DEPLOYMENT_KEY_SECRETS)
+                    .await?,
+            ));
+        let put = match expected {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => put
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
+        };
+        put.send().await.map(|_| ()).map_err(write_error)
     }
 }

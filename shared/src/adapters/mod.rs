@@ -44,6 +44,7 @@ impl Embedded {
             api_keys: self.store.clone(),
             event_types: self.store.clone(),
             tenants: self.store.clone(),
+            deployment_keys: self.store.clone(),
             queue: self.queue.clone(),
         }
     }
@@ -108,7 +109,8 @@ impl Backend {
             deliveries: store.clone(),
             api_keys: store.clone(),
             event_types: store.clone(),
-            tenants: store,
+            tenants: store.clone(),
+            deployment_keys: store,
             queue,
         }
     }

@@ -97,6 +97,8 @@ pub const SALEOR_LEGACY_SIGNATURE: &str = "x-saleor-signature";
 pub struct SaleorContext<'a> {
     /// `Saleor-Domain`: a bare host.
     pub domain: &'a str,
+    /// `Saleor-Api-Url`: where app-sdk fetches `${origin}/.well-known/jwks.json`.
+    pub api_url: &'a str,
     /// Also the deprecated `X-Saleor-*` copies.
     pub legacy_headers: bool,
 }
@@ -152,11 +154,7 @@ impl Format {
                 let mut headers = vec![
                     (SALEOR_EVENT, name.clone()),
                     (SALEOR_DOMAIN, saleor.domain.to_owned()),
-                    // Saleor's API lives at /graphql/; app-sdk reads the origin from here.
-                    (
-                        SALEOR_API_URL,
-                        format!("https://{}/graphql/", saleor.domain),
-                    ),
+                    (SALEOR_API_URL, saleor.api_url.to_owned()),
                 ];
                 if saleor.legacy_headers {
                     headers.push((SALEOR_LEGACY_EVENT, name));

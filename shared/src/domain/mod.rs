@@ -4,6 +4,7 @@
 mod api_key;
 pub mod catalog;
 mod delivery;
+mod deployment_keys;
 pub mod dialect;
 mod error;
 mod event;
@@ -16,6 +17,7 @@ mod wire;
 
 pub use api_key::{ApiKey, ApiKeyHash, Role};
 pub use delivery::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SentAs};
+pub use deployment_keys::{DeploymentKeys, RetiredRsaKey};
 pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
 pub use pattern::EventPattern;
@@ -25,4 +27,4 @@ pub use subscription::{
     Subscription, SubscriptionId, SubscriptionRoute, fields,
 };
 pub use tenant::{TenantId, TenantSettings};
-pub use wire::{WireContext, WireRequest};
+pub use wire::{WireContext, WireError, WireRequest};

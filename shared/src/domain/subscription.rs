@@ -138,6 +138,10 @@ pub struct SaleorOptions {
     /// Also the deprecated `X-Saleor-Event`, `X-Saleor-Domain` and `X-Saleor-Signature`.
     #[serde(default)]
     pub legacy_headers: bool,
+    /// Signed as Saleor signs a webhook without a secret key: a JWS (RS256, detached) with
+    /// the deployment's key, published at `/.well-known/jwks.json`, instead of an HMAC.
+    #[serde(default)]
+    pub jws: bool,
 }
 
 /// A secret replaced by a rotation, still signing deliveries until `expires_at`.
@@ -271,8 +275,13 @@ impl Subscription {
     /// the `hex` scheme's header, and the Standard Webhooks headers unless turned off, with
     /// `v1a` signatures under the `ed25519` scheme.
     pub fn signing_keys(&self, now: DateTime<Utc>) -> SigningKeys<'_> {
-        let mut hex_headers: Vec<&str> = self.format.signature_headers().to_vec();
-        if self.format == Format::Saleor && self.saleor.legacy_headers {
+        let jws = self.uses_jws();
+        let mut hex_headers: Vec<&str> = if jws {
+            Vec::new()
+        } else {
+            self.format.signature_headers().to_vec()
+        };
+        if self.format == Format::Saleor && self.saleor.legacy_headers && !jws {
             hex_headers.push(super::dialect::SALEOR_LEGACY_SIGNATURE);
         }
         hex_headers.extend(self.signature.header());
@@ -282,6 +291,11 @@ impl Subscription {
             ed25519: self.signing_ed25519_keys(now).collect(),
             hex_headers,
         }
+    }
+
+    /// Whether `Saleor-Signature` is a JWS with the deployment's key rather than an HMAC.
+    pub fn uses_jws(&self) -> bool {
+        self.format == Format::Saleor && self.saleor.jws
     }
 
     /// Switches the wire dialect, keeping the secret: one the new format cannot sign with
@@ -314,7 +328,7 @@ impl Subscription {
                  webhook-signature",
             ));
         }
-        if keys.standard || !keys.hex_headers.is_empty() {
+        if keys.standard || !keys.hex_headers.is_empty() || self.uses_jws() {
             Ok(())
         } else {
             Err(ValidationError::new(

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::dialect::{self, Format, SaleorContext};
 use super::{Event, SentAs, Subscription, TenantSettings};
-use crate::signing;
+use crate::signing::{self, RsaSigningKey};
 
 /// What the tenant's settings and the deployment add to a delivery.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +16,20 @@ pub struct WireContext<'a> {
     pub tenant: &'a TenantSettings,
     /// The API's own domain, the last default of `Saleor-Domain`.
     pub public_domain: &'a str,
+    /// The API's own `…/graphql/` URL, sent as `Saleor-Api-Url`: app-sdk fetches the JWKS
+    /// from its origin.
+    pub saleor_api_url: &'a str,
+    /// The deployment's current RSA key, for subscriptions signed with a JWS.
+    pub jws_key: Option<&'a RsaSigningKey>,
+}
+
+/// Why a delivery could not be put on the wire.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("cannot serialize the event: {0}")]
+    Body(#[from] serde_json::Error),
+    #[error("cannot sign with the deployment's key: {0}")]
+    Jws(String),
 }
 
 /// A delivery, ready to POST.
@@ -45,7 +59,7 @@ impl Subscription {
         event: &Event,
         context: WireContext<'_>,
         now: DateTime<Utc>,
-    ) -> Result<WireRequest, serde_json::Error> {
+    ) -> Result<WireRequest, WireError> {
         let store_id = context.tenant.store_id(&event.tenant);
         let body = dialect::render_body(self.format, event, store_id)?;
         let saleor = SaleorContext {
@@ -55,11 +69,26 @@ impl Subscription {
                 .as_deref()
                 .or(context.tenant.saleor_domain.as_deref())
                 .unwrap_or(context.public_domain),
+            api_url: context.saleor_api_url,
             legacy_headers: self.saleor.legacy_headers,
         };
         let keys = self.signing_keys(now);
-        let signatures =
+        let mut signatures =
             signing::delivery_headers(&keys, event.id.as_str(), now.timestamp(), &body);
+        let mut jws_headers: Vec<&str> = Vec::new();
+        if self.uses_jws() {
+            let key = context
+                .jws_key
+                .ok_or_else(|| WireError::Jws("no key was loaded".into()))?;
+            let jws = key
+                .sign_detached(&body)
+                .map_err(|e| WireError::Jws(e.to_string()))?;
+            jws_headers.push(dialect::SALEOR_SIGNATURE);
+            if self.saleor.legacy_headers {
+                jws_headers.push(dialect::SALEOR_LEGACY_SIGNATURE);
+            }
+            signatures.extend(jws_headers.iter().map(|h| ((*h).to_owned(), jws.clone())));
+        }
         let event_headers = self
             .format
             .event_headers(event.event_type.as_str(), &saleor)
@@ -72,8 +101,11 @@ impl Subscription {
             .chain(event_headers)
             .chain(signatures)
             .collect();
-        let is_signature =
-            |name: &str| name == signing::HEADER_SIGNATURE || keys.hex_headers.contains(&name);
+        let is_signature = |name: &str| {
+            name == signing::HEADER_SIGNATURE
+                || keys.hex_headers.contains(&name)
+                || jws_headers.contains(&name)
+        };
         let recorded: BTreeMap<String, String> = headers
             .iter()
             .map(|(name, value)| {
@@ -148,6 +180,8 @@ mod tests {
         WireContext {
             tenant,
             public_domain: DOMAIN,
+            saleor_api_url: "https://tidings.example.com/graphql/",
+            jws_key: None,
         }
     }
 
@@ -203,7 +237,7 @@ mod tests {
         assert_eq!(header(&wire, "saleor-domain"), Some("shop.example.com"));
         assert_eq!(
             header(&wire, "saleor-api-url"),
-            Some("https://shop.example.com/graphql/")
+            Some("https://tidings.example.com/graphql/")
         );
         assert_eq!(header(&wire, "saleor-signature"), Some(hex.as_str()));
         assert_eq!(header(&wire, "x-saleor-event"), Some("order_created"));
@@ -308,6 +342,53 @@ mod tests {
         assert_eq!(
             header(&wire, "x-commercio-signature"),
             Some(sign_hex("commercio-secret", &wire.body).as_str())
+        );
+    }
+
+    #[test]
+    fn saleor_without_a_secret_key_signs_with_a_detached_jws() {
+        use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+        let mut s = subscription(Format::Saleor, "secret-key");
+        s.saleor.jws = true;
+        s.saleor.legacy_headers = true;
+        let key = RsaSigningKey::generate().unwrap();
+        let tenant = TenantSettings::default();
+        let with_key = WireContext {
+            jws_key: Some(&key),
+            ..context(&tenant)
+        };
+        let wire = s
+            .wire_request(&event("ORDER_CREATED"), with_key, Utc::now())
+            .unwrap();
+        let jws = header(&wire, "saleor-signature").unwrap();
+        assert_eq!(header(&wire, "x-saleor-signature"), Some(jws));
+        let (protected, signature) = jws.split_once("..").unwrap();
+        let jwk = key.jwk();
+        let (n, e) = (
+            URL_SAFE_NO_PAD.decode(&jwk.n).unwrap(),
+            URL_SAFE_NO_PAD.decode(&jwk.e).unwrap(),
+        );
+        let mut input = format!("{protected}.").into_bytes();
+        input.extend_from_slice(&wire.body);
+        RsaPublicKeyComponents { n: &n, e: &e }
+            .verify(
+                &RSA_PKCS1_2048_8192_SHA256,
+                &input,
+                &URL_SAFE_NO_PAD.decode(signature).unwrap(),
+            )
+            .expect("the JWS verifies over the header and the raw body");
+        assert_eq!(wire.sent.headers["saleor-signature"], SentAs::ELIDED);
+        assert!(
+            header(&wire, "webhook-signature").is_some(),
+            "Standard Webhooks too"
+        );
+        // Without the deployment's key there is nothing to sign with.
+        assert!(
+            s.wire_request(&event("ORDER_CREATED"), context(&tenant), Utc::now())
+                .is_err()
         );
     }
 }

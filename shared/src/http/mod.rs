@@ -7,6 +7,7 @@ mod deliveries;
 mod error;
 mod event_types;
 mod events;
+mod jwks;
 pub mod openapi;
 mod problems;
 mod subscriptions;
@@ -72,6 +73,7 @@ fn api_routes() -> Router<AppState> {
         .merge(api_keys::routes())
         .merge(deliveries::routes())
         .merge(tenant::routes())
+        .merge(jwks::routes())
         .merge(openapi::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }

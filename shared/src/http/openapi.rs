@@ -12,7 +12,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::problems::ProblemResponses;
-use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscriptions, tenant};
+use super::{
+    AppState, Problem, api_keys, deliveries, event_types, events, jwks, subscriptions, tenant,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -49,6 +51,7 @@ use super::{AppState, Problem, api_keys, deliveries, event_types, events, subscr
         deliveries::stats,
         tenant::fetch,
         tenant::update,
+        jwks::jwks,
         openapi_json,
     ),
     // Named here because `rotate` and `rotate_key` refer to them by `ref` (to keep their

@@ -257,6 +257,11 @@ pub(super) struct SubscriptionView {
     /// `saleor` only: whether the deprecated `X-Saleor-*` headers are sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     legacy_headers: Option<bool>,
+    /// `saleor` only: `jws` when created without a secret key (`Saleor-Signature` is then a
+    /// JWS verified with `/.well-known/jwks.json`), else `hmac`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "jws")]
+    saleor_signature: Option<&'static str>,
     created_at: DateTime<Utc>,
     /// The signing secret (`whsec_…`, or the receiver's own): in the creation answer only; later through
     /// `GET /v1/subscriptions/{id}/secret`.
@@ -277,6 +282,11 @@ impl SubscriptionView {
             format: s.format.name(),
             standard_webhooks: s.standard_webhooks,
             legacy_headers: (s.format == Format::Saleor).then_some(s.saleor.legacy_headers),
+            saleor_signature: (s.format == Format::Saleor).then_some(if s.saleor.jws {
+                "jws"
+            } else {
+                "hmac"
+            }),
             saleor_domain: s.saleor.domain,
             events: s.events,
             active: s.active,

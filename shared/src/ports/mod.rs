@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use queue::DeliveryQueue;
 use store::{
-    ApiKeyStore, DeliveryStore, EventStore, EventTypeStore, SubscriptionStore, TenantStore,
+    ApiKeyStore, DeliveryStore, DeploymentKeyStore, EventStore, EventTypeStore, SubscriptionStore,
+    TenantStore,
 };
 
 /// The ports one deployment uses: all in memory, or all on AWS
@@ -22,5 +23,6 @@ pub struct Backend {
     pub api_keys: Arc<dyn ApiKeyStore>,
     pub event_types: Arc<dyn EventTypeStore>,
     pub tenants: Arc<dyn TenantStore>,
+    pub deployment_keys: Arc<dyn DeploymentKeyStore>,
     pub queue: Arc<dyn DeliveryQueue>,
 }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::{
-    ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, Event, EventId, EventType, Subscription,
-    SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
+    ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeploymentKeys, Event, EventId, EventType,
+    Subscription, SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
 };
 
 #[derive(Debug, Error)]
@@ -191,6 +191,19 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant: &TenantId,
         settings: &TenantSettings,
+    ) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait DeploymentKeyStore: Send + Sync {
+    /// The deployment's RSA keys for Saleor's JWS, if any were made yet.
+    async fn get_deployment_keys(&self) -> Result<Option<DeploymentKeys>, StoreError>;
+    /// Stores `keys` if the stored version is still `expected` (`None`: none stored yet);
+    /// [`StoreError::Conflict`] otherwise.
+    async fn put_deployment_keys(
+        &self,
+        keys: &DeploymentKeys,
+        expected: Option<u64>,
     ) -> Result<(), StoreError>;
 }
 

@@ -8,6 +8,7 @@ mod error;
 pub mod event_types;
 pub mod events;
 mod paging;
+pub mod signing_keys;
 pub mod stats;
 pub mod subscriptions;
 pub mod tenants;

@@ -137,7 +137,11 @@ pub async fn create(
         .map(Format::parse)
         .transpose()?
         .unwrap_or_default();
-    let mut saleor = SaleorOptions::default();
+    // Saleor signs a webhook without a secret key with a JWS; so does Tidings.
+    let mut saleor = SaleorOptions {
+        jws: format == Format::Saleor && req.secret.is_none(),
+        ..SaleorOptions::default()
+    };
     set_saleor_options(&mut saleor, format, req.saleor_domain, req.legacy_headers)?;
     let signing_key = match req.signing_key.as_deref() {
         Some(key) => Some(fields::signing_key(key, &signature)?),

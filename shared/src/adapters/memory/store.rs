@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::domain::DeliveryStatus;
 use crate::domain::{
-    ApiKey, ApiKeyHash, DeliveryRecord, EventId, EventType, Subscription, SubscriptionId,
-    SubscriptionRoute, TenantId, TenantSettings,
+    ApiKey, ApiKeyHash, DeliveryRecord, DeploymentKeys, EventId, EventType, Subscription,
+    SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
 };
 use crate::ports::store::*;
 
@@ -26,6 +26,8 @@ struct State {
     api_keys: HashMap<String, ApiKey>,
     event_types: BTreeMap<(TenantId, EventType), CustomEventType>,
     tenants: HashMap<TenantId, TenantSettings>,
+    /// Kept as stored text, as DynamoDB keeps it.
+    deployment_keys: Option<(u64, String)>,
     /// Event and delivery writes since the last sweep of expired records.
     writes: usize,
 }
@@ -350,6 +352,33 @@ impl TenantStore for MemoryStore {
         self.state()
             .tenants
             .insert(tenant.clone(), settings.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DeploymentKeyStore for MemoryStore {
+    async fn get_deployment_keys(&self) -> Result<Option<DeploymentKeys>, StoreError> {
+        self.state()
+            .deployment_keys
+            .as_ref()
+            .map(|(_, text)| {
+                serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .transpose()
+    }
+
+    async fn put_deployment_keys(
+        &self,
+        keys: &DeploymentKeys,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let text = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut state = self.state();
+        if state.deployment_keys.as_ref().map(|(v, _)| *v) != expected {
+            return Err(StoreError::Conflict);
+        }
+        state.deployment_keys = Some((keys.version, text));
         Ok(())
     }
 }

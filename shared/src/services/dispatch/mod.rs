@@ -19,17 +19,24 @@ pub use client::build_client;
 use crate::Backend;
 use crate::config::Config;
 use crate::domain::{
-    AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SentAs, Subscription,
-    TenantSettings, WireContext,
+    AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, DeploymentKeys, SentAs,
+    Subscription, TenantSettings, WireContext,
 };
 use crate::egress::GuardedResolver;
 use crate::ports::queue::ReceivedMessage;
+use crate::signing::RsaSigningKey;
 
 pub struct Dispatcher {
     backend: Backend,
     config: Config,
     client: reqwest::Client,
+    /// The deployment's JWS keys, read at most once a [`JWS_KEYS_TTL`] per container.
+    jws_keys: tokio::sync::Mutex<Option<(Instant, Arc<DeploymentKeys>)>>,
 }
+
+/// How long a container signs with the JWS keys it read before reading them again: a
+/// rotation reaches every dispatcher within this, well inside the rotation's overlap.
+const JWS_KEYS_TTL: Duration = Duration::from_secs(60);
 
 /// What the queue should do with each message of a batch.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -79,6 +86,7 @@ impl Dispatcher {
             backend,
             config,
             client,
+            jws_keys: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -162,8 +170,20 @@ impl Dispatcher {
         } else {
             TenantSettings::default()
         };
+        let jws_keys = if subscription.uses_jws() {
+            match self.deployment_keys().await {
+                Ok(keys) => Some(keys),
+                Err(e) => {
+                    warn!(error = %e, delivery = %delivery.delivery_id, "cannot read the JWS signing keys");
+                    return self.back_off(message).await;
+                }
+            }
+        } else {
+            None
+        };
 
-        let (attempt, sent) = self.post(&subscription, &delivery, &tenant).await;
+        let jws_key = jws_keys.as_deref().map(|k| &k.current);
+        let (attempt, sent) = self.post(&subscription, &delivery, &tenant, jws_key).await;
         record.sent = sent.or(record.sent);
         self.track_health(&subscription, &attempt).await;
         self.settle(message, record, attempt).await
@@ -175,6 +195,7 @@ impl Dispatcher {
         subscription: &Subscription,
         delivery: &DeliveryMessage,
         tenant: &TenantSettings,
+        jws_key: Option<&RsaSigningKey>,
     ) -> (Attempt, Option<SentAs>) {
         let started = Instant::now();
         let failed = |error: String| Attempt {
@@ -189,13 +210,16 @@ impl Dispatcher {
         }
         let now = Utc::now();
         let public_domain = self.config.public_domain();
+        let saleor_api_url = self.config.saleor_api_url();
         let context = WireContext {
             tenant,
             public_domain: &public_domain,
+            saleor_api_url: &saleor_api_url,
+            jws_key,
         };
         let wire = match subscription.wire_request(&delivery.event, context, now) {
             Ok(wire) => wire,
-            Err(e) => return (failed(format!("cannot serialize the event: {e}")), None),
+            Err(e) => return (failed(e.to_string()), None),
         };
         let mut request = self
             .client
@@ -338,6 +362,19 @@ impl Dispatcher {
         {
             warn!(error = %e, "cannot emit subscription.disabled");
         }
+    }
+
+    /// The deployment's JWS keys, from this container's cache while it is fresh.
+    async fn deployment_keys(&self) -> Result<Arc<DeploymentKeys>, crate::services::ServiceError> {
+        let mut cached = self.jws_keys.lock().await;
+        if let Some((read_at, keys)) = cached.as_ref()
+            && read_at.elapsed() < JWS_KEYS_TTL
+        {
+            return Ok(keys.clone());
+        }
+        let keys = Arc::new(crate::services::signing_keys::current(&self.backend).await?);
+        *cached = Some((Instant::now(), keys.clone()));
+        Ok(keys)
     }
 
     /// Hands a message back after a read it needed failed (a store outage): with the jittered

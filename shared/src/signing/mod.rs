@@ -8,6 +8,10 @@
 //! signature of the same string>`, made with a `whsk_…` [`SigningKey`] and verified with its
 //! `whpk_…` public key.
 
+mod jws;
+
+pub use jws::{Jwk, RsaKeyError, RsaSigningKey};
+
 use std::fmt;
 
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
