@@ -20,7 +20,7 @@
 //! No secret is written in the clear. The secret-bearing attributes of each kind of item
 //! ([`SecretAttributes`]: [`SUBSCRIPTION_SECRETS`], [`DEPLOYMENT_KEY_SECRETS`]) are sealed
 //! by [`SecretCipher`] (envelope encryption under a KMS data key) on their way in and opened
-//! on their way out, in one place: [`DynamoStore::seal_item`] and [`DynamoStore::open_item`].
+//! on their way out, in one place: `DynamoStore::seal_item` and `DynamoStore::open_item`.
 //! Each sealed value is bound to its item's key (`pk`, `sk`), so it does not open in another
 //! item. A value written before encryption (not `tdenc1:…`) is read as it is and sealed by
 //! the next write of its item, or by [`DynamoStore::reencrypt_secrets`]
