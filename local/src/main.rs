@@ -64,8 +64,9 @@ enum Command {
     /// Puts a new RSA key in charge of the deployment's Saleor JWS signatures (the table
     /// named by TIDINGS_TABLE); the old key stays in /.well-known/jwks.json for the overlap.
     RotateSigningKey {
-        /// How long the old key stays published, in seconds (receivers cache the key set
-        /// for up to 5 minutes, and dispatchers re-read the keys every minute).
+        /// How long the old key stays published, in seconds. Dispatchers re-read the keys
+        /// every minute and receivers cache key sets for minutes (jose: 10), so anything
+        /// under about 15 minutes makes some deliveries fail until retried; 0 is for a leak.
         #[arg(long, default_value_t = 86400)]
         overlap_secs: u32,
     },
@@ -78,6 +79,9 @@ enum Command {
         prefix: String,
     },
 }
+
+/// The shortest JWS key overlap that no dispatcher's or receiver's cache outlives.
+const SAFE_OVERLAP_SECS: u32 = 15 * 60;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -117,6 +121,13 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::RotateSigningKey { overlap_secs }) => {
             let backend = Backend::from_env().await?;
             let overlap = chrono::Duration::seconds(i64::from(overlap_secs));
+            if overlap_secs < SAFE_OVERLAP_SECS {
+                eprintln!(
+                    "warning: with an overlap under {SAFE_OVERLAP_SECS} s, deliveries signed by \
+                     dispatchers still holding the old key (for up to a minute) or checked by \
+                     receivers holding an old key set fail until Tidings retries them"
+                );
+            }
             let keys = signing_keys::rotate(&backend, overlap).await?;
             println!(
                 "signing key {} is now current; {} older key(s) still published",
