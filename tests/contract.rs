@@ -11,7 +11,7 @@ use tidings::Backend;
 use tidings::domain::dialect::Format;
 use tidings::domain::{
     ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, EventType,
-    NewEvent, Role, SaleorOptions, TenantId, TenantSettings,
+    NewEvent, Role, SaleorOptions, SubscriptionRoute, TenantId, TenantSettings,
 };
 use tidings::ports::queue::{self, OutgoingMessage};
 use tidings::ports::store::{
@@ -86,6 +86,24 @@ async fn subscriptions(backend: Backend) {
         listed,
         vec![a.clone(), a2.clone()],
         "only the tenant's, oldest first"
+    );
+    b.subscriptions
+        .set_subscription_health(&acme, &a2.id, None, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        b.subscriptions
+            .list_subscription_routes(&acme)
+            .await
+            .unwrap(),
+        vec![
+            a.route(),
+            SubscriptionRoute {
+                active: false,
+                ..a2.route()
+            }
+        ],
+        "the routes match the subscriptions, in the same order"
     );
     assert!(
         b.subscriptions

@@ -1,5 +1,7 @@
 //! `template.yaml` and the code agree: what is tested is what is deployed.
 
+use std::collections::BTreeSet;
+
 use support::template::{Template, number};
 use tidings::config::Config;
 use tidings::domain::retry::RetrySchedule;
@@ -607,4 +609,98 @@ fn the_tenant_dimension_is_off_unless_the_stack_turns_it_on() {
     })
     .unwrap();
     assert!(!on.metrics.tenant_dimension());
+}
+
+/// The `kms:` actions a function's policies allow, each checked to be on the secrets key only
+/// and only with the table's encryption context.
+fn kms_actions(t: &Template, function: &str) -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    for policy in t.properties(function)["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().unwrap() {
+            let listed: Vec<&str> = statement["Action"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            let kms: Vec<&str> = listed
+                .iter()
+                .copied()
+                .filter(|a| a.starts_with("kms:"))
+                .collect();
+            if kms.is_empty() {
+                continue;
+            }
+            assert_eq!(
+                kms.len(),
+                listed.len(),
+                "{function}: KMS actions in their own statement"
+            );
+            assert_eq!(
+                serde_yaml::to_string(&statement["Resource"])
+                    .unwrap()
+                    .trim(),
+                "!GetAtt SecretsKey.Arn",
+                "{function}: KMS actions on the secrets key only"
+            );
+            assert_eq!(
+                serde_yaml::to_string(
+                    &statement["Condition"]["StringEquals"]["kms:EncryptionContext:tidings:table"]
+                )
+                .unwrap()
+                .trim(),
+                "!Ref Table",
+                "{function}: only data keys of this table"
+            );
+            actions.extend(kms.into_iter().map(str::to_owned));
+        }
+    }
+    actions
+}
+
+#[test]
+fn each_function_may_use_the_secrets_key_only_as_it_does() {
+    let t = Template::load();
+    let set = |actions: &[&str]| -> BTreeSet<String> {
+        actions.iter().map(|a| (*a).to_owned()).collect()
+    };
+    // The API seals what it writes and opens what it reads.
+    assert_eq!(
+        kms_actions(&t, "ApiFunction"),
+        set(&["kms:Decrypt", "kms:GenerateDataKey"])
+    );
+    // The dispatcher opens what it signs with, and seals the deployment's first RSA key when
+    // a Saleor JWS delivery needs it before anything else made it.
+    assert_eq!(
+        kms_actions(&t, "DispatcherFunction"),
+        set(&["kms:Decrypt", "kms:GenerateDataKey"])
+    );
+    // Ingest matches events on routes (id, active, events) and never reads a secret.
+    assert_eq!(kms_actions(&t, "IngestFunction"), set(&[]));
+
+    let key = t.properties("SecretsKey");
+    assert_eq!(key["EnableKeyRotation"].as_bool(), Some(true));
+    assert_eq!(key["KeySpec"].as_str(), Some("SYMMETRIC_DEFAULT"));
+    assert_eq!(
+        t.resource("SecretsKey")["DeletionPolicy"].as_str(),
+        Some("Retain")
+    );
+    let statements = key["KeyPolicy"]["Statement"].as_sequence().unwrap();
+    assert_eq!(
+        statements.len(),
+        1,
+        "the account administers it; IAM grants its use"
+    );
+    assert_eq!(
+        serde_yaml::to_string(&statements[0]["Principal"]["AWS"])
+            .unwrap()
+            .trim(),
+        "!Sub arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+    );
+    assert_eq!(
+        serde_yaml::to_string(t.env_value("TIDINGS_KMS_KEY_ID"))
+            .unwrap()
+            .trim(),
+        "!GetAtt SecretsKey.Arn"
+    );
 }

@@ -6,8 +6,11 @@ use std::net::{IpAddr, SocketAddr};
 
 use clap::{Parser, Subcommand};
 use tidings::Backend;
-use tidings::adapters::aws::{self, QueueSettings};
-use tidings::config::Config;
+use tidings::adapters::{
+    self,
+    aws::{self, QueueSettings},
+};
+use tidings::config::{AwsResources, Config};
 use tidings::domain::{Role, TenantId};
 use tidings::services::{api_keys, deliveries, signing_keys};
 use tidings_local::{self as local, Options, Storage, status};
@@ -26,8 +29,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// Use SQS and DynamoDB (named by TIDINGS_TABLE, TIDINGS_DELIVERY_QUEUE_URL and
-    /// TIDINGS_DEAD_LETTER_QUEUE_URL) instead of the embedded backend. Implied by AWS_ENDPOINT_URL.
+    /// Use SQS, DynamoDB and KMS (named by TIDINGS_TABLE, TIDINGS_DELIVERY_QUEUE_URL,
+    /// TIDINGS_DEAD_LETTER_QUEUE_URL and TIDINGS_KMS_KEY_ID) instead of the embedded backend.
+    /// Implied by AWS_ENDPOINT_URL.
     #[arg(long)]
     aws: bool,
     /// The development API key to accept (admin of tenant "dev"); random when unset.
@@ -52,16 +56,24 @@ enum Command {
     /// Moves every dead letter back to the deliveries queue (TIDINGS_DEAD_LETTER_QUEUE_URL):
     /// with SQS's StartMessageMoveTask on AWS, one by one where it is missing (moto).
     RedriveDeadLetters,
+    /// Seals every subscription secret, signing key and deployment RSA key still stored in
+    /// the clear (written before secrets were encrypted at rest) in the table named by TIDINGS_TABLE, with the
+    /// KMS key TIDINGS_KMS_KEY_ID, and prints the counts. Needs dynamodb:Scan and
+    /// dynamodb:UpdateItem on the table, kms:GenerateDataKey and kms:Decrypt on the key. Safe
+    /// to run again, and while the service runs.
+    ReencryptSecrets,
     /// Puts a new RSA key in charge of the deployment's Saleor JWS signatures (the table
     /// named by TIDINGS_TABLE); the old key stays in /.well-known/jwks.json for the overlap.
     RotateSigningKey {
-        /// How long the old key stays published, in seconds (receivers cache the key set
-        /// for up to 5 minutes, and dispatchers re-read the keys every minute).
+        /// How long the old key stays published, in seconds. Dispatchers re-read the keys
+        /// every minute and receivers cache key sets for minutes (jose: 10), so anything
+        /// under about 15 minutes makes some deliveries fail until retried; 0 is for a leak.
         #[arg(long, default_value_t = 86400)]
         overlap_secs: u32,
     },
-    /// Creates the table and queues, configured as template.yaml configures them, on an AWS
-    /// API emulator (AWS_ENDPOINT_URL, e.g. moto) and prints the variables that name them.
+    /// Creates the table, queues and KMS key, configured as template.yaml configures them, on
+    /// an AWS API emulator (AWS_ENDPOINT_URL, e.g. moto) and prints the variables that name
+    /// them.
     Provision {
         /// Prefix of the resource names.
         #[arg(long, default_value = "tidings-dev")]
@@ -79,6 +91,9 @@ enum Command {
         json: bool,
     },
 }
+
+/// The shortest JWS key overlap that no dispatcher's or receiver's cache outlives.
+const SAFE_OVERLAP_SECS: u32 = 15 * 60;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -104,9 +119,27 @@ async fn main() -> anyhow::Result<()> {
             }
             return Ok(());
         }
+        Some(Command::ReencryptSecrets) => {
+            let resources = AwsResources::from_env()?;
+            let store = adapters::dynamo_store(&aws::load().await, &resources);
+            let report = store.reencrypt_secrets().await?;
+            println!(
+                "sealed {} items (subscriptions, the deployment's signing keys); {} were sealed \
+                 already; {} were written meanwhile (and so sealed by that write)",
+                report.sealed, report.already_sealed, report.changed_meanwhile
+            );
+            return Ok(());
+        }
         Some(Command::RotateSigningKey { overlap_secs }) => {
             let backend = Backend::from_env().await?;
             let overlap = chrono::Duration::seconds(i64::from(overlap_secs));
+            if overlap_secs < SAFE_OVERLAP_SECS {
+                eprintln!(
+                    "warning: with an overlap under {SAFE_OVERLAP_SECS} s, deliveries signed by \
+                     dispatchers still holding the old key (for up to a minute) or checked by \
+                     receivers holding an old key set fail until Tidings retries them"
+                );
+            }
             let keys = signing_keys::rotate(&backend, overlap).await?;
             println!(
                 "signing key {} is now current; {} older key(s) still published",
@@ -136,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
                 "export TIDINGS_DEAD_LETTER_QUEUE_URL={}",
                 created.dead_letter_queue_url
             );
+            println!("export TIDINGS_KMS_KEY_ID={}", created.kms_key_id);
             return Ok(());
         }
         Some(Command::Status { json }) => {

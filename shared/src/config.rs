@@ -41,12 +41,15 @@ pub struct Config {
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
-/// `TIDINGS_DEAD_LETTER_QUEUE_URL`.
+/// `TIDINGS_DEAD_LETTER_QUEUE_URL`, `TIDINGS_KMS_KEY_ID`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsResources {
     pub table: String,
     pub delivery_queue_url: String,
     pub dead_letter_queue_url: String,
+    /// The KMS key that encrypts the data keys sealing secrets in the table (its ARN, id or
+    /// alias). Required: nothing secret is ever written in the clear.
+    pub kms_key_id: String,
 }
 
 #[derive(Debug, Error)]
@@ -173,6 +176,7 @@ impl AwsResources {
             table: required("TIDINGS_TABLE")?,
             delivery_queue_url: required("TIDINGS_DELIVERY_QUEUE_URL")?,
             dead_letter_queue_url: required("TIDINGS_DEAD_LETTER_QUEUE_URL")?,
+            kms_key_id: required("TIDINGS_KMS_KEY_ID")?,
         })
     }
 }
@@ -271,5 +275,12 @@ mod tests {
         );
         let err = AwsResources::from_lookup(env(&[("TIDINGS_TABLE", "t")])).unwrap_err();
         assert_eq!(err.to_string(), "TIDINGS_DELIVERY_QUEUE_URL is required");
+        let err = AwsResources::from_lookup(env(&[
+            ("TIDINGS_TABLE", "t"),
+            ("TIDINGS_DELIVERY_QUEUE_URL", "q"),
+            ("TIDINGS_DEAD_LETTER_QUEUE_URL", "d"),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.to_string(), "TIDINGS_KMS_KEY_ID is required");
     }
 }

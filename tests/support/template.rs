@@ -68,6 +68,13 @@ impl Template {
             .to_owned()
     }
 
+    /// A global environment variable of the functions, as written (`!GetAtt …` included).
+    pub fn env_value(&self, name: &str) -> &Value {
+        let value = &self.0["Globals"]["Function"]["Environment"]["Variables"][name];
+        assert!(!value.is_null(), "template.yaml sets no {name}");
+        value
+    }
+
     pub fn retry_schedule(&self) -> RetrySchedule {
         self.env("TIDINGS_RETRY_SCHEDULE")
             .parse()

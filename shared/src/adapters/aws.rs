@@ -25,9 +25,9 @@ pub struct QueueSettings {
     pub max_receive_count: u32,
 }
 
-/// Creates the table and both queues as `template.yaml` declares them, named after
-/// `prefix`, on an AWS API emulator (or a sandbox account). For tests and local use; on
-/// AWS, `sam deploy` creates them.
+/// Creates the table, both queues and the KMS key as `template.yaml` declares them, named
+/// after `prefix`, on an AWS API emulator (or a sandbox account). For tests and local use;
+/// on AWS, `sam deploy` creates them.
 pub async fn provision(
     sdk: &SdkConfig,
     prefix: &str,
@@ -121,9 +121,19 @@ pub async fn provision(
         .await?
         .queue_url
         .ok_or("CreateQueue returned no URL")?;
+    let kms = aws_sdk_kms::Client::new(sdk);
+    let kms_key_id = kms
+        .create_key()
+        .description(format!("{prefix}: seals the secrets in {table}"))
+        .send()
+        .await?
+        .key_metadata
+        .map(|k| k.arn.unwrap_or(k.key_id))
+        .ok_or("CreateKey returned no key")?;
     Ok(crate::config::AwsResources {
         table,
         delivery_queue_url,
         dead_letter_queue_url,
+        kms_key_id,
     })
 }

@@ -14,8 +14,25 @@
 //! Events and deliveries get a partition each, so a busy tenant spreads across partitions.
 //! The index `by_subscription` (`gsi1pk` = `SUBSCRIPTION#{tenant}#{subscription}`, `gsi1sk`
 //! = delivery id) lists a subscription's deliveries in id (time) order with one query.
+//!
+//! ## Secrets at rest
+//!
+//! No secret is written in the clear. The secret-bearing attributes of each kind of item
+//! ([`SecretAttributes`]: [`SUBSCRIPTION_SECRETS`], [`DEPLOYMENT_KEY_SECRETS`]) are sealed
+//! by [`SecretCipher`] (envelope encryption under a KMS data key) on their way in and opened
+//! on their way out, in one place: `DynamoStore::seal_item` and `DynamoStore::open_item`.
+//! Each sealed value is bound to its item's key (`pk`, `sk`), so it does not open in another
+//! item. A value written before encryption (not `tdenc1:…`) is read as it is and sealed by
+//! the next write of its item, or by [`DynamoStore::reencrypt_secrets`]
+//! (`tidings-local reencrypt-secrets`).
+//!
+//! A new kind of item that holds a secret gets its own [`SecretAttributes`] list, passes its
+//! item through `seal_item` before writing and `open_item` after reading, and joins
+//! [`secret_attributes_of`] so that `reencrypt-secrets` covers it. A single value can also be
+//! sealed on its own: [`DynamoStore::seal_str`] / [`DynamoStore::open_str`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -25,9 +42,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::adapters::cipher::{SecretCipher, is_sealed};
 use crate::domain::{
     ApiKey, ApiKeyHash, DeliveryRecord, DeploymentKeys, EventId, EventType, Subscription,
-    SubscriptionId, TenantId, TenantSettings,
+    SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
 };
 use crate::ports::store::*;
 
@@ -36,6 +54,84 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    cipher: Arc<SecretCipher>,
+}
+
+/// The attributes of one kind of item that hold secrets: a string attribute (`None`), or a
+/// list of maps and the string field of each (`Some(field)`).
+pub type SecretAttributes = [(&'static str, Option<&'static str>)];
+
+/// A subscription's secrets and Ed25519 signing keys.
+pub const SUBSCRIPTION_SECRETS: &SecretAttributes = &[
+    ("secret", None),
+    ("previous_secrets", Some("secret")),
+    ("signing_key", None),
+    ("previous_signing_keys", Some("key")),
+];
+
+/// The deployment's RSA private keys (Saleor JWS), current and rotated out.
+pub const DEPLOYMENT_KEY_SECRETS: &SecretAttributes =
+    &[("current", None), ("previous", Some("key"))];
+
+/// The secret attributes of the item `(pk, sk)`, if that kind of item holds any.
+pub fn secret_attributes_of(pk: &str, sk: &str) -> Option<&'static SecretAttributes> {
+    if sk.starts_with("SUBSCRIPTION#") && pk.starts_with("TENANT#") {
+        Some(SUBSCRIPTION_SECRETS)
+    } else if (pk.to_owned(), sk.to_owned()) == deployment_keys_key() {
+        Some(DEPLOYMENT_KEY_SECRETS)
+    } else {
+        None
+    }
+}
+
+/// Every secret string of an item, to seal or open in place.
+fn secret_strings<'a>(item: &'a mut Item, attributes: &SecretAttributes) -> Vec<&'a mut String> {
+    let mut strings = Vec::new();
+    for (name, value) in item.iter_mut() {
+        let Some((_, field)) = attributes.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        match (value, field) {
+            (AttributeValue::S(text), None) => strings.push(text),
+            (AttributeValue::L(entries), Some(field)) => {
+                for entry in entries {
+                    if let AttributeValue::M(map) = entry
+                        && let Some(AttributeValue::S(text)) = map.get_mut(*field)
+                    {
+                        strings.push(text);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    strings
+}
+
+/// What a sealed value of the item `(pk, sk)` is bound to.
+fn item_aad(pk: &str, sk: &str) -> Vec<u8> {
+    format!("tidings\n{pk}\n{sk}").into_bytes()
+}
+
+/// The `(pk, sk)` of a stored item.
+fn item_key(item: &Item) -> Result<(String, String), StoreError> {
+    let key = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(StoreError::Corrupt(format!("an item without its {name}"))),
+    };
+    Ok((key("pk")?, key("sk")?))
+}
+
+/// What `tidings-local reencrypt-secrets` did, counting items that hold secrets
+/// (subscriptions, the deployment's signing keys).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReencryptReport {
+    /// Items that had a secret in the clear and now have none.
+    pub sealed: usize,
+    /// Items whose secrets were all sealed already.
+    pub already_sealed: usize,
+    /// Items written meanwhile (by a write that sealed them) and left alone.
+    pub changed_meanwhile: usize,
 }
 
 fn unavailable<E: std::error::Error>(error: E) -> StoreError {
@@ -77,19 +173,24 @@ fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
 
 /// A page from a query made with `Limit = limit + 1`: at most `limit` items, and whether
 /// more follow (one item over, or DynamoDB stopping at its 1 MB read limit).
+fn page_items(
+    output: aws_sdk_dynamodb::operation::query::QueryOutput,
+    limit: usize,
+) -> (Vec<Item>, bool) {
+    let truncated = output.last_evaluated_key.is_some();
+    let mut items = output.items.unwrap_or_default();
+    let more = items.len() > limit || (truncated && items.len() == limit);
+    items.truncate(limit);
+    (items, more)
+}
+
+/// [`page_items`], read as `T`.
 fn page<T: DeserializeOwned>(
     output: aws_sdk_dynamodb::operation::query::QueryOutput,
     limit: usize,
 ) -> Result<(Vec<T>, bool), StoreError> {
-    let truncated = output.last_evaluated_key.is_some();
-    let mut items: Vec<T> = output
-        .items
-        .unwrap_or_default()
-        .into_iter()
-        .map(from_item)
-        .collect::<Result<_, _>>()?;
-    let more = items.len() > limit || (truncated && items.len() == limit);
-    items.truncate(limit);
+    let (items, more) = page_items(output, limit);
+    let items = items.into_iter().map(from_item).collect::<Result<_, _>>()?;
     Ok((items, more))
 }
 
@@ -153,14 +254,89 @@ fn transaction_error<R: std::fmt::Debug>(
 }
 
 impl DynamoStore {
-    pub fn new(client: Client, table: String) -> Self {
-        Self { client, table }
+    /// The stores on `table`, sealing secrets with `cipher`.
+    pub fn new(client: Client, table: String, cipher: Arc<SecretCipher>) -> Self {
+        Self {
+            client,
+            table,
+            cipher,
+        }
     }
 
-    async fn get<T: DeserializeOwned>(
+    /// `plaintext` sealed for the attribute of the item `(pk, sk)`: envelope encryption under
+    /// this process's KMS data key, bound to that item. For any item that holds a secret;
+    /// subscriptions' secrets are sealed by the store itself. Fails as
+    /// [`StoreError::Unavailable`] while KMS is.
+    pub async fn seal_str(
         &self,
-        (pk, sk): (String, String),
-    ) -> Result<Option<T>, StoreError> {
+        pk: &str,
+        sk: &str,
+        plaintext: &str,
+    ) -> Result<String, StoreError> {
+        self.cipher.seal_str(&item_aad(pk, sk), plaintext).await
+    }
+
+    /// The plaintext of an attribute of the item `(pk, sk)` that [`DynamoStore::seal_str`]
+    /// sealed; a value written before encryption comes back as it is (seal it on its next
+    /// write). [`StoreError::Corrupt`] if it was tampered with or moved from another item.
+    pub async fn open_str(&self, pk: &str, sk: &str, stored: &str) -> Result<String, StoreError> {
+        self.cipher.open_str(&item_aad(pk, sk), stored).await
+    }
+
+    /// The stored form of an item: its `attributes` sealed, bound to its `pk` and `sk`.
+    /// Every write of an item that holds secrets goes through here.
+    async fn seal_item(
+        &self,
+        mut item: Item,
+        attributes: &SecretAttributes,
+    ) -> Result<Item, StoreError> {
+        let (pk, sk) = item_key(&item)?;
+        let aad = item_aad(&pk, &sk);
+        for text in secret_strings(&mut item, attributes) {
+            *text = self.cipher.seal_str(&aad, text).await?;
+        }
+        Ok(item)
+    }
+
+    /// An item as read, its `attributes` opened (or left as they are, when they were written
+    /// before encryption). Every read of an item that holds secrets goes through here.
+    async fn open_item(
+        &self,
+        mut item: Item,
+        attributes: &SecretAttributes,
+    ) -> Result<Item, StoreError> {
+        let (pk, sk) = item_key(&item)?;
+        let aad = item_aad(&pk, &sk);
+        for text in secret_strings(&mut item, attributes) {
+            *text = self.cipher.open_str(&aad, text).await?;
+        }
+        Ok(item)
+    }
+
+    /// The stored form of a subscription: its item, every secret sealed.
+    async fn subscription_item(&self, subscription: &Subscription) -> Result<Item, StoreError> {
+        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
+        self.seal_item(to_item(pk, sk, subscription)?, SUBSCRIPTION_SECRETS)
+            .await
+    }
+
+    /// A subscription from its stored item, every secret opened.
+    async fn subscription_from_item(&self, item: Item) -> Result<Subscription, StoreError> {
+        from_item(self.open_item(item, SUBSCRIPTION_SECRETS).await?)
+    }
+
+    async fn subscriptions_from_items(
+        &self,
+        items: Vec<Item>,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let mut subscriptions = Vec::with_capacity(items.len());
+        for item in items {
+            subscriptions.push(self.subscription_from_item(item).await?);
+        }
+        Ok(subscriptions)
+    }
+
+    async fn get_item(&self, (pk, sk): (String, String)) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -171,7 +347,46 @@ impl DynamoStore {
             .send()
             .await
             .map_err(unavailable)?;
-        output.item.map(from_item).transpose()
+        Ok(output.item)
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        key: (String, String),
+    ) -> Result<Option<T>, StoreError> {
+        self.get_item(key).await?.map(from_item).transpose()
+    }
+
+    /// Every item of the partition `pk` whose sort key starts with `prefix`, with only the
+    /// attributes `projection` names when it is given.
+    async fn query_items(
+        &self,
+        pk: String,
+        prefix: &str,
+        projection: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true);
+        if !projection.is_empty() {
+            let names: Vec<String> = (0..projection.len()).map(|i| format!("#p{i}")).collect();
+            for (name, attribute) in names.iter().zip(projection) {
+                query = query.expression_attribute_names(name, *attribute);
+            }
+            query = query.projection_expression(names.join(", "));
+        }
+        query
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err(unavailable)
     }
 
     /// Every item of the partition `pk` whose sort key starts with `prefix`.
@@ -180,13 +395,30 @@ impl DynamoStore {
         pk: String,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
+        let items = self.query_items(pk, prefix, &[]).await?;
+        items.into_iter().map(from_item).collect()
+    }
+
+    /// Seals every secret still stored in the clear (written before encryption) in the
+    /// table: a scan of the items that hold secrets (subscriptions, the deployment's signing
+    /// keys), then for each one with a value in the clear one update of its secret
+    /// attributes, on condition that they are still the ones read (a write meanwhile sealed
+    /// them already). Other attributes are left alone. Safe to run again, and while the
+    /// service runs.
+    pub async fn reencrypt_secrets(&self) -> Result<ReencryptReport, StoreError> {
+        let (deployment, signing_keys) = deployment_keys_key();
         let items: Vec<Item> = self
             .client
-            .query()
+            .scan()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
+            .filter_expression(
+                "(begins_with(pk, :tenant) AND begins_with(sk, :subscription)) \
+                 OR (pk = :deployment AND sk = :signing_keys)",
+            )
+            .expression_attribute_values(":tenant", s("TENANT#"))
+            .expression_attribute_values(":subscription", s("SUBSCRIPTION#"))
+            .expression_attribute_values(":deployment", s(deployment))
+            .expression_attribute_values(":signing_keys", s(signing_keys))
             .consistent_read(true)
             .into_paginator()
             .items()
@@ -194,7 +426,62 @@ impl DynamoStore {
             .collect::<Result<Vec<_>, _>>()
             .await
             .map_err(unavailable)?;
-        items.into_iter().map(from_item).collect()
+        let mut report = ReencryptReport::default();
+        for old in items {
+            let (pk, sk) = item_key(&old)?;
+            let Some(attributes) = secret_attributes_of(&pk, &sk) else {
+                continue;
+            };
+            let aad = item_aad(&pk, &sk);
+            let mut new = old.clone();
+            let mut plain = 0;
+            for text in secret_strings(&mut new, attributes) {
+                if !is_sealed(text) {
+                    *text = self.cipher.seal_str(&aad, text).await?;
+                    plain += 1;
+                }
+            }
+            if plain == 0 {
+                report.already_sealed += 1;
+                continue;
+            }
+            // Sealed values that open again, or the item is left alone.
+            self.open_item(new.clone(), attributes).await?;
+            let mut update = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s(&sk));
+            let mut sets = Vec::new();
+            let mut conditions = Vec::new();
+            for (i, (name, _)) in attributes.iter().enumerate() {
+                let (Some(before), Some(after)) = (old.get(*name), new.get(*name)) else {
+                    continue;
+                };
+                if before == after {
+                    continue;
+                }
+                sets.push(format!("#a{i} = :new{i}"));
+                conditions.push(format!("#a{i} = :old{i}"));
+                update = update
+                    .expression_attribute_names(format!("#a{i}"), *name)
+                    .expression_attribute_values(format!(":new{i}"), after.clone())
+                    .expression_attribute_values(format!(":old{i}"), before.clone());
+            }
+            let outcome = update
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .condition_expression(conditions.join(" AND "))
+                .send()
+                .await
+                .map_err(write_error);
+            match outcome {
+                Ok(_) => report.sealed += 1,
+                Err(StoreError::Conflict) => report.changed_meanwhile += 1,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
     }
 
     /// Puts an item that must not exist yet.
@@ -214,8 +501,8 @@ impl DynamoStore {
 #[async_trait]
 impl SubscriptionStore for DynamoStore {
     async fn create_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
-        self.put_new(to_item(pk, sk, subscription)?).await
+        self.put_new(self.subscription_item(subscription).await?)
+            .await
     }
 
     async fn get_subscription(
@@ -223,15 +510,18 @@ impl SubscriptionStore for DynamoStore {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError> {
-        self.get(subscription_key(tenant, id)).await
+        match self.get_item(subscription_key(tenant, id)).await? {
+            Some(item) => Ok(Some(self.subscription_from_item(item).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        let (pk, sk) = subscription_key(&subscription.tenant, &subscription.id);
+        let item = self.subscription_item(subscription).await?;
         self.client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(pk, sk, subscription)?))
+            .set_item(Some(item))
             .condition_expression("attribute_exists(pk)")
             .send()
             .await
@@ -247,7 +537,8 @@ impl SubscriptionStore for DynamoStore {
         deactivate: bool,
     ) -> Result<(), StoreError> {
         let (pk, sk) = subscription_key(tenant, id);
-        // One attribute or two, never the whole item: an admin's concurrent PATCH is kept.
+        // One attribute or two, never the whole item: an admin's concurrent PATCH is kept,
+        // and no secret is read or written (the dispatcher only ever decrypts).
         let mut update = self
             .client
             .update_item()
@@ -283,8 +574,26 @@ impl SubscriptionStore for DynamoStore {
     }
 
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError> {
-        self.query_prefix(format!("TENANT#{tenant}"), "SUBSCRIPTION#")
-            .await
+        let items = self
+            .query_items(format!("TENANT#{tenant}"), "SUBSCRIPTION#", &[])
+            .await?;
+        self.subscriptions_from_items(items).await
+    }
+
+    /// Reads only `id`, `active` and `events`: the secrets never leave the table, so ingest
+    /// needs no KMS permission.
+    async fn list_subscription_routes(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<SubscriptionRoute>, StoreError> {
+        let items = self
+            .query_items(
+                format!("TENANT#{tenant}"),
+                "SUBSCRIPTION#",
+                &["id", "active", "events"],
+            )
+            .await?;
+        items.into_iter().map(from_item).collect()
     }
 
     async fn list_subscriptions_page(
@@ -309,7 +618,8 @@ impl SubscriptionStore for DynamoStore {
                 .exclusive_start_key("pk", s(pk))
                 .exclusive_start_key("sk", s(sk));
         }
-        page(query.send().await.map_err(unavailable)?, limit)
+        let (items, more) = page_items(query.send().await.map_err(unavailable)?, limit);
+        Ok((self.subscriptions_from_items(items).await?, more))
     }
 
     async fn delete_subscription(
@@ -548,8 +858,14 @@ fn deployment_keys_key() -> (String, String) {
 
 #[async_trait]
 impl DeploymentKeyStore for DynamoStore {
+    /// The private keys are sealed as subscriptions' secrets are ([`DEPLOYMENT_KEY_SECRETS`]).
     async fn get_deployment_keys(&self) -> Result<Option<DeploymentKeys>, StoreError> {
-        self.get(deployment_keys_key()).await
+        match self.get_item(deployment_keys_key()).await? {
+            Some(item) => Ok(Some(from_item(
+                self.open_item(item, DEPLOYMENT_KEY_SECRETS).await?,
+            )?)),
+            None => Ok(None),
+        }
     }
 
     async fn put_deployment_keys(
@@ -562,7 +878,10 @@ impl DeploymentKeyStore for DynamoStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(pk, sk, keys)?));
+            .set_item(Some(
+                self.seal_item(to_item(pk, sk, keys)?, DEPLOYMENT_KEY_SECRETS)
+                    .await?,
+            ));
         let put = match expected {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(version) => put

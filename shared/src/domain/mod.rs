@@ -24,7 +24,7 @@ pub use pattern::EventPattern;
 pub use stats::{EndpointStats, WindowStats};
 pub use subscription::{
     NewSubscription, RetiredSecret, RetiredSigningKey, SaleorOptions, SignatureScheme,
-    Subscription, SubscriptionId, fields,
+    Subscription, SubscriptionId, SubscriptionRoute, fields,
 };
 pub use tenant::{TenantId, TenantSettings};
 pub use wire::{WireContext, WireError, WireRequest};

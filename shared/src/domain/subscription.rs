@@ -199,7 +199,16 @@ pub struct Subscription {
     pub failing_since: Option<DateTime<Utc>>,
 }
 
-impl Subscription {
+/// What deciding where an event goes needs of a subscription, and nothing secret: ingest
+/// reads these, never the secrets or keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubscriptionRoute {
+    pub id: SubscriptionId,
+    pub active: bool,
+    pub events: Vec<EventPattern>,
+}
+
+impl SubscriptionRoute {
     /// Whether an event of this type goes to this subscription now.
     pub fn wants(&self, event_type: &EventType) -> bool {
         self.active && self.events.iter().any(|p| p.matches(event_type))
@@ -213,6 +222,22 @@ impl Subscription {
                 .events
                 .iter()
                 .any(|p| !matches!(p, EventPattern::All) && p.matches(event_type))
+    }
+}
+
+impl Subscription {
+    /// Its routing part.
+    pub fn route(&self) -> SubscriptionRoute {
+        SubscriptionRoute {
+            id: self.id.clone(),
+            active: self.active,
+            events: self.events.clone(),
+        }
+    }
+
+    /// Whether an event of this type goes to this subscription now.
+    pub fn wants(&self, event_type: &EventType) -> bool {
+        self.active && self.events.iter().any(|p| p.matches(event_type))
     }
 
     /// The secrets deliveries are signed with at `now`: the current one first, then the

@@ -1,6 +1,7 @@
 //! The ports: what the use cases need from storage and the queue, as traits. Adapters for
 //! them live in [`crate::adapters`]; [`Backend`] bundles one deployment's set.
 
+pub mod keys;
 pub mod queue;
 pub mod store;
 

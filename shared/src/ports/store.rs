@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::domain::{
     ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeploymentKeys, Event, EventId, EventType,
-    Subscription, SubscriptionId, TenantId, TenantSettings,
+    Subscription, SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
 };
 
 #[derive(Debug, Error)]
@@ -45,6 +45,12 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// All the tenant's subscriptions, oldest first.
     async fn list_subscriptions(&self, tenant: &TenantId) -> Result<Vec<Subscription>, StoreError>;
+    /// The routes of all the tenant's subscriptions, oldest first: what matching an event
+    /// needs, without reading (on AWS, decrypting) any secret.
+    async fn list_subscription_routes(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<SubscriptionRoute>, StoreError>;
     /// Up to `limit` of the tenant's subscriptions created after `after`, oldest first, and
     /// whether more follow.
     async fn list_subscriptions_page(

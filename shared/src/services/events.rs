@@ -9,7 +9,9 @@ use thiserror::Error;
 
 use crate::Backend;
 use crate::config::Config;
-use crate::domain::{Event, EventId, EventType, NewEvent, Subscription, TenantId, ValidationError};
+use crate::domain::{
+    Event, EventId, EventType, NewEvent, Subscription, SubscriptionRoute, TenantId, ValidationError,
+};
 use crate::ports::queue::{self, OutgoingMessage, QueueError};
 use crate::ports::store::{EventRecord, EventState, PlannedDelivery, StoreError};
 
@@ -54,7 +56,7 @@ pub async fn accept(
     let now = Utc::now();
     let event = new_event.into_event(tenant.clone(), now);
 
-    let deliveries = plan(backend, &event, Subscription::wants).await?;
+    let deliveries = plan(backend, &event, SubscriptionRoute::wants).await?;
     commit(
         backend,
         EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl),
@@ -109,7 +111,7 @@ pub async fn emit_operational(
         tenant: tenant.clone(),
         data,
     };
-    let deliveries = plan(backend, &event, Subscription::wants_operational).await?;
+    let deliveries = plan(backend, &event, SubscriptionRoute::wants_operational).await?;
     let fingerprint = event.id.to_string();
     commit(
         backend,
@@ -124,15 +126,16 @@ pub const SUBSCRIPTION_DISABLED: &str = "subscription.disabled";
 /// The type of the events `POST /v1/subscriptions/{id}/test` sends.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";
 
-/// One delivery for each of the tenant's subscriptions that `wants` the event.
+/// One delivery for each of the tenant's subscriptions that `wants` the event. It reads the
+/// subscriptions' routes only: ingest never reads (or decrypts) a secret.
 async fn plan(
     backend: &Backend,
     event: &Event,
-    wants: fn(&Subscription, &EventType) -> bool,
+    wants: fn(&SubscriptionRoute, &EventType) -> bool,
 ) -> Result<Vec<PlannedDelivery>, StoreError> {
     Ok(backend
         .subscriptions
-        .list_subscriptions(&event.tenant)
+        .list_subscription_routes(&event.tenant)
         .await?
         .into_iter()
         .filter(|s| wants(s, &event.event_type))

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 
 use crate::Backend;
 use crate::domain::{DeliveryRecord, EventId, SubscriptionId, TenantId};
+use crate::ports::keys::{DataKey, DataKeys, KeyError};
 use crate::ports::queue::{
     DeliveryQueue, OutgoingMessage, QueueError, QueueStats, ReceivedMessage,
 };
@@ -51,6 +52,23 @@ impl Faults {
             faults: faults.clone(),
         });
         (backend, faults)
+    }
+
+    /// Wraps a key service (KMS): `generate_data_key` and `decrypt_data_key` then fail on
+    /// cue, as KMS would when it is down. Build the store with it
+    /// ([`crate::adapters::dynamo_store_with_keys`], [`Backend::aws_with_keys`]): the cipher
+    /// sits inside the store, so [`Faults::inject`] cannot reach it afterwards.
+    pub fn wrap_keys(self: &Arc<Self>, inner: Arc<dyn DataKeys>) -> Arc<dyn DataKeys> {
+        Arc::new(FaultyKeys {
+            inner,
+            faults: self.clone(),
+        })
+    }
+
+    /// Ends the planned failures of `operation`: the service is back.
+    pub fn recover(&self, operation: &'static str) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.remove(operation);
     }
 
     /// Makes the next `count` calls of `operation` fail as an outage.
@@ -251,5 +269,37 @@ impl DeliveryStore for FaultyDeliveries {
         self.inner
             .list_deliveries(tenant, subscription, before, limit)
             .await
+    }
+}
+
+struct FaultyKeys {
+    inner: Arc<dyn DataKeys>,
+    faults: Arc<Faults>,
+}
+
+impl FaultyKeys {
+    fn check(&self, operation: &'static str) -> Result<(), KeyError> {
+        match self.faults.planned(operation) {
+            None => Ok(()),
+            Some(Failure::Corrupt) => Err(KeyError::Rejected(format!(
+                "injected InvalidCiphertextException in {operation}"
+            ))),
+            Some(_) => Err(KeyError::Unavailable(format!(
+                "injected failure in {operation}"
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl DataKeys for FaultyKeys {
+    async fn generate_data_key(&self, context: &str) -> Result<DataKey, KeyError> {
+        self.check("generate_data_key")?;
+        self.inner.generate_data_key(context).await
+    }
+
+    async fn decrypt_data_key(&self, encrypted: &[u8], context: &str) -> Result<Vec<u8>, KeyError> {
+        self.check("decrypt_data_key")?;
+        self.inner.decrypt_data_key(encrypted, context).await
     }
 }

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use crate::domain::DeliveryStatus;
 use crate::domain::{
     ApiKey, ApiKeyHash, DeliveryRecord, DeploymentKeys, EventId, EventType, Subscription,
-    SubscriptionId, TenantId, TenantSettings,
+    SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
 };
 use crate::ports::store::*;
 
@@ -141,6 +141,19 @@ impl SubscriptionStore for MemoryStore {
             .iter()
             .filter(|((t, _), _)| t == tenant)
             .map(|(_, s)| s.clone())
+            .collect())
+    }
+
+    async fn list_subscription_routes(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<SubscriptionRoute>, StoreError> {
+        Ok(self
+            .state()
+            .subscriptions
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, s)| s.route())
             .collect())
     }
 
