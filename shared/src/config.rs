@@ -35,6 +35,9 @@ pub struct Config {
     /// `TIDINGS_LOCAL_CONCURRENCY`: how many batches the local runner's dispatcher handles at
     /// once (default 8); on AWS the event source mapping's maximum concurrency plays this role.
     pub local_concurrency: usize,
+    /// `TIDINGS_DELIVERY_FAILING_AFTER`: after this many failed attempts in a row a delivery
+    /// sends `delivery.failing`, once (default 4).
+    pub failing_after: u32,
     /// `TIDINGS_LOCAL_RETENTION_SECS`: how long the embedded backend keeps event and
     /// delivery records (default 1 h), so a long-running development instance stays bounded.
     pub local_retention: Duration,
@@ -76,6 +79,7 @@ impl Default for Config {
             public_url: None,
             metrics: Metrics::default(),
             local_concurrency: 8,
+            failing_after: 4,
             local_retention: Duration::from_secs(3600),
         }
     }
@@ -115,6 +119,9 @@ impl Config {
         }
         if let Some(on) = boolean(&lookup, "TIDINGS_METRICS_TENANT_DIMENSION")? {
             config.metrics = config.metrics.with_tenant_dimension(on);
+        }
+        if let Some(n) = positive(&lookup, "TIDINGS_DELIVERY_FAILING_AFTER")? {
+            config.failing_after = u32::try_from(n).unwrap_or(u32::MAX);
         }
         if let Some(n) = positive(&lookup, "TIDINGS_LOCAL_CONCURRENCY")? {
             config.local_concurrency = usize::try_from(n).unwrap_or(usize::MAX).min(256);

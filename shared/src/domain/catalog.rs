@@ -57,6 +57,18 @@ pub const CATALOG: &[CatalogEntry] = &[
     entry("customer.created", "A new customer account was created."),
     entry("customer.deleted", "A customer account was deleted."),
     entry("customer.updated", "A customer account was updated."),
+    entry(
+        "delivery.exhausted",
+        "A delivery failed its last attempt and was dead-lettered (Tidings' own).",
+    ),
+    entry(
+        "delivery.failing",
+        "A delivery failed several attempts in a row; more are scheduled (Tidings' own).",
+    ),
+    entry(
+        "delivery.recovered",
+        "A delivery succeeded after failed attempts (Tidings' own).",
+    ),
     entry("fulfillment.created", "A new fulfillment was created."),
     entry("gift_card.created", "A new gift card was created."),
     entry("gift_card.deleted", "A gift card was deleted."),
@@ -164,8 +176,20 @@ pub const CATALOG: &[CatalogEntry] = &[
     entry("staff.deleted", "A staff user was deleted."),
     entry("staff.updated", "A staff user was updated."),
     entry(
+        "subscription.created",
+        "A subscription was created (Tidings' own).",
+    ),
+    entry(
+        "subscription.deleted",
+        "A subscription was deleted (Tidings' own).",
+    ),
+    entry(
         "subscription.disabled",
         "A subscription was switched off automatically because its endpoint kept failing.",
+    ),
+    entry(
+        "subscription.updated",
+        "A subscription was changed (Tidings' own).",
     ),
     entry(
         "transaction.action_requested",
@@ -195,6 +219,13 @@ pub const CATALOG: &[CatalogEntry] = &[
         "A test event, sent on request to check that an endpoint receives deliveries.",
     ),
 ];
+
+/// Whether `name` is one of Tidings' own operational events (`delivery.*`,
+/// `subscription.*`): sent only to subscriptions that name them, never about their own
+/// deliveries.
+pub fn is_operational(name: &str) -> bool {
+    name.starts_with("delivery.") || name.starts_with("subscription.")
+}
 
 /// The catalog entry named `name`, if there is one.
 pub fn catalog_entry(name: &str) -> Option<&'static CatalogEntry> {

@@ -9,6 +9,7 @@ mod event_types;
 mod events;
 mod jwks;
 pub mod openapi;
+mod operational;
 mod problems;
 mod subscriptions;
 mod tenant;

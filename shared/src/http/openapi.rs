@@ -13,7 +13,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::problems::ProblemResponses;
 use super::{
-    AppState, Problem, api_keys, deliveries, event_types, events, jwks, subscriptions, tenant,
+    AppState, Problem, api_keys, deliveries, event_types, events, jwks, operational, subscriptions,
+    tenant,
 };
 
 #[derive(OpenApi)]
@@ -56,7 +57,13 @@ use super::{
     ),
     // Named here because `rotate` and `rotate_key` refer to them by `ref` (to keep their
     // bodies optional), and `Problem` because only `ProblemResponses` refers to it.
-    components(schemas(subscriptions::RotateSecret, subscriptions::RotateSigningKey, Problem)),
+    components(schemas(
+        subscriptions::RotateSecret,
+        subscriptions::RotateSigningKey,
+        Problem,
+        operational::DeliveryEventData,
+        operational::SubscriptionEventData
+    )),
     modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "events", description = "Posting events (admin or ingest keys)"),

@@ -512,7 +512,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    subscriptions::delete(&state.backend, &caller.tenant, &id).await?;
+    subscriptions::delete(&state.backend, &state.config, &caller.tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

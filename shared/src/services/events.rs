@@ -122,6 +122,15 @@ pub async fn emit_operational(
 
 /// The operational event sent when a subscription is switched off for its endpoint's sake.
 pub const SUBSCRIPTION_DISABLED: &str = "subscription.disabled";
+/// Sent once when a delivery has failed `TIDINGS_DELIVERY_FAILING_AFTER` attempts in a row.
+pub const DELIVERY_FAILING: &str = "delivery.failing";
+/// Sent when a delivery is dead-lettered.
+pub const DELIVERY_EXHAUSTED: &str = "delivery.exhausted";
+/// Sent on a delivery's first success after failed attempts.
+pub const DELIVERY_RECOVERED: &str = "delivery.recovered";
+pub const SUBSCRIPTION_CREATED: &str = "subscription.created";
+pub const SUBSCRIPTION_UPDATED: &str = "subscription.updated";
+pub const SUBSCRIPTION_DELETED: &str = "subscription.deleted";
 
 /// The type of the events `POST /v1/subscriptions/{id}/test` sends.
 pub const TEST_EVENT_TYPE: &str = "webhook.test";

@@ -171,6 +171,7 @@ pub async fn create(
         .subscriptions
         .create_subscription(&subscription)
         .await?;
+    announce(backend, config, events::SUBSCRIPTION_CREATED, &subscription).await;
     Ok(subscription)
 }
 
@@ -244,6 +245,7 @@ pub async fn update(
     s.headers = fields::headers(headers, &s.signature, s.format)?;
     s.check_signed()?;
     save(backend, &s).await?;
+    announce(backend, config, events::SUBSCRIPTION_UPDATED, &s).await;
     Ok(s)
 }
 
@@ -282,15 +284,38 @@ fn set_saleor_options(
     Ok(())
 }
 
-pub async fn delete(backend: &Backend, tenant: &TenantId, id: &str) -> Result<(), ServiceError> {
+pub async fn delete(
+    backend: &Backend,
+    config: &Config,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<(), ServiceError> {
+    let subscription = get(backend, tenant, id).await?;
     if backend
         .subscriptions
-        .delete_subscription(tenant, &subscription_id(id)?)
+        .delete_subscription(tenant, &subscription.id)
         .await?
     {
+        announce(backend, config, events::SUBSCRIPTION_DELETED, &subscription).await;
         Ok(())
     } else {
         Err(ServiceError::NotFound("subscription"))
+    }
+}
+
+/// Tells the tenant's subscriptions that name it (`subscription.*`) about a change. The
+/// change is made whatever becomes of this notice, so a failure is logged, not answered.
+async fn announce(backend: &Backend, config: &Config, event_type: &str, s: &Subscription) {
+    let data = serde_json::json!({
+        "subscription_id": s.id,
+        "url": s.url,
+        "events": s.events,
+        "active": s.active,
+        "format": s.format,
+        "description": s.description,
+    });
+    if let Err(e) = events::emit_operational(backend, config, &s.tenant, event_type, data).await {
+        tracing::warn!(error = %e, event_type, subscription = %s.id, "cannot send an operational event");
     }
 }
 

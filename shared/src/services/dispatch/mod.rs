@@ -18,6 +18,7 @@ pub use client::build_client;
 
 use crate::Backend;
 use crate::config::Config;
+use crate::domain::catalog;
 use crate::domain::{
     AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, DeploymentKeys, SentAs,
     Subscription, TenantSettings, WireContext,
@@ -25,6 +26,7 @@ use crate::domain::{
 use crate::egress::GuardedResolver;
 use crate::metrics::{DeliveryIds, DeliveryOutcome};
 use crate::ports::queue::ReceivedMessage;
+use crate::services::events;
 use crate::signing::RsaSigningKey;
 
 pub struct Dispatcher {
@@ -299,6 +301,10 @@ impl Dispatcher {
             self.save(&record).await;
             info!(attempts = record.attempts, "delivered");
             self.count(DeliveryOutcome::Succeeded, &record, timing);
+            if record.attempts > 1 {
+                self.tell_tenant(events::DELIVERY_RECOVERED, &record, None)
+                    .await;
+            }
             return Disposition::Done;
         };
         let next = if gone {
@@ -315,6 +321,10 @@ impl Dispatcher {
                 self.save(&record).await;
                 info!(attempt = record.attempts, %error, ?delay, "attempt failed; retry scheduled");
                 self.count(DeliveryOutcome::FailedAttempt, &record, timing);
+                if record.attempts == self.config.failing_after {
+                    self.tell_tenant(events::DELIVERY_FAILING, &record, None)
+                        .await;
+                }
                 self.hand_back(message, delay).await
             }
             None => {
@@ -332,8 +342,42 @@ impl Dispatcher {
                     Disposition::Retry => DeliveryOutcome::FailedAttempt,
                 };
                 self.count(outcome, &record, timing);
+                if disposition == Disposition::Done {
+                    self.tell_tenant(events::DELIVERY_EXHAUSTED, &record, Some(&reason))
+                        .await;
+                }
                 disposition
             }
+        }
+    }
+
+    /// Sends one of the `delivery.*` operational events about `record` to the tenant's
+    /// subscriptions that name it. Never about an operational event's own delivery, so a
+    /// failing endpoint subscribed to `delivery.*` cannot feed itself.
+    async fn tell_tenant(&self, event_type: &str, record: &DeliveryRecord, reason: Option<&str>) {
+        if catalog::is_operational(record.event_type.as_str()) {
+            return;
+        }
+        let data = serde_json::json!({
+            "delivery_id": record.delivery_id,
+            "subscription_id": record.subscription_id,
+            "event_id": record.event_id,
+            "event_type": record.event_type,
+            "attempts": record.attempts,
+            "status_code": record.status_code,
+            "last_error": record.last_error,
+            "reason": reason,
+        });
+        if let Err(e) = events::emit_operational(
+            &self.backend,
+            &self.config,
+            &record.tenant,
+            event_type,
+            data,
+        )
+        .await
+        {
+            warn!(error = %e, event_type, "cannot send an operational event");
         }
     }
 
@@ -388,11 +432,11 @@ impl Dispatcher {
             "reason": reason,
             "failing_since": failing_since,
         });
-        if let Err(e) = crate::services::events::emit_operational(
+        if let Err(e) = events::emit_operational(
             &self.backend,
             &self.config,
             &subscription.tenant,
-            crate::services::events::SUBSCRIPTION_DISABLED,
+            events::SUBSCRIPTION_DISABLED,
             data,
         )
         .await
