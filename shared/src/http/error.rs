@@ -108,22 +108,30 @@ impl ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The problem details of this error (logged when it is the server's).
+    pub fn problem(&self) -> Problem {
         let (status, slug, title) = self.parts();
-        let body = Problem {
+        if status.is_server_error() {
+            tracing::error!(detail = %self, "request failed");
+        }
+        Problem {
             problem_type: format!("urn:tidings:problem:{slug}"),
             title: title.to_owned(),
             status: status.as_u16(),
             detail: self.to_string(),
-            field: match &self {
+            field: match self {
                 Self::Validation(e) => Some(e.field.clone()),
                 _ => None,
             },
-        };
-        if status.is_server_error() {
-            tracing::error!(detail = %self, "request failed");
         }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.problem();
+        let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(body)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

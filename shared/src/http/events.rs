@@ -1,5 +1,6 @@
 //! `POST /v1/events`: the ingest function's one route.
 
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
@@ -10,13 +11,20 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{ApiError, AppState, Caller};
+use super::{ApiError, AppState, Caller, Problem};
+use crate::domain::ValidationError;
 use crate::metrics::IngestOutcome;
 use crate::services::events::{self, Receipt};
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/events", post(post_event))
+    Router::new().route("/v1/events", post(post_event)).route(
+        "/v1/events/batch",
+        post(post_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BYTES)),
+    )
 }
+
+/// The largest batch body: room for 100 typical events (each is still at most 240 KiB).
+pub(super) const MAX_BATCH_BYTES: usize = 1024 * 1024;
 
 /// An event as a producer posts it. The handler reads the body as free JSON and validates it
 /// field by field (`NewEvent::from_json`); this type only documents the shape.
@@ -117,4 +125,114 @@ async fn post_event(
         .metrics
         .ingest(outcome, &caller.tenant, deliveries);
     Ok((StatusCode::ACCEPTED, Json(answer?.into())))
+}
+
+/// Up to 100 events in one request. The handler reads the body as free JSON and each event
+/// is validated on its own; this type only documents the shape.
+#[allow(dead_code)] // documentation only
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BatchInput {
+    /// 1 to 100 events, each as `POST /v1/events` takes it.
+    #[schema(min_items = 1, max_items = 100)]
+    events: Vec<EventInput>,
+}
+
+/// What became of one event of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BatchResult)]
+struct BatchResultView {
+    /// Its place in the batch, from 0.
+    index: usize,
+    /// `202` accepted (or a duplicate of an accepted id); `409`, `413`, `422`: refused, do
+    /// not retry as it is; `503`: not accepted, post it again with the same id.
+    status: u16,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    receipt: Option<ReceiptView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<Problem>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = BatchReceipt)]
+struct BatchView {
+    /// One per event, in the batch's order.
+    results: Vec<BatchResultView>,
+}
+
+/// Post a batch of events
+///
+/// Accepts up to 100 events at once: one answer per event, each deduplicated like a single
+/// post. An event answered `503` was not accepted: post it again with the same id.
+#[utoipa::path(
+    post,
+    path = "/v1/events/batch",
+    operation_id = "postEventBatch",
+    tag = "events",
+    request_body(content = BatchInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Each event's own answer", body = BatchView),
+    ),
+    security(("bearer" = []))
+)]
+async fn post_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<BatchView>, ApiError> {
+    caller.require_ingest()?;
+    let Json(body) = body?;
+    let events = match body {
+        Value::Object(mut fields) if fields.len() == 1 => match fields.remove("events") {
+            Some(Value::Array(events)) => events,
+            _ => return Err(batch_rule()),
+        },
+        _ => return Err(batch_rule()),
+    };
+    if events.is_empty() || events.len() > events::MAX_BATCH_EVENTS {
+        return Err(batch_rule());
+    }
+    let answers = events::accept_batch(&state.backend, &state.config, &caller.tenant, events).await;
+    let results = answers
+        .into_iter()
+        .enumerate()
+        .map(|(index, answer)| {
+            let (outcome, deliveries) = match &answer {
+                Ok(r) if r.duplicate => (IngestOutcome::Duplicate, 0),
+                Ok(r) => (IngestOutcome::Accepted, r.deliveries),
+                Err(e) if e.is_transient() => (IngestOutcome::Failed, 0),
+                Err(_) => (IngestOutcome::Refused, 0),
+            };
+            state
+                .config
+                .metrics
+                .ingest(outcome, &caller.tenant, deliveries);
+            match answer {
+                Ok(receipt) => BatchResultView {
+                    index,
+                    status: StatusCode::ACCEPTED.as_u16(),
+                    receipt: Some(receipt.into()),
+                    problem: None,
+                },
+                Err(e) => {
+                    let problem = ApiError::from(e).problem();
+                    BatchResultView {
+                        index,
+                        status: problem.status,
+                        receipt: None,
+                        problem: Some(problem),
+                    }
+                }
+            }
+        })
+        .collect();
+    Ok(Json(BatchView { results }))
+}
+
+fn batch_rule() -> ApiError {
+    ValidationError::new(
+        "events",
+        "must be a list of 1 to 100 events, alone in the body",
+    )
+    .into()
 }

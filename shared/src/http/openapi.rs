@@ -27,6 +27,7 @@ use super::{
     ),
     paths(
         events::post_event,
+        events::post_batch,
         subscriptions::list,
         subscriptions::create,
         subscriptions::fetch,

@@ -34,6 +34,13 @@ const OVERRIDES: &[(&str, &[(u16, &str)])] = &[
             (422, "`limit`, `cursor` or `event_type` breaks a rule"),
         ],
     ),
+    (
+        "postEventBatch",
+        &[(
+            422,
+            "`events` is not a list of 1 to 100 events; a single event's problems are in its result",
+        )],
+    ),
     ("createSubscription", &[(422, FIELD_NAMED)]),
     ("updateSubscription", &[(422, FIELD_NAMED)]),
     (
@@ -109,14 +116,15 @@ fn add_problems(path: &str, operation: &mut Operation) {
         ),
         (503, "Storage unavailable; retry".into()),
     ];
-    if path != "/v1/events" {
+    // Posting events is open to ingest keys; everything else needs an admin key.
+    if !matches!(path, "/v1/events" | "/v1/events/batch") {
         answers.push((403, "The key is not an admin key".into()));
     }
     if operation.request_body.is_some() {
-        let limit = if path == "/v1/events" {
-            MAX_EVENT_BYTES
-        } else {
-            super::MAX_BODY_BYTES
+        let limit = match path {
+            "/v1/events" => MAX_EVENT_BYTES,
+            "/v1/events/batch" => super::events::MAX_BATCH_BYTES,
+            _ => super::MAX_BODY_BYTES,
         };
         answers.extend([
             (400, "The body is not JSON".into()),

@@ -12,7 +12,7 @@ use crate::domain::{
     Subscription, SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
 };
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     /// A conditional write found the item already there (or no longer as expected).
     #[error("conditional write refused: the item exists or changed")]

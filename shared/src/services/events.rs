@@ -38,6 +38,16 @@ pub enum IngestError {
     Queue(#[from] QueueError),
 }
 
+impl IngestError {
+    /// Whether posting the event again with the same id may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Queue(_) | Self::Store(StoreError::Unavailable(_))
+        )
+    }
+}
+
 /// Accepts one event from `tenant`.
 ///
 /// The dedup record is written first, in state `Enqueuing`, with the deliveries it resolved
@@ -62,6 +72,169 @@ pub async fn accept(
         EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl),
     )
     .await
+}
+
+/// The most events one batch may hold.
+pub const MAX_BATCH_EVENTS: usize = 100;
+
+/// Accepts up to [`MAX_BATCH_EVENTS`] events from `tenant` at once: one answer per event, in
+/// order. Each event is deduplicated and recorded like a single one; the batch shares one
+/// read of the subscriptions and its queue messages go out ten to a `SendMessageBatch`.
+/// The no-loss rule holds per event: an event answered with an error was not accepted (or
+/// not fully enqueued) and must be posted again with the same id; the others are on the
+/// queue.
+pub async fn accept_batch(
+    backend: &Backend,
+    config: &Config,
+    tenant: &TenantId,
+    bodies: Vec<Value>,
+) -> Vec<Result<Receipt, IngestError>> {
+    let now = Utc::now();
+    let mut answers: Vec<Option<Result<Receipt, IngestError>>> = Vec::new();
+    let mut parsed: Vec<(usize, Event, String)> = Vec::new();
+    let mut first_of_id: std::collections::HashMap<String, (usize, String)> = Default::default();
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        answers.push(None);
+        let new_event = match NewEvent::from_json(body) {
+            Ok(e) => e,
+            Err(e) => {
+                answers[i] = Some(Err(in_batch(i, e).into()));
+                continue;
+            }
+        };
+        let fingerprint = fingerprint(&new_event);
+        let event = new_event.into_event(tenant.clone(), now);
+        if serde_json::to_vec(&event).map_or(0, |b| b.len()) > crate::config::MAX_EVENT_BYTES {
+            let rule = "is larger than 240 KiB";
+            answers[i] = Some(Err(
+                ValidationError::new(format!("events[{i}]"), rule).into()
+            ));
+            continue;
+        }
+        // The same id twice in one batch: the later one is answered as a repeat of the first.
+        match first_of_id.get(event.id.as_str()) {
+            Some((first, f)) if *f == fingerprint => repeats.push((i, *first)),
+            Some(_) => answers[i] = Some(Err(IngestError::IdReused(event.id.to_string()))),
+            None => {
+                first_of_id.insert(event.id.to_string(), (i, fingerprint.clone()));
+                parsed.push((i, event, fingerprint));
+            }
+        }
+    }
+
+    if !parsed.is_empty() {
+        match backend.subscriptions.list_subscription_routes(tenant).await {
+            Err(e) => {
+                for (i, _, _) in &parsed {
+                    answers[*i] = Some(Err(IngestError::Store(e.clone())));
+                }
+            }
+            Ok(routes) => {
+                commit_batch(backend, config, now, &routes, parsed, &mut answers).await;
+            }
+        }
+    }
+    for (i, first) in repeats {
+        answers[i] = Some(match &answers[first] {
+            Some(Ok(receipt)) => Ok(Receipt {
+                duplicate: true,
+                ..receipt.clone()
+            }),
+            _ => Err(ValidationError::new(
+                format!("events[{i}]"),
+                "repeats the id of an earlier event of this batch, which was not accepted",
+            )
+            .into()),
+        });
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(StoreError::Unavailable("not processed".into()).into())))
+        .collect()
+}
+
+/// Records, enqueues and marks a batch's valid events, answering each in `answers`.
+async fn commit_batch(
+    backend: &Backend,
+    config: &Config,
+    now: chrono::DateTime<Utc>,
+    routes: &[SubscriptionRoute],
+    parsed: Vec<(usize, Event, String)>,
+    answers: &mut [Option<Result<Receipt, IngestError>>],
+) {
+    let mut to_enqueue: Vec<(usize, EventRecord, bool)> = Vec::new();
+    for (i, event, fingerprint) in parsed {
+        let deliveries = routes
+            .iter()
+            .filter(|s| s.wants(&event.event_type))
+            .map(|s| PlannedDelivery::to(s.id.clone()))
+            .collect();
+        let record = EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl);
+        match backend.events.insert_event(&record).await {
+            Ok(None) => to_enqueue.push((i, record, false)),
+            Ok(Some(existing)) if existing.fingerprint != record.fingerprint => {
+                answers[i] = Some(Err(IngestError::IdReused(existing.event.id.to_string())));
+            }
+            Ok(Some(existing)) if existing.state == EventState::Accepted => {
+                answers[i] = Some(Ok(receipt(&existing, true)));
+            }
+            Ok(Some(existing)) => to_enqueue.push((i, existing, true)),
+            Err(e) => answers[i] = Some(Err(e.into())),
+        }
+    }
+    let mut messages = Vec::new();
+    for (_, record, _) in &to_enqueue {
+        for planned in &record.deliveries {
+            match serde_json::to_string(&record.message(planned)) {
+                Ok(body) => messages.push(OutgoingMessage {
+                    entry_id: messages.len().to_string(),
+                    body,
+                }),
+                Err(e) => {
+                    let error = StoreError::Corrupt(format!("delivery message: {e}"));
+                    for (i, _, _) in &to_enqueue {
+                        answers[*i] = Some(Err(error.clone().into()));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+    if let Err(e) = queue::send_all(backend.queue.as_ref(), &messages).await {
+        // Which events made it is not known: each is retried whole, and its dedup record,
+        // still `Enqueuing`, makes the retry enqueue it again.
+        for (i, _, _) in &to_enqueue {
+            answers[*i] = Some(Err(IngestError::Queue(QueueError::Unavailable(
+                e.to_string(),
+            ))));
+        }
+        return;
+    }
+    for (i, record, duplicate) in to_enqueue {
+        answers[i] = Some(
+            backend
+                .events
+                .mark_event_accepted(&record.event.tenant, &record.event.id)
+                .await
+                .map(|()| receipt(&record, duplicate))
+                .map_err(IngestError::from),
+        );
+    }
+}
+
+fn receipt(record: &EventRecord, duplicate: bool) -> Receipt {
+    Receipt {
+        id: record.event.id.to_string(),
+        event_type: record.event.event_type.to_string(),
+        deliveries: record.deliveries.len(),
+        duplicate,
+    }
+}
+
+/// A validation error of the `i`th event of a batch, its field named within the batch.
+fn in_batch(i: usize, e: ValidationError) -> ValidationError {
+    ValidationError::new(format!("events[{i}].{}", e.field), e.rule)
 }
 
 /// Sends a `webhook.test` event to one subscription alone, through the normal pipeline.
@@ -168,12 +341,7 @@ async fn commit(backend: &Backend, record: EventRecord) -> Result<Receipt, Inges
             .mark_event_accepted(&record.event.tenant, &record.event.id)
             .await?;
     }
-    Ok(Receipt {
-        id: record.event.id.to_string(),
-        event_type: record.event.event_type.to_string(),
-        deliveries: record.deliveries.len(),
-        duplicate,
-    })
+    Ok(receipt(&record, duplicate))
 }
 
 async fn enqueue(backend: &Backend, record: &EventRecord) -> Result<(), IngestError> {
