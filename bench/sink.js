@@ -1,0 +1,93 @@
+// Benchmark receiver ("sink"): answers every POST with 200 and counts it.
+// Runs in its own process, on 127.0.0.1 only; no npm packages.
+//
+//   node bench/sink.js [port]        (port 0 or absent: any free port)
+//
+// Prints `sink listening on <port>` once ready. Every POST whose JSON body has
+// `data.bench_run` and `data.sent_at` (ms since the epoch, as the load driver
+// sets them, in a Tidings envelope or posted straight) is counted under that
+// run, with its ingest→receipt delay (now − sent_at). Control endpoints:
+//   GET  /_stats?run=ID   {"run","count","p50_ms","p99_ms","max_ms","first_ms","last_ms"}
+//   GET  /_count?run=ID   {"count"}        (cheap: no percentile sort)
+// The process exits by itself after SINK_MAX_SECS (default 900) as a safety net.
+'use strict';
+const http = require('http');
+const { performance } = require('perf_hooks');
+
+const now = () => performance.timeOrigin + performance.now();
+const MAX_SAMPLES = 2_000_000; // per run; beyond this, latencies are no longer stored
+const runs = new Map();
+
+function runOf(id) {
+  let r = runs.get(id);
+  if (!r) {
+    r = { count: 0, delays: [], first: null, last: null };
+    runs.set(id, r);
+  }
+  return r;
+}
+
+function pct(sorted, p) {
+  if (sorted.length === 0) return null;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round(sorted[i] * 100) / 100;
+}
+
+let unlabelled = 0;
+const server = http.createServer((req, res) => {
+  if (req.method === 'GET') {
+    const url = new URL(req.url, 'http://sink');
+    const id = url.searchParams.get('run') || '';
+    const r = runs.get(id) || { count: 0, delays: [], first: null, last: null };
+    let body;
+    if (url.pathname === '/_count') {
+      body = { run: id, count: r.count };
+    } else if (url.pathname === '/_stats') {
+      const sorted = Float64Array.from(r.delays).sort();
+      body = {
+        run: id,
+        count: r.count,
+        p50_ms: pct(sorted, 50),
+        p99_ms: pct(sorted, 99),
+        max_ms: sorted.length ? Math.round(sorted[sorted.length - 1]) : null,
+        first_ms: r.first,
+        last_ms: r.last,
+        unlabelled,
+      };
+    } else {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    return;
+  }
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const t = now();
+    res.writeHead(200, { 'content-length': '0' }).end();
+    let data;
+    try {
+      data = JSON.parse(Buffer.concat(chunks).toString('utf8')).data;
+    } catch (_) {
+      data = null;
+    }
+    if (!data || typeof data.bench_run !== 'string' || typeof data.sent_at !== 'number') {
+      unlabelled++;
+      return;
+    }
+    const r = runOf(data.bench_run);
+    r.count++;
+    if (r.first === null) r.first = t;
+    r.last = t;
+    if (r.delays.length < MAX_SAMPLES) r.delays.push(t - data.sent_at);
+  });
+});
+server.keepAliveTimeout = 60_000;
+
+const port = Number(process.argv[2] || process.env.SINK_PORT || 0);
+server.listen(port, '127.0.0.1', () => {
+  console.log(`sink listening on ${server.address().port}`);
+});
+setTimeout(() => process.exit(0), Number(process.env.SINK_MAX_SECS || 900) * 1000).unref();
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
