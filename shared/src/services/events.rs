@@ -165,11 +165,7 @@ async fn commit_batch(
 ) {
     let mut to_enqueue: Vec<(usize, EventRecord, bool)> = Vec::new();
     for (i, event, fingerprint) in parsed {
-        let deliveries = routes
-            .iter()
-            .filter(|s| s.wants(&event.event_type))
-            .map(|s| PlannedDelivery::to(s.id.clone()))
-            .collect();
+        let deliveries = planned(routes, &event, SubscriptionRoute::wants);
         let record = EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl);
         match backend.events.insert_event(&record).await {
             Ok(None) => to_enqueue.push((i, record, false)),
@@ -183,31 +179,15 @@ async fn commit_batch(
             Err(e) => answers[i] = Some(Err(e.into())),
         }
     }
-    let mut messages = Vec::new();
-    for (_, record, _) in &to_enqueue {
-        for planned in &record.deliveries {
-            match serde_json::to_string(&record.message(planned)) {
-                Ok(body) => messages.push(OutgoingMessage {
-                    entry_id: messages.len().to_string(),
-                    body,
-                }),
-                Err(e) => {
-                    let error = StoreError::Corrupt(format!("delivery message: {e}"));
-                    for (i, _, _) in &to_enqueue {
-                        answers[*i] = Some(Err(error.clone().into()));
-                    }
-                    return;
-                }
-            }
-        }
-    }
-    if let Err(e) = queue::send_all(backend.queue.as_ref(), &messages).await {
+    let records: Vec<&EventRecord> = to_enqueue.iter().map(|(_, record, _)| record).collect();
+    if let Err(e) = enqueue(backend, &records).await {
         // Which events made it is not known: each is retried whole, and its dedup record,
         // still `Enqueuing`, makes the retry enqueue it again.
         for (i, _, _) in &to_enqueue {
-            answers[*i] = Some(Err(IngestError::Queue(QueueError::Unavailable(
-                e.to_string(),
-            ))));
+            answers[*i] = Some(Err(match &e {
+                IngestError::Store(store) => IngestError::Store(store.clone()),
+                other => IngestError::Queue(QueueError::Unavailable(other.to_string())),
+            }));
         }
         return;
     }
@@ -315,14 +295,24 @@ async fn plan(
     event: &Event,
     wants: fn(&SubscriptionRoute, &EventType) -> bool,
 ) -> Result<Vec<PlannedDelivery>, StoreError> {
-    Ok(backend
+    let routes = backend
         .subscriptions
         .list_subscription_routes(&event.tenant)
-        .await?
-        .into_iter()
+        .await?;
+    Ok(planned(&routes, event, wants))
+}
+
+/// One new delivery for each route that `wants` the event.
+fn planned(
+    routes: &[SubscriptionRoute],
+    event: &Event,
+    wants: fn(&SubscriptionRoute, &EventType) -> bool,
+) -> Vec<PlannedDelivery> {
+    routes
+        .iter()
         .filter(|s| wants(s, &event.event_type))
-        .map(|s| PlannedDelivery::to(s.id))
-        .collect())
+        .map(|s| PlannedDelivery::to(s.id.clone()))
+        .collect()
 }
 
 /// Dedups by the record's event id, then enqueues its deliveries unless a previous call did.
@@ -335,7 +325,7 @@ async fn commit(backend: &Backend, record: EventRecord) -> Result<Receipt, Inges
         Some(existing) => (existing, true),
     };
     if record.state == EventState::Enqueuing {
-        enqueue(backend, &record).await?;
+        enqueue(backend, &[&record]).await?;
         backend
             .events
             .mark_event_accepted(&record.event.tenant, &record.event.id)
@@ -344,13 +334,14 @@ async fn commit(backend: &Backend, record: EventRecord) -> Result<Receipt, Inges
     Ok(receipt(&record, duplicate))
 }
 
-async fn enqueue(backend: &Backend, record: &EventRecord) -> Result<(), IngestError> {
-    let messages = record
-        .deliveries
+/// Puts every planned delivery of `records` on the queue, ten to a `SendMessageBatch`.
+async fn enqueue(backend: &Backend, records: &[&EventRecord]) -> Result<(), IngestError> {
+    let messages = records
         .iter()
+        .flat_map(|record| record.deliveries.iter().map(move |p| record.message(p)))
         .enumerate()
-        .map(|(i, planned)| {
-            let body = serde_json::to_string(&record.message(planned))
+        .map(|(i, message)| {
+            let body = serde_json::to_string(&message)
                 .map_err(|e| StoreError::Corrupt(format!("delivery message: {e}")))?;
             Ok(OutgoingMessage {
                 entry_id: i.to_string(),
