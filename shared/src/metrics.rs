@@ -128,6 +128,11 @@ impl Captured {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Every line so far, leaving none.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Every line, parsed.
     pub fn json(&self) -> Vec<Value> {
         self.lines()

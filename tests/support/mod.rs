@@ -5,8 +5,10 @@
 
 pub mod builders;
 pub mod client;
+pub mod cost;
 pub mod emulator;
 pub mod harness;
+pub mod meter;
 pub mod node_receiver;
 pub mod receiver;
 pub mod template;
