@@ -10,13 +10,11 @@ use support::template::Template;
 use tidings::Backend;
 use tidings::domain::dialect::Format;
 use tidings::domain::{
-    ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventId, EventType,
-    NewEvent, Role, SaleorOptions, SubscriptionRoute, TenantId, TenantSettings,
+    ApiKey, ApiKeyHash, DeliveryMessage, DeliveryRecord, DeliveryStatus, EventType, NewEvent, Role,
+    SaleorOptions, SubscriptionRoute, TenantId, TenantSettings,
 };
 use tidings::ports::queue::{self, OutgoingMessage};
-use tidings::ports::store::{
-    CustomEventType, EventRecord, EventState, PlannedDelivery, StoreError,
-};
+use tidings::ports::store::{CustomEventType, EventRecord, PlannedDelivery, StoreError};
 use tidings::signing::{Secret, SigningKey};
 
 support::on_both_backends!(
@@ -149,7 +147,6 @@ fn event_record(t: &TenantId, id: &str, fingerprint: &str) -> EventRecord {
             delivery_id: "dlv_1".into(),
             subscription_id: tidings::domain::SubscriptionId::generate(),
         }],
-        state: EventState::Enqueuing,
         expires_at: Utc::now().timestamp() + 3600,
     }
 }
@@ -170,13 +167,8 @@ async fn events(backend: Backend) {
         existing, first,
         "the first record comes back untouched, event and all"
     );
-    b.events
-        .mark_event_accepted(&acme, &first.event.id)
-        .await
-        .unwrap();
     let existing = b.events.insert_event(&again).await.unwrap().unwrap();
-    assert_eq!(existing.state, EventState::Accepted);
-    assert_eq!(existing.fingerprint, "f1");
+    assert_eq!(existing.fingerprint, "f1", "never overwritten");
     // The same id in another tenant is another event.
     assert_eq!(
         b.events
@@ -185,12 +177,6 @@ async fn events(backend: Backend) {
             .unwrap(),
         None
     );
-    assert!(matches!(
-        b.events
-            .mark_event_accepted(&acme, &EventId::parse("evt_missing").unwrap())
-            .await,
-        Err(StoreError::Conflict)
-    ));
 }
 
 async fn deliveries(backend: Backend) {
@@ -203,6 +189,7 @@ async fn deliveries(backend: Backend) {
         tenant: acme.clone(),
         subscription_id: sub.id.clone(),
         event,
+        repeat: false,
     };
     assert_eq!(
         b.deliveries.get_delivery(&acme, "dlv_9").await.unwrap(),
@@ -594,6 +581,7 @@ async fn delivery_listing_and_reset(backend: Backend) {
         let message = DeliveryMessage {
             delivery_id: tidings::ids::new_id("dlv"),
             tenant: acme.clone(),
+            repeat: false,
             subscription_id: if i == 2 {
                 other_sub.id.clone()
             } else {

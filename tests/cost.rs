@@ -155,9 +155,10 @@ async fn what_events_and_deliveries_cost_on_aws() {
     };
     let logs = LogBytes::default();
     let writer = logs.clone();
-    let _logger = tracing::subscriber::set_default(tidings::telemetry::json_subscriber(
-        move || writer.clone(),
-    ));
+    let _logger =
+        tracing::subscriber::set_default(tidings::telemetry::json_subscriber(move || {
+            writer.clone()
+        }));
 
     let receiver = Receiver::start().await;
     // Three subscriptions to orders (fan-out 3), one of them also to payments (fan-out 1).
@@ -233,7 +234,11 @@ async fn what_events_and_deliveries_cost_on_aws() {
 
     show("ingest, one event per POST /v1/events", &single, EVENTS);
     show("ingest, POST /v1/events/batch", &batched, EVENTS);
-    show("dispatcher, delivered at the first attempt", &delivered, deliveries);
+    show(
+        "dispatcher, delivered at the first attempt",
+        &delivered,
+        deliveries,
+    );
     show("dispatcher, a failed attempt", &failed, 1);
     show("dispatcher, its successful retry", &retried, 1);
     println!(

@@ -7,15 +7,16 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use reqwest::Method;
 use serde_json::{Value, json};
-use support::builders::{acme, delivery_body, dispatcher, subscription};
+use support::builders::{acme, delivery_body, dispatcher, loopback_config, subscription};
 use support::client::Client;
 use support::harness::{enqueue, receive};
 use support::receiver::Receiver;
 use support::wait::eventually;
 use tidings::Backend;
 use tidings::config::Config;
-use tidings::domain::{ApiKey, DeliveryMessage, Role, Subscription};
+use tidings::domain::{ApiKey, DeliveryMessage, EventId, Role, Subscription};
 use tidings::http::{AppState, ingest_router, router};
+use tidings::services::dispatch::Dispatcher;
 use tidings::testing::fault::{Failure, Faults};
 
 const KEY: &str = "tdk_failures";
@@ -23,6 +24,8 @@ const KEY: &str = "tdk_failures";
 support::on_both_backends!(
     a_failed_ingest_call_is_a_503_and_the_retry_delivers,
     a_message_received_twice_is_posted_once,
+    a_repeat_is_posted_only_when_no_first_message_made_a_record,
+    a_dispatcher_rereads_a_subscription_after_its_cache_time,
     an_unreadable_message_goes_to_the_dead_letter_queue_with_its_reason,
     a_failed_record_write_does_not_resend_a_delivered_webhook,
     a_failed_backoff_still_hands_the_message_back,
@@ -88,10 +91,12 @@ async fn a_failed_ingest_call_is_a_503_and_the_retry_delivers(backend: Backend) 
     );
     let (_, body) = post(&backend, &event).await;
     assert_eq!(body["duplicate"], true);
-    assert!(
-        drain(&backend).await.is_empty(),
-        "an accepted id enqueues nothing more"
-    );
+    // Ingest writes once, before sending, so it cannot tell a finished first try from one
+    // that failed part-way: it sends the delivery again, marked as a repeat, which the
+    // dispatcher drops once the first message has made the delivery's record.
+    let repeats = drain(&backend).await;
+    assert_eq!(repeats.len(), 1);
+    assert!(repeats[0].repeat, "sent again as a repeat");
 
     // SQS refuses one entry of a batch: ingest retries that entry and answers only then.
     faults.fail_next("send_batch_entry", 2);
@@ -114,10 +119,10 @@ async fn a_failed_ingest_call_is_a_503_and_the_retry_delivers(backend: Backend) 
     );
     assert_eq!(drain(&backend).await.len(), 1);
 
-    // Enqueued, but not marked accepted: the retry enqueues the same delivery again (the
-    // dispatcher's record stops a second POST), never nothing.
+    // Recorded, but the send failed: the retry enqueues the same delivery again (as a
+    // repeat, which the dispatcher's record stops from being POSTed twice), never nothing.
     let event = json!({"id": "evt_mark", "type": "order.created", "data": {}});
-    faults.fail_next("mark_event_accepted", 1);
+    faults.fail_next("send_batch", 4);
     assert_eq!(
         post(&backend, &event).await.0,
         StatusCode::SERVICE_UNAVAILABLE
@@ -125,10 +130,16 @@ async fn a_failed_ingest_call_is_a_503_and_the_retry_delivers(backend: Backend) 
     let first = drain(&backend).await;
     assert_eq!(post(&backend, &event).await.0, StatusCode::ACCEPTED);
     let second = drain(&backend).await;
-    assert_eq!((first.len(), second.len()), (1, 1));
+    assert_eq!((first.len(), second.len()), (0, 1));
+    let record = backend
+        .events
+        .get_event(&acme(), &EventId::parse("evt_mark").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        first[0].delivery_id, second[0].delivery_id,
-        "the same delivery, not a new one"
+        record.deliveries[0].delivery_id, second[0].delivery_id,
+        "the delivery recorded at the first try, not a new one"
     );
 }
 
@@ -147,6 +158,89 @@ async fn a_message_received_twice_is_posted_once(backend: Backend) {
         1,
         "a delivery that succeeded is not POSTed again"
     );
+}
+
+async fn a_repeat_is_posted_only_when_no_first_message_made_a_record(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let sub = subscribe(&backend, &receiver.url("repeat")).await;
+    let first: DeliveryMessage = serde_json::from_str(&delivery_body(&sub)).unwrap();
+    let repeat = DeliveryMessage {
+        repeat: true,
+        ..first.clone()
+    };
+    let lost_first = DeliveryMessage {
+        delivery_id: tidings::ids::new_id("dlv"),
+        ..repeat.clone()
+    };
+    let bodies: Vec<String> = [&first, &repeat, &lost_first]
+        .iter()
+        .map(|m| serde_json::to_string(m).unwrap())
+        .collect();
+    let received = enqueue(&backend, &bodies).await;
+    let dispatcher = dispatcher(&backend, "5s");
+    for message in received.chunks(1) {
+        assert!(dispatcher.handle_batch(message).await.failed.is_empty());
+    }
+    let ids: Vec<String> = receiver
+        .received("repeat")
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids.len(),
+        2,
+        "the first message and the repeat whose first message never came"
+    );
+    for id in [&first.delivery_id, &lost_first.delivery_id] {
+        let record = backend.deliveries.get_delivery(&sub.tenant, id).await;
+        assert!(record.unwrap().unwrap().success());
+    }
+}
+
+/// Puts one delivery to `subscription` on the queue and has `dispatcher` handle it.
+async fn deliver_once(backend: &Backend, dispatcher: &Dispatcher, subscription: &Subscription) {
+    let received = enqueue(backend, &[delivery_body(subscription)]).await;
+    assert!(dispatcher.handle_batch(&received).await.failed.is_empty());
+}
+
+/// A dispatcher that keeps the subscriptions it reads for `cache`.
+fn caching_dispatcher(backend: &Backend, cache: Duration) -> Dispatcher {
+    let config = Config {
+        subscription_cache: cache,
+        ..loopback_config("5s")
+    };
+    Dispatcher::new(backend.clone(), config).unwrap()
+}
+
+async fn a_dispatcher_rereads_a_subscription_after_its_cache_time(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let kept = subscribe(&backend, &receiver.url("kept")).await;
+    let gone = subscribe(&backend, &receiver.url("gone")).await;
+    let long = caching_dispatcher(&backend, Duration::from_secs(3600));
+    let short = caching_dispatcher(&backend, Duration::from_millis(500));
+    for dispatcher in [&long, &short] {
+        deliver_once(&backend, dispatcher, &kept).await;
+    }
+    backend
+        .subscriptions
+        .delete_subscription(&kept.tenant, &kept.id)
+        .await
+        .unwrap();
+
+    // Within its cache time a dispatcher goes by the copy it read: no read per delivery.
+    deliver_once(&backend, &long, &kept).await;
+    assert_eq!(receiver.received("kept").len(), 3);
+    // After it, the deletion applies: the delivery is skipped, not POSTed.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    deliver_once(&backend, &short, &kept).await;
+    assert_eq!(receiver.received("kept").len(), 3);
+
+    // What a dispatcher changes itself applies to its own copy at once: a 410 switches the
+    // subscription off, and the next delivery is skipped though the copy is fresh.
+    receiver.respond("gone", &[410]);
+    deliver_once(&backend, &long, &gone).await;
+    deliver_once(&backend, &long, &gone).await;
+    assert_eq!(receiver.received("gone").len(), 1);
 }
 
 async fn an_unreadable_message_goes_to_the_dead_letter_queue_with_its_reason(backend: Backend) {

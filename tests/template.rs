@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use support::template::{Template, number};
+use support::template::{Template, intrinsic, number};
 use tidings::config::Config;
 use tidings::domain::retry::RetrySchedule;
 
@@ -114,8 +114,43 @@ fn the_dispatcher_reports_partial_batch_failures() {
         .map(|v| v.as_str().unwrap())
         .collect();
     assert_eq!(types, vec!["ReportBatchItemFailures"]);
-    assert!(number(&mapping["BatchSize"]) <= 10);
-    assert!(number(&mapping["ScalingConfig"]["MaximumConcurrency"]) >= 2);
+    // Parameters, with the defaults of the README's cost model.
+    let default = |value: &serde_yaml::Value, parameter: &str| {
+        assert_eq!(
+            intrinsic(value),
+            Some(("Ref".to_owned(), parameter)),
+            "the event source's setting is the {parameter} parameter"
+        );
+        number(&t.parameter(parameter)["Default"])
+    };
+    let batch = default(&mapping["BatchSize"], "DispatcherBatchSize");
+    let window = default(
+        &mapping["MaximumBatchingWindowInSeconds"],
+        "DispatcherBatchingWindowSeconds",
+    );
+    let concurrency = default(
+        &mapping["ScalingConfig"]["MaximumConcurrency"],
+        "DispatcherMaxConcurrency",
+    );
+    assert_eq!((batch, window, concurrency), (100, 1, 10));
+    // SQS: a batch of more than ten needs a batching window of at least a second.
+    assert!(batch <= 10 || window >= 1);
+    assert!(number(&t.parameter("DispatcherBatchingWindowSeconds")["MinValue"]) <= window);
+}
+
+#[test]
+fn the_dispatcher_caches_subscriptions_for_the_parameters_time() {
+    let t = Template::load();
+    let variables = &t.properties("DispatcherFunction")["Environment"]["Variables"];
+    assert_eq!(
+        intrinsic(&variables["TIDINGS_SUBSCRIPTION_CACHE_SECS"]),
+        Some(("Ref".to_owned(), "SubscriptionCacheSeconds"))
+    );
+    let secs = number(&t.parameter("SubscriptionCacheSeconds")["Default"]);
+    let config =
+        Config::from_lookup(|k| (k == "TIDINGS_SUBSCRIPTION_CACHE_SECS").then(|| secs.to_string()))
+            .unwrap();
+    assert_eq!(config.subscription_cache.as_secs(), 30);
 }
 
 #[test]
@@ -349,7 +384,6 @@ fn yaml_dimensions(metric: &serde_yaml::Value) -> Vec<(String, DimensionValue)> 
         .unwrap_or_default()
 }
 
-use support::template::intrinsic;
 use tidings::metrics::{DeliveryOutcome, IngestOutcome};
 
 #[test]

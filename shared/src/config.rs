@@ -41,6 +41,12 @@ pub struct Config {
     /// `TIDINGS_LOCAL_RETENTION_SECS`: how long the embedded backend keeps event and
     /// delivery records (default 1 h), so a long-running development instance stays bounded.
     pub local_retention: Duration,
+    /// `TIDINGS_SUBSCRIPTION_CACHE_SECS`: how long a dispatcher uses a subscription (and its
+    /// tenant's settings) it read before reading it again (default 0: every delivery reads
+    /// it; the template sets 30 for the dispatcher function). It bounds how long a change
+    /// made through the API (deletion, deactivation, a new URL) takes to reach every
+    /// dispatcher; changes a dispatcher makes itself apply to its own cache at once.
+    pub subscription_cache: Duration,
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
@@ -81,6 +87,7 @@ impl Default for Config {
             local_concurrency: 8,
             failing_after: 4,
             local_retention: Duration::from_secs(3600),
+            subscription_cache: Duration::ZERO,
         }
     }
 }
@@ -128,6 +135,18 @@ impl Config {
         }
         if let Some(secs) = positive(&lookup, "TIDINGS_LOCAL_RETENTION_SECS")? {
             config.local_retention = Duration::from_secs(secs);
+        }
+        if let Some(secs) = lookup("TIDINGS_SUBSCRIPTION_CACHE_SECS") {
+            let secs = secs
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| *s <= 3600)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "TIDINGS_SUBSCRIPTION_CACHE_SECS",
+                    message: format!("'{secs}' is not a whole number of seconds from 0 to 3600"),
+                })?;
+            config.subscription_cache = Duration::from_secs(secs);
         }
         if let Some(url) = lookup("TIDINGS_PUBLIC_URL").filter(|u| !u.is_empty()) {
             let parsed = url::Url::parse(&url)

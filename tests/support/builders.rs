@@ -142,6 +142,7 @@ pub fn delivery(subscription: &Subscription, event: Value) -> DeliveryMessage {
         tenant: subscription.tenant.clone(),
         subscription_id: subscription.id.clone(),
         event,
+        repeat: false,
     }
 }
 

@@ -336,14 +336,22 @@ impl DynamoStore {
         Ok(subscriptions)
     }
 
-    async fn get_item(&self, (pk, sk): (String, String)) -> Result<Option<Item>, StoreError> {
+    async fn get_item(&self, key: (String, String)) -> Result<Option<Item>, StoreError> {
+        self.get_item_with(key, true).await
+    }
+
+    async fn get_item_with(
+        &self,
+        (pk, sk): (String, String),
+        consistent: bool,
+    ) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .consistent_read(true)
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(unavailable)?;
@@ -666,23 +674,6 @@ impl EventStore for DynamoStore {
     ) -> Result<Option<EventRecord>, StoreError> {
         self.get(event_key(tenant, id)).await
     }
-
-    async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
-        let (pk, sk) = event_key(tenant, id);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression("SET #state = :accepted")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":accepted", s("accepted"))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(write_error)
-    }
 }
 
 #[async_trait]
@@ -693,6 +684,17 @@ impl DeliveryStore for DynamoStore {
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
         self.get(delivery_key(tenant, delivery_id)).await
+    }
+
+    async fn get_delivery_relaxed(
+        &self,
+        tenant: &TenantId,
+        delivery_id: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.get_item_with(delivery_key(tenant, delivery_id), false)
+            .await?
+            .map(from_item)
+            .transpose()
     }
 
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {

@@ -16,6 +16,12 @@ pub struct DeliveryMessage {
     pub tenant: TenantId,
     pub subscription_id: SubscriptionId,
     pub event: Event,
+    /// Sent again because the producer posted the event's id again. Ingest cannot tell
+    /// whether its first try got every message onto the queue (it writes once, before
+    /// sending), so it sends a repeat; the dispatcher drops a repeat whose delivery already
+    /// has a record, since the first message then carries it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat: bool,
 }
 
 impl DeliveryMessage {
@@ -26,6 +32,7 @@ impl DeliveryMessage {
             tenant: event.tenant.clone(),
             subscription_id,
             event: event.clone(),
+            repeat: false,
         }
     }
 }

@@ -67,16 +67,6 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// Where an accepted event stands. An event stays `Enqueuing` until every one of its
-/// deliveries is on the queue, so a producer's retry finishes the job instead of being
-/// answered "duplicate" for an event that was never sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventState {
-    Enqueuing,
-    Accepted,
-}
-
 /// One delivery an event was resolved to when it was first accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedDelivery {
@@ -93,7 +83,6 @@ pub struct EventRecord {
     /// SHA-256 of the producer's type and data: a reused id with other content is refused.
     pub fingerprint: String,
     pub deliveries: Vec<PlannedDelivery>,
-    pub state: EventState,
     pub expires_at: i64,
 }
 
@@ -108,8 +97,8 @@ impl PlannedDelivery {
 }
 
 impl EventRecord {
-    /// The record of an event just accepted, still `Enqueuing`, kept for `ttl` from `now`.
-    pub fn enqueuing(
+    /// The record of an event just accepted, kept for `ttl` from `now`.
+    pub fn new(
         event: Event,
         fingerprint: String,
         deliveries: Vec<PlannedDelivery>,
@@ -120,7 +109,6 @@ impl EventRecord {
             event,
             fingerprint,
             deliveries,
-            state: EventState::Enqueuing,
             expires_at: (now + ttl).timestamp(),
         }
     }
@@ -133,6 +121,15 @@ impl EventRecord {
             planned.subscription_id.clone(),
         )
     }
+
+    /// The queue message of one of its planned deliveries, sent again because a producer
+    /// posted the event's id again (see [`DeliveryMessage::repeat`]).
+    pub fn repeat_message(&self, planned: &PlannedDelivery) -> DeliveryMessage {
+        DeliveryMessage {
+            repeat: true,
+            ..self.message(planned)
+        }
+    }
 }
 
 #[async_trait]
@@ -140,7 +137,6 @@ pub trait EventStore: Send + Sync {
     /// Stores the record if its (tenant, id) is new; otherwise returns the existing one
     /// untouched.
     async fn insert_event(&self, record: &EventRecord) -> Result<Option<EventRecord>, StoreError>;
-    async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError>;
     async fn get_event(
         &self,
         tenant: &TenantId,
@@ -155,6 +151,16 @@ pub trait DeliveryStore: Send + Sync {
         tenant: &TenantId,
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError>;
+    /// As [`get_delivery`](Self::get_delivery), where a read that misses a write of the last
+    /// second or so will do (DynamoDB's eventually consistent read, at half the price): the
+    /// dispatcher's check for a delivery already settled, whose writes are seconds older.
+    async fn get_delivery_relaxed(
+        &self,
+        tenant: &TenantId,
+        delivery_id: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.get_delivery(tenant, delivery_id).await
+    }
     /// Writes the record unless the stored one already succeeded ([`StoreError::Conflict`]):
     /// a success is never overwritten.
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError>;

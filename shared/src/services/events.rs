@@ -1,6 +1,12 @@
 //! Events in: accepting a producer's event (validate, dedup by id, resolve subscriptions,
 //! enqueue one message per delivery), test events, and Tidings' own operational events.
 //! Nothing is reported as accepted that is not on the queue.
+//!
+//! One write per event: the dedup record is a conditional put, made before the messages are
+//! sent, and never updated. So a post of an id already recorded cannot tell whether the
+//! first try got all its messages onto the queue; it sends them again as repeats, which the
+//! dispatcher drops when their delivery already has a record. A producer's retry thus always
+//! completes an event, and an ordinary duplicate costs one SQS send and no POST.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -13,7 +19,7 @@ use crate::domain::{
     Event, EventId, EventType, NewEvent, Subscription, SubscriptionRoute, TenantId, ValidationError,
 };
 use crate::ports::queue::{self, OutgoingMessage, QueueError};
-use crate::ports::store::{EventRecord, EventState, PlannedDelivery, StoreError};
+use crate::ports::store::{EventRecord, PlannedDelivery, StoreError};
 
 /// The answer to a producer: the event's id and type, how many deliveries were enqueued,
 /// and whether this id had already been accepted (the answer is then the first one's).
@@ -50,11 +56,10 @@ impl IngestError {
 
 /// Accepts one event from `tenant`.
 ///
-/// The dedup record is written first, in state `Enqueuing`, with the deliveries it resolved
-/// to; it becomes `Accepted` only once all of them are on the queue. A repeat of an accepted
-/// id returns the first answer with `duplicate: true`; a repeat of an id whose first try
-/// failed part-way enqueues the same deliveries again (the dispatcher never re-sends one that
-/// already succeeded), so a producer's retry always completes the event.
+/// The dedup record is written first, with the deliveries it resolved to, then they are
+/// enqueued. A repeat of a recorded id returns the first answer with `duplicate: true` and
+/// enqueues the same deliveries again as repeats (see the module doc), so a producer's retry
+/// after a failure part-way always completes the event.
 pub async fn accept(
     backend: &Backend,
     config: &Config,
@@ -69,7 +74,7 @@ pub async fn accept(
     let deliveries = plan(backend, &event, SubscriptionRoute::wants).await?;
     commit(
         backend,
-        EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl),
+        EventRecord::new(event, fingerprint, deliveries, now, config.record_ttl),
     )
     .await
 }
@@ -166,23 +171,23 @@ async fn commit_batch(
     let mut to_enqueue: Vec<(usize, EventRecord, bool)> = Vec::new();
     for (i, event, fingerprint) in parsed {
         let deliveries = planned(routes, &event, SubscriptionRoute::wants);
-        let record = EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl);
+        let record = EventRecord::new(event, fingerprint, deliveries, now, config.record_ttl);
         match backend.events.insert_event(&record).await {
             Ok(None) => to_enqueue.push((i, record, false)),
             Ok(Some(existing)) if existing.fingerprint != record.fingerprint => {
                 answers[i] = Some(Err(IngestError::IdReused(existing.event.id.to_string())));
             }
-            Ok(Some(existing)) if existing.state == EventState::Accepted => {
-                answers[i] = Some(Ok(receipt(&existing, true)));
-            }
             Ok(Some(existing)) => to_enqueue.push((i, existing, true)),
             Err(e) => answers[i] = Some(Err(e.into())),
         }
     }
-    let records: Vec<&EventRecord> = to_enqueue.iter().map(|(_, record, _)| record).collect();
+    let records: Vec<(&EventRecord, bool)> = to_enqueue
+        .iter()
+        .map(|(_, record, repeat)| (record, *repeat))
+        .collect();
     if let Err(e) = enqueue(backend, &records).await {
-        // Which events made it is not known: each is retried whole, and its dedup record,
-        // still `Enqueuing`, makes the retry enqueue it again.
+        // Which events made it is not known: each is retried whole, and its dedup record
+        // makes the retry enqueue it again, as repeats.
         for (i, _, _) in &to_enqueue {
             answers[*i] = Some(Err(match &e {
                 IngestError::Store(store) => IngestError::Store(store.clone()),
@@ -192,14 +197,7 @@ async fn commit_batch(
         return;
     }
     for (i, record, duplicate) in to_enqueue {
-        answers[i] = Some(
-            backend
-                .events
-                .mark_event_accepted(&record.event.tenant, &record.event.id)
-                .await
-                .map(|()| receipt(&record, duplicate))
-                .map_err(IngestError::from),
-        );
+        answers[i] = Some(Ok(receipt(&record, duplicate)));
     }
 }
 
@@ -237,7 +235,7 @@ pub async fn send_test(
     };
     let planned = PlannedDelivery::to(subscription.id.clone());
     let delivery_id = planned.delivery_id.clone();
-    let record = EventRecord::enqueuing(
+    let record = EventRecord::new(
         event.clone(),
         event.id.to_string(),
         vec![planned],
@@ -268,7 +266,7 @@ pub async fn emit_operational(
     let fingerprint = event.id.to_string();
     commit(
         backend,
-        EventRecord::enqueuing(event, fingerprint, deliveries, now, config.record_ttl),
+        EventRecord::new(event, fingerprint, deliveries, now, config.record_ttl),
     )
     .await
 }
@@ -315,7 +313,8 @@ fn planned(
         .collect()
 }
 
-/// Dedups by the record's event id, then enqueues its deliveries unless a previous call did.
+/// Dedups by the record's event id, then enqueues its deliveries (as repeats when the id was
+/// already recorded).
 async fn commit(backend: &Backend, record: EventRecord) -> Result<Receipt, IngestError> {
     let (record, duplicate) = match backend.events.insert_event(&record).await? {
         None => (record, false),
@@ -324,21 +323,24 @@ async fn commit(backend: &Backend, record: EventRecord) -> Result<Receipt, Inges
         }
         Some(existing) => (existing, true),
     };
-    if record.state == EventState::Enqueuing {
-        enqueue(backend, &[&record]).await?;
-        backend
-            .events
-            .mark_event_accepted(&record.event.tenant, &record.event.id)
-            .await?;
-    }
+    enqueue(backend, &[(&record, duplicate)]).await?;
     Ok(receipt(&record, duplicate))
 }
 
-/// Puts every planned delivery of `records` on the queue, ten to a `SendMessageBatch`.
-async fn enqueue(backend: &Backend, records: &[&EventRecord]) -> Result<(), IngestError> {
+/// Puts every planned delivery of `records` on the queue, ten to a `SendMessageBatch`; those
+/// of a record marked as a repeat go as repeats.
+async fn enqueue(backend: &Backend, records: &[(&EventRecord, bool)]) -> Result<(), IngestError> {
     let messages = records
         .iter()
-        .flat_map(|record| record.deliveries.iter().map(move |p| record.message(p)))
+        .flat_map(|(record, repeat)| {
+            record.deliveries.iter().map(move |p| {
+                if *repeat {
+                    record.repeat_message(p)
+                } else {
+                    record.message(p)
+                }
+            })
+        })
         .enumerate()
         .map(|(i, message)| {
             let body = serde_json::to_string(&message)

@@ -217,11 +217,6 @@ impl EventStore for FaultyEvents {
         self.inner.insert_event(record).await
     }
 
-    async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
-        self.faults.store("mark_event_accepted")?;
-        self.inner.mark_event_accepted(tenant, id).await
-    }
-
     async fn get_event(
         &self,
         tenant: &TenantId,
@@ -246,6 +241,15 @@ impl DeliveryStore for FaultyDeliveries {
     ) -> Result<Option<DeliveryRecord>, StoreError> {
         self.faults.store("get_delivery")?;
         self.inner.get_delivery(tenant, delivery_id).await
+    }
+
+    async fn get_delivery_relaxed(
+        &self,
+        tenant: &TenantId,
+        delivery_id: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.faults.store("get_delivery")?;
+        self.inner.get_delivery_relaxed(tenant, delivery_id).await
     }
 
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {

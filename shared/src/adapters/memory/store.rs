@@ -194,16 +194,6 @@ impl EventStore for MemoryStore {
             .get(&(tenant.clone(), id.clone()))
             .cloned())
     }
-
-    async fn mark_event_accepted(&self, tenant: &TenantId, id: &EventId) -> Result<(), StoreError> {
-        match self.state().events.get_mut(&(tenant.clone(), id.clone())) {
-            Some(record) => {
-                record.state = EventState::Accepted;
-                Ok(())
-            }
-            None => Err(StoreError::Conflict),
-        }
-    }
 }
 
 #[async_trait]
@@ -398,7 +388,7 @@ mod tests {
             .into_event(tenant.clone(), chrono::Utc::now());
         let planned = PlannedDelivery::to(SubscriptionId::generate());
         let long_ago = chrono::Utc::now() - chrono::Duration::days(2);
-        let old = EventRecord::enqueuing(
+        let old = EventRecord::new(
             event.clone(),
             "fp".into(),
             vec![planned.clone()],

@@ -4,6 +4,7 @@
 //! [`Dispatcher::handle_batch`] is what the Lambda function runs for an SQS event and what
 //! the local runner's poller runs for its embedded queue.
 
+mod cache;
 mod client;
 mod sqs_event;
 
@@ -21,13 +22,15 @@ use crate::config::Config;
 use crate::domain::catalog;
 use crate::domain::{
     AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, DeploymentKeys, SentAs,
-    Subscription, TenantSettings, WireContext,
+    Subscription, SubscriptionId, TenantId, TenantSettings, WireContext,
 };
 use crate::egress::GuardedResolver;
 use crate::metrics::{DeliveryIds, DeliveryOutcome};
 use crate::ports::queue::ReceivedMessage;
+use crate::ports::store::StoreError;
 use crate::services::events;
 use crate::signing::RsaSigningKey;
+use cache::TtlCache;
 
 pub struct Dispatcher {
     backend: Backend,
@@ -35,6 +38,10 @@ pub struct Dispatcher {
     client: reqwest::Client,
     /// The deployment's JWS keys, read at most once a [`JWS_KEYS_TTL`] per container.
     jws_keys: tokio::sync::Mutex<Option<(Instant, Arc<DeploymentKeys>)>>,
+    /// Subscriptions (`None`: deleted) and tenant settings, kept for
+    /// `TIDINGS_SUBSCRIPTION_CACHE_SECS`.
+    subscriptions: TtlCache<(TenantId, SubscriptionId), Option<Subscription>>,
+    tenants: TtlCache<TenantId, TenantSettings>,
 }
 
 /// How long a container signs with the JWS keys it read before reading them again: a
@@ -88,6 +95,8 @@ impl Dispatcher {
     ) -> Result<Self, reqwest::Error> {
         let client = build_client(&config, resolver)?;
         Ok(Self {
+            subscriptions: TtlCache::new(config.subscription_cache),
+            tenants: TtlCache::new(config.subscription_cache),
             backend,
             config,
             client,
@@ -137,9 +146,14 @@ impl Dispatcher {
         let mut record = match self
             .backend
             .deliveries
-            .get_delivery(&delivery.tenant, &delivery.delivery_id)
+            .get_delivery_relaxed(&delivery.tenant, &delivery.delivery_id)
             .await
         {
+            Ok(Some(_)) if delivery.repeat => {
+                // The producer posted the event again; the first message carries it.
+                info!("a repeat of a delivery already under way");
+                return Disposition::Done;
+            }
             Ok(r) => r.unwrap_or_else(|| DeliveryRecord::pending(&delivery, self.expires_at())),
             Err(e) => {
                 warn!(error = %e, "cannot read the delivery record");
@@ -159,9 +173,7 @@ impl Dispatcher {
             DeliveryStatus::Pending | DeliveryStatus::Failed => {}
         }
         let subscription = match self
-            .backend
-            .subscriptions
-            .get_subscription(&delivery.tenant, &delivery.subscription_id)
+            .subscription(&delivery.tenant, &delivery.subscription_id)
             .await
         {
             Ok(Some(s)) if s.active => s,
@@ -179,12 +191,7 @@ impl Dispatcher {
             }
         };
         let tenant = if subscription.needs_tenant_settings() {
-            match self
-                .backend
-                .tenants
-                .get_tenant_settings(&delivery.tenant)
-                .await
-            {
+            match self.tenant_settings(&delivery.tenant).await {
                 Ok(settings) => settings,
                 Err(e) => {
                     warn!(error = %e, "cannot read the tenant's settings");
@@ -424,6 +431,14 @@ impl Dispatcher {
             warn!(error = %e, subscription = %subscription.id, "cannot record the endpoint's health");
             return;
         }
+        let deactivated = reason.is_some();
+        let key = (subscription.tenant.clone(), subscription.id.clone());
+        self.subscriptions.update(&key, |cached| {
+            if let Some(s) = cached {
+                s.failing_since = failing_since;
+                s.active &= !deactivated;
+            }
+        });
         let Some(reason) = reason else { return };
         warn!(subscription = %subscription.id, %reason, "subscription deactivated");
         let data = serde_json::json!({
@@ -443,6 +458,35 @@ impl Dispatcher {
         {
             warn!(error = %e, "cannot emit subscription.disabled");
         }
+    }
+
+    /// The subscription (`None` once deleted), from this container's cache while it is fresh.
+    async fn subscription(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Option<Subscription>, StoreError> {
+        let key = (tenant.clone(), id.clone());
+        if let Some(cached) = self.subscriptions.get(&key) {
+            return Ok(cached);
+        }
+        let read = self
+            .backend
+            .subscriptions
+            .get_subscription(tenant, id)
+            .await?;
+        self.subscriptions.insert(key, read.clone());
+        Ok(read)
+    }
+
+    /// The tenant's settings, from this container's cache while they are fresh.
+    async fn tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError> {
+        if let Some(cached) = self.tenants.get(tenant) {
+            return Ok(cached);
+        }
+        let read = self.backend.tenants.get_tenant_settings(tenant).await?;
+        self.tenants.insert(tenant.clone(), read.clone());
+        Ok(read)
     }
 
     /// The deployment's JWS keys, from this container's cache while it is fresh.
