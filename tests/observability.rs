@@ -93,8 +93,13 @@ fn check_emf(line: &Value) -> Vec<String> {
                 ["Count", "Milliseconds"].contains(&m["Unit"].as_str().unwrap()),
                 "{m}"
             );
+            // A number, or an array of up to 100 numbers (EMF's limit).
+            let value = &root[name];
             assert!(
-                root[name].is_number(),
+                value.is_number()
+                    || value.as_array().is_some_and(|values| {
+                        (1..=100).contains(&values.len()) && values.iter().all(Value::is_number)
+                    }),
                 "metric {name} has a numeric value in {line}"
             );
             name.to_owned()
@@ -164,13 +169,12 @@ async fn a_delivery_writes_one_emf_line_per_outcome(backend: Backend) {
         line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
         json!([["Function", "Outcome"]])
     );
+    // Successes are summed per batch (one value per delivery in the timing arrays); the
+    // delivery record names each one.
     assert_eq!(line["Deliveries"], 1);
-    assert!(line["AttemptDuration"].as_u64().unwrap() < 10_000);
-    assert!(line["EventAge"].as_u64().unwrap() < 60_000);
-    assert_eq!(line["tenant"], "acme");
-    assert_eq!(line["subscription"], up.id.as_str());
-    assert!(line["delivery"].as_str().unwrap().starts_with("dlv_"));
-    assert!(line["event"].as_str().is_some());
+    assert!(line["AttemptDuration"][0].as_u64().unwrap() < 10_000);
+    assert!(line["EventAge"][0].as_u64().unwrap() < 60_000);
+    assert!(line.get("delivery").is_none());
     assert!(
         line.get("Tenant").is_none(),
         "the tenant dimension is opt-in"
@@ -291,8 +295,9 @@ async fn every_log_line_about_a_delivery_carries_its_ids(backend: Backend) {
         .iter()
         .filter_map(|l| l["fields"]["message"].as_str())
         .collect();
+    // A success logs at debug level only (RUST_LOG=debug): the record says it, for less.
     assert!(
-        messages.contains(&"attempt failed; retry scheduled") && messages.contains(&"delivered"),
+        messages.contains(&"attempt failed; retry scheduled") && !messages.contains(&"delivered"),
         "{messages:?}"
     );
     let message: tidings::domain::DeliveryMessage =

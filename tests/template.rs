@@ -265,7 +265,7 @@ fn tidings_metrics() -> Vec<(String, Vec<String>, String)> {
         Some((second, second)),
     );
     metrics.batch(1);
-    metrics.ingest(IngestOutcome::Accepted, &tenant, 1);
+    metrics.ingest(IngestOutcome::Accepted, &tenant, 1, 1);
     let mut found = Vec::new();
     for line in captured.json() {
         let directive = &line["_aws"]["CloudWatchMetrics"][0];

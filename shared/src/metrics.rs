@@ -5,6 +5,11 @@
 //!
 //! Where the lines go is a [`MetricsSink`]: stdout on Lambda (beside, never inside, the JSON
 //! log lines), a debug-level log line in the local runner, or a [`Captured`] list in tests.
+//!
+//! CloudWatch Logs bills every byte ingested, so the common case is summed: the successful
+//! deliveries of a batch make one line (their timings as arrays of up to 100 values, which
+//! EMF allows), a batch of events one line per outcome. A delivery that did not succeed has
+//! a line of its own, with its ids.
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -151,6 +156,14 @@ impl MetricsSink for Captured {
     }
 }
 
+/// One successful delivery, for [`Metrics::succeeded`].
+#[derive(Debug, Clone)]
+pub struct Success {
+    pub tenant: TenantId,
+    pub duration: Duration,
+    pub event_age: Duration,
+}
+
 /// The ids a delivery's metric line carries as properties (searchable in Logs Insights,
 /// not dimensions: they cost nothing).
 #[derive(Debug, Clone, Copy)]
@@ -244,14 +257,14 @@ impl Metrics {
         ids: Option<DeliveryIds<'_>>,
         attempt: Option<(Duration, Duration)>,
     ) {
-        let mut values = vec![(names::DELIVERIES, Unit::Count, 1)];
+        let mut values = vec![(names::DELIVERIES, Unit::Count, json!(1))];
         if let Some((duration, age)) = attempt {
             values.push((
                 names::ATTEMPT_DURATION,
                 Unit::Milliseconds,
-                millis(duration),
+                json!(millis(duration)),
             ));
-            values.push((names::EVENT_AGE, Unit::Milliseconds, millis(age)));
+            values.push((names::EVENT_AGE, Unit::Milliseconds, json!(millis(age))));
         }
         let mut properties = Map::new();
         if let Some(ids) = ids {
@@ -269,22 +282,63 @@ impl Metrics {
         });
     }
 
+    /// Successful deliveries, summed: one line per 100 of them (per tenant, with the tenant
+    /// dimension), their attempts' durations and event ages as arrays.
+    pub fn succeeded(&self, deliveries: &[Success]) {
+        let mut groups: Vec<(Option<&TenantId>, Vec<&Success>)> = Vec::new();
+        for success in deliveries {
+            let key = self.tenant_dimension.then_some(&success.tenant);
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, group)) => group.push(success),
+                None => groups.push((key, vec![success])),
+            }
+        }
+        for (tenant, group) in groups {
+            for chunk in group.chunks(100) {
+                let durations: Vec<u64> = chunk.iter().map(|s| millis(s.duration)).collect();
+                let ages: Vec<u64> = chunk.iter().map(|s| millis(s.event_age)).collect();
+                self.emit(Line {
+                    function: self.function("dispatcher"),
+                    outcome: Some(DeliveryOutcome::Succeeded.as_str()),
+                    tenant,
+                    values: &[
+                        (names::DELIVERIES, Unit::Count, json!(chunk.len())),
+                        (
+                            names::ATTEMPT_DURATION,
+                            Unit::Milliseconds,
+                            json!(durations),
+                        ),
+                        (names::EVENT_AGE, Unit::Milliseconds, json!(ages)),
+                    ],
+                    properties: Map::new(),
+                });
+            }
+        }
+    }
+
     /// The size of one batch handed to the dispatcher.
     pub fn batch(&self, size: usize) {
         self.emit(Line {
             function: self.function("dispatcher"),
             outcome: None,
             tenant: None,
-            values: &[(names::BATCH_SIZE, Unit::Count, size as u64)],
+            values: &[(names::BATCH_SIZE, Unit::Count, json!(size))],
             properties: Map::new(),
         });
     }
 
-    /// One `POST /v1/events` answered; `deliveries` enqueued when it was accepted.
-    pub fn ingest(&self, outcome: IngestOutcome, tenant: &TenantId, deliveries: usize) {
-        let mut values = vec![(names::EVENTS, Unit::Count, 1)];
+    /// `events` posted to ingest with one `outcome`, in one request; `deliveries` enqueued
+    /// for those accepted.
+    pub fn ingest(
+        &self,
+        outcome: IngestOutcome,
+        tenant: &TenantId,
+        events: usize,
+        deliveries: usize,
+    ) {
+        let mut values = vec![(names::EVENTS, Unit::Count, json!(events))];
         if outcome == IngestOutcome::Accepted {
-            values.push((names::DELIVERIES_ENQUEUED, Unit::Count, deliveries as u64));
+            values.push((names::DELIVERIES_ENQUEUED, Unit::Count, json!(deliveries)));
         }
         let mut properties = Map::new();
         properties.insert("tenant".into(), json!(tenant.as_str()));
@@ -313,7 +367,8 @@ struct Line<'a> {
     function: &'a str,
     outcome: Option<&'a str>,
     tenant: Option<&'a TenantId>,
-    values: &'a [(&'static str, Unit, u64)],
+    /// A number, or an array of numbers (EMF takes up to 100).
+    values: &'a [(&'static str, Unit, Value)],
     /// Extra fields, not metrics nor dimensions (CloudWatch keeps them in the log event).
     properties: Map<String, Value>,
 }
@@ -342,7 +397,7 @@ impl Line<'_> {
             .map(|(name, unit, _)| json!({"Name": name, "Unit": format!("{unit:?}")}))
             .collect();
         for (name, _, value) in self.values {
-            root.insert((*name).into(), json!(value));
+            root.insert((*name).into(), value.clone());
         }
         root.insert(
             "_aws".into(),
@@ -417,7 +472,7 @@ mod tests {
     fn the_tenant_dimension_is_added_beside_the_base_set() {
         let (metrics, captured) = Metrics::captured();
         let metrics = metrics.with_tenant_dimension(true);
-        metrics.ingest(IngestOutcome::Accepted, &acme(), 3);
+        metrics.ingest(IngestOutcome::Accepted, &acme(), 1, 3);
         metrics.batch(7);
         let lines = captured.json();
         assert_eq!(

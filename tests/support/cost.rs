@@ -121,7 +121,8 @@ pub fn table(columns: &[(String, Bill)]) -> String {
     for row in 0..rows {
         let _ = write!(out, "{:<22}", columns[0].1.items[row].0);
         for (_, bill) in columns {
-            let _ = write!(out, " {:>16.3}", bill.items[row].1);
+            // `+ 0.0` turns a -0.0 into 0.0 for printing.
+            let _ = write!(out, " {:>16.3}", bill.items[row].1 + 0.0);
         }
         out.push('\n');
     }

@@ -123,7 +123,7 @@ async fn post_event(
     state
         .config
         .metrics
-        .ingest(outcome, &caller.tenant, deliveries);
+        .ingest(outcome, &caller.tenant, 1, deliveries);
     Ok((StatusCode::ACCEPTED, Json(answer?.into())))
 }
 
@@ -193,6 +193,8 @@ async fn post_batch(
         return Err(batch_rule());
     }
     let answers = events::accept_batch(&state.backend, &state.config, &caller.tenant, events).await;
+    // One metric line per outcome for the whole batch: (outcome, events, deliveries).
+    let mut tally: Vec<(IngestOutcome, usize, usize)> = Vec::new();
     let results = answers
         .into_iter()
         .enumerate()
@@ -203,10 +205,13 @@ async fn post_batch(
                 Err(e) if e.is_transient() => (IngestOutcome::Failed, 0),
                 Err(_) => (IngestOutcome::Refused, 0),
             };
-            state
-                .config
-                .metrics
-                .ingest(outcome, &caller.tenant, deliveries);
+            match tally.iter_mut().find(|(o, _, _)| *o == outcome) {
+                Some((_, events, enqueued)) => {
+                    *events += 1;
+                    *enqueued += deliveries;
+                }
+                None => tally.push((outcome, 1, deliveries)),
+            }
             match answer {
                 Ok(receipt) => BatchResultView {
                     index,
@@ -226,6 +231,12 @@ async fn post_batch(
             }
         })
         .collect();
+    for (outcome, events, deliveries) in tally {
+        state
+            .config
+            .metrics
+            .ingest(outcome, &caller.tenant, events, deliveries);
+    }
     Ok(Json(BatchView { results }))
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::future::join_all;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 pub use client::build_client;
 
@@ -25,7 +25,7 @@ use crate::domain::{
     Subscription, SubscriptionId, TenantId, TenantSettings, WireContext,
 };
 use crate::egress::GuardedResolver;
-use crate::metrics::{DeliveryIds, DeliveryOutcome};
+use crate::metrics::{DeliveryIds, DeliveryOutcome, Success};
 use crate::ports::queue::ReceivedMessage;
 use crate::ports::store::StoreError;
 use crate::services::events;
@@ -42,6 +42,8 @@ pub struct Dispatcher {
     /// `TIDINGS_SUBSCRIPTION_CACHE_SECS`.
     subscriptions: TtlCache<(TenantId, SubscriptionId), Option<Subscription>>,
     tenants: TtlCache<TenantId, TenantSettings>,
+    /// Successful deliveries not yet reported: each batch ends with one metric line for them.
+    successes: std::sync::Mutex<Vec<Success>>,
 }
 
 /// How long a container signs with the JWS keys it read before reading them again: a
@@ -97,6 +99,7 @@ impl Dispatcher {
         Ok(Self {
             subscriptions: TtlCache::new(config.subscription_cache),
             tenants: TtlCache::new(config.subscription_cache),
+            successes: std::sync::Mutex::new(Vec::new()),
             backend,
             config,
             client,
@@ -107,6 +110,9 @@ impl Dispatcher {
     pub async fn handle_batch(&self, messages: &[ReceivedMessage]) -> BatchOutcome {
         self.config.metrics.batch(messages.len());
         let dispositions = join_all(messages.iter().map(|m| self.handle(m))).await;
+        let successes =
+            std::mem::take(&mut *self.successes.lock().unwrap_or_else(|e| e.into_inner()));
+        self.config.metrics.succeeded(&successes);
         BatchOutcome {
             failed: messages
                 .iter()
@@ -306,7 +312,9 @@ impl Dispatcher {
         let Some(error) = attempt.error else {
             record.status = DeliveryStatus::Succeeded;
             self.save(&record).await;
-            info!(attempts = record.attempts, "delivered");
+            // Debug: at scale a line per success is most of the log bill, and the delivery
+            // record already says it.
+            debug!(attempts = record.attempts, "delivered");
             self.count(DeliveryOutcome::Succeeded, &record, timing);
             if record.attempts > 1 {
                 self.tell_tenant(events::DELIVERY_RECOVERED, &record, None)
@@ -563,12 +571,24 @@ impl Dispatcher {
     }
 
     /// One delivery's metric line: its outcome, and the attempt's timing when there was one.
+    /// Successes are summed into the batch's line instead.
     fn count(
         &self,
         outcome: DeliveryOutcome,
         record: &DeliveryRecord,
         timing: Option<(Duration, Duration)>,
     ) {
+        if let (DeliveryOutcome::Succeeded, Some((duration, event_age))) = (outcome, timing) {
+            self.successes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(Success {
+                    tenant: record.tenant.clone(),
+                    duration,
+                    event_age,
+                });
+            return;
+        }
         let ids = DeliveryIds {
             tenant: &record.tenant,
             event: record.event_id.as_str(),
