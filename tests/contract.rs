@@ -190,6 +190,8 @@ async fn deliveries(backend: Backend) {
         subscription_id: sub.id.clone(),
         event,
         repeat: false,
+        more: Vec::new(),
+        not_before: None,
     };
     assert_eq!(
         b.deliveries.get_delivery(&acme, "dlv_9").await.unwrap(),
@@ -477,10 +479,7 @@ async fn event_types(backend: Backend) {
 
 fn outgoing(n: usize) -> Vec<OutgoingMessage> {
     (0..n)
-        .map(|i| OutgoingMessage {
-            entry_id: i.to_string(),
-            body: format!("{{\"n\":{i}}}"),
-        })
+        .map(|i| OutgoingMessage::new(i.to_string(), format!("{{\"n\":{i}}}")))
         .collect()
 }
 
@@ -582,6 +581,8 @@ async fn delivery_listing_and_reset(backend: Backend) {
             delivery_id: tidings::ids::new_id("dlv"),
             tenant: acme.clone(),
             repeat: false,
+            more: Vec::new(),
+            not_before: None,
             subscription_id: if i == 2 {
                 other_sub.id.clone()
             } else {

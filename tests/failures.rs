@@ -16,6 +16,7 @@ use tidings::Backend;
 use tidings::config::Config;
 use tidings::domain::{ApiKey, DeliveryMessage, EventId, Role, Subscription};
 use tidings::http::{AppState, ingest_router, router};
+use tidings::ports::queue::ReceivedMessage;
 use tidings::services::dispatch::Dispatcher;
 use tidings::testing::fault::{Failure, Faults};
 
@@ -26,6 +27,8 @@ support::on_both_backends!(
     a_message_received_twice_is_posted_once,
     a_repeat_is_posted_only_when_no_first_message_made_a_record,
     a_dispatcher_rereads_a_subscription_after_its_cache_time,
+    a_delivery_failing_in_a_shared_message_is_retried_on_its_own,
+    a_shared_message_whose_retries_cannot_be_sent_is_handed_back_whole,
     an_unreadable_message_goes_to_the_dead_letter_queue_with_its_reason,
     a_failed_record_write_does_not_resend_a_delivered_webhook,
     a_failed_backoff_still_hands_the_message_back,
@@ -241,6 +244,80 @@ async fn a_dispatcher_rereads_a_subscription_after_its_cache_time(backend: Backe
     deliver_once(&backend, &long, &gone).await;
     deliver_once(&backend, &long, &gone).await;
     assert_eq!(receiver.received("gone").len(), 1);
+}
+
+/// An event to three subscriptions, `up`, `down` (failing once) and `off` (inactive): one
+/// message carries its deliveries.
+async fn shared_message(backend: &Backend, receiver: &Receiver) -> Vec<ReceivedMessage> {
+    let key = ApiKey::from_plaintext(KEY, acme(), Role::Ingest, None);
+    backend.api_keys.put_api_key(&key).await.unwrap();
+    for path in ["up", "down"] {
+        subscribe(backend, &receiver.url(path)).await;
+    }
+    receiver.respond("down", &[503]);
+    let (status, body) = post(backend, &json!({"type": "order.created", "data": {}})).await;
+    assert_eq!(
+        (status, body["deliveries"].as_u64()),
+        (StatusCode::ACCEPTED, Some(2))
+    );
+    let received = receive(backend, 1).await;
+    let message: DeliveryMessage = serde_json::from_str(&received[0].body).unwrap();
+    assert_eq!(message.more.len(), 1, "two deliveries, one message");
+    received
+}
+
+/// The next message, once a backoff of about a second has passed.
+async fn after_backoff(backend: &Backend) -> Vec<ReceivedMessage> {
+    eventually(
+        "a message after its backoff",
+        Duration::from_secs(10),
+        || async {
+            let batch = backend.queue.receive(10, Duration::from_millis(200)).await;
+            batch.ok().filter(|b| !b.is_empty())
+        },
+    )
+    .await
+}
+
+async fn a_delivery_failing_in_a_shared_message_is_retried_on_its_own(backend: Backend) {
+    let receiver = Receiver::start().await;
+    let received = shared_message(&backend, &receiver).await;
+    let dispatcher = dispatcher(&backend, "1s");
+    let outcome = dispatcher.handle_batch(&received).await;
+    assert!(outcome.failed.is_empty(), "the shared message is done");
+    assert_eq!(receiver.received("up").len(), 1);
+    assert_eq!(receiver.received("down").len(), 1);
+
+    // The failed one comes back alone after its backoff, and succeeds.
+    let retry = after_backoff(&backend).await;
+    let message: DeliveryMessage = serde_json::from_str(&retry[0].body).unwrap();
+    assert!(message.more.is_empty(), "a message of its own");
+    assert!(dispatcher.handle_batch(&retry).await.failed.is_empty());
+    assert_eq!(receiver.received("down").len(), 2);
+    assert_eq!(receiver.received("up").len(), 1, "never sent twice");
+    let record = backend
+        .deliveries
+        .get_delivery(&message.tenant, &message.delivery_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((record.success(), record.attempts), (true, 2));
+}
+
+async fn a_shared_message_whose_retries_cannot_be_sent_is_handed_back_whole(backend: Backend) {
+    let (backend, faults) = Faults::inject(backend);
+    let receiver = Receiver::start().await;
+    let received = shared_message(&backend, &receiver).await;
+    let dispatcher = dispatcher(&backend, "1s");
+    faults.fail_next("send_batch", 4);
+    let outcome = dispatcher.handle_batch(&received).await;
+    assert_eq!(outcome.failed.len(), 1, "handed back whole");
+
+    // It comes back after the failed delivery's backoff: only that one is POSTed again.
+    let again = after_backoff(&backend).await;
+    assert!(dispatcher.handle_batch(&again).await.failed.is_empty());
+    assert_eq!(receiver.received("up").len(), 1, "never sent twice");
+    assert_eq!(receiver.received("down").len(), 2);
 }
 
 async fn an_unreadable_message_goes_to_the_dead_letter_queue_with_its_reason(backend: Backend) {

@@ -337,10 +337,7 @@ async fn status_counts_waiting_in_flight_and_dead_letters(kind: Kind) {
     );
 
     let messages: Vec<OutgoingMessage> = (0..3)
-        .map(|i| OutgoingMessage {
-            entry_id: i.to_string(),
-            body: format!("{{\"n\":{i}}}"),
-        })
+        .map(|i| OutgoingMessage::new(i.to_string(), format!("{{\"n\":{i}}}")))
         .collect();
     queue::send_all(backend.queue.as_ref(), &messages)
         .await

@@ -143,6 +143,8 @@ pub fn delivery(subscription: &Subscription, event: Value) -> DeliveryMessage {
         subscription_id: subscription.id.clone(),
         event,
         repeat: false,
+        more: Vec::new(),
+        not_before: None,
     }
 }
 

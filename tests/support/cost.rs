@@ -29,6 +29,8 @@ pub struct Work {
     pub dynamodb_write_units: f64,
     pub dynamodb_read_units: f64,
     pub sqs_requests: f64,
+    /// Messages put on the deliveries queue (several deliveries of an event share one).
+    pub sqs_messages: f64,
     pub kms_requests: f64,
     /// Bytes of log and metric lines written to stdout (CloudWatch Logs on Lambda).
     pub log_bytes: f64,
@@ -68,7 +70,7 @@ pub fn per_million_deliveries(ingest: Work, dispatch: Work, fan_out: f64, a: Ass
     let requests = events / a.events_per_request;
     let invocations = 1e6 / a.dispatcher_batch;
     // The event source mapping receives and deletes ten messages per SQS request.
-    let mapping_sqs = 2.0 * 1e6 / 10.0;
+    let mapping_sqs = 2.0 * events * ingest.sqs_messages / 10.0;
     let dynamo = |w: Work, n: f64| {
         n * (w.dynamodb_write_units * price::DYNAMODB_WRITE_UNIT
             + w.dynamodb_read_units * price::DYNAMODB_READ_UNIT)

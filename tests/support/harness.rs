@@ -155,10 +155,7 @@ pub async fn enqueue(backend: &Backend, bodies: &[String]) -> Vec<ReceivedMessag
     let messages: Vec<OutgoingMessage> = bodies
         .iter()
         .enumerate()
-        .map(|(i, body)| OutgoingMessage {
-            entry_id: i.to_string(),
-            body: body.clone(),
-        })
+        .map(|(i, body)| OutgoingMessage::new(i.to_string(), body.clone()))
         .collect();
     queue::send_all(backend.queue.as_ref(), &messages)
         .await

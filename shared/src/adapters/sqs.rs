@@ -125,6 +125,7 @@ impl DeliveryQueue for SqsQueue {
                 SendMessageBatchRequestEntry::builder()
                     .id(&e.entry_id)
                     .message_body(&e.body)
+                    .delay_seconds(e.delay.min(MAX_DELAY).as_secs() as i32)
                     .build()
                     .map_err(unavailable)
             })

@@ -22,6 +22,32 @@ pub struct DeliveryMessage {
     /// has a record, since the first message then carries it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub repeat: bool,
+    /// More deliveries of the same event, to other subscriptions: one message carries an
+    /// event's first attempts to all its subscriptions (a fraction of the queue requests of
+    /// a message each). A delivery of them that fails goes on in a message of its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<PlannedDelivery>,
+    /// Not to be attempted before: set on a retry whose backoff is longer than the queue can
+    /// delay a message (15 minutes), which comes back early and waits out the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_rfc3339")]
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+/// One delivery an event was resolved to when it was first accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedDelivery {
+    pub delivery_id: String,
+    pub subscription_id: SubscriptionId,
+}
+
+impl PlannedDelivery {
+    /// A new delivery (with a fresh id) to `subscription_id`.
+    pub fn to(subscription_id: SubscriptionId) -> Self {
+        Self {
+            delivery_id: crate::ids::new_id("dlv"),
+            subscription_id,
+        }
+    }
 }
 
 impl DeliveryMessage {
@@ -33,7 +59,27 @@ impl DeliveryMessage {
             subscription_id,
             event: event.clone(),
             repeat: false,
+            more: Vec::new(),
+            not_before: None,
         }
+    }
+
+    /// The most deliveries one message carries.
+    pub const MAX_DELIVERIES: usize = 10;
+
+    /// Each delivery this message carries, as a message of its own.
+    pub fn split(self) -> Vec<DeliveryMessage> {
+        let mut parts = vec![DeliveryMessage {
+            more: Vec::new(),
+            ..self.clone()
+        }];
+        parts.extend(self.more.iter().map(|planned| DeliveryMessage {
+            delivery_id: planned.delivery_id.clone(),
+            subscription_id: planned.subscription_id.clone(),
+            more: Vec::new(),
+            ..self.clone()
+        }));
+        parts
     }
 }
 

@@ -16,7 +16,9 @@ mod tenant;
 mod wire;
 
 pub use api_key::{ApiKey, ApiKeyHash, Role};
-pub use delivery::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, SentAs};
+pub use delivery::{
+    AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, PlannedDelivery, SentAs,
+};
 pub use deployment_keys::{DeploymentKeys, RetiredRsaKey};
 pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};

@@ -27,6 +27,23 @@ pub struct OutgoingMessage {
     /// Unique within one batch; SQS reports failures by it.
     pub entry_id: String,
     pub body: String,
+    /// How long the message stays invisible after it is sent (SQS `DelaySeconds`), at most
+    /// [`MAX_DELAY`].
+    pub delay: Duration,
+}
+
+/// The longest delay SQS gives a message when it is sent.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
+impl OutgoingMessage {
+    /// A message visible at once.
+    pub fn new(entry_id: impl Into<String>, body: String) -> Self {
+        Self {
+            entry_id: entry_id.into(),
+            body,
+            delay: Duration::ZERO,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

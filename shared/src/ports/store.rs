@@ -67,12 +67,7 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// One delivery an event was resolved to when it was first accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedDelivery {
-    pub delivery_id: String,
-    pub subscription_id: SubscriptionId,
-}
+pub use crate::domain::PlannedDelivery;
 
 /// The dedup record of an event id within a tenant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,16 +79,6 @@ pub struct EventRecord {
     pub fingerprint: String,
     pub deliveries: Vec<PlannedDelivery>,
     pub expires_at: i64,
-}
-
-impl PlannedDelivery {
-    /// A new delivery (with a fresh id) to `subscription_id`.
-    pub fn to(subscription_id: SubscriptionId) -> Self {
-        Self {
-            delivery_id: crate::ids::new_id("dlv"),
-            subscription_id,
-        }
-    }
 }
 
 impl EventRecord {
@@ -122,13 +107,19 @@ impl EventRecord {
         )
     }
 
-    /// The queue message of one of its planned deliveries, sent again because a producer
-    /// posted the event's id again (see [`DeliveryMessage::repeat`]).
-    pub fn repeat_message(&self, planned: &PlannedDelivery) -> DeliveryMessage {
-        DeliveryMessage {
-            repeat: true,
-            ..self.message(planned)
-        }
+    /// The queue messages of all its planned deliveries: up to
+    /// [`DeliveryMessage::MAX_DELIVERIES`] share one message, which costs a fraction of a
+    /// queue request each; `repeat` when a producer posted the event's id again (see
+    /// [`DeliveryMessage::repeat`]).
+    pub fn messages(&self, repeat: bool) -> Vec<DeliveryMessage> {
+        self.deliveries
+            .chunks(DeliveryMessage::MAX_DELIVERIES)
+            .map(|chunk| DeliveryMessage {
+                repeat,
+                more: chunk[1..].to_vec(),
+                ..self.message(&chunk[0])
+            })
+            .collect()
     }
 }
 

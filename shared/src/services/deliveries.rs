@@ -157,14 +157,7 @@ async fn requeue(
         record.subscription_id.clone(),
     ))
     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    queue::send_all(
-        backend.queue.as_ref(),
-        &[OutgoingMessage {
-            entry_id: "0".into(),
-            body,
-        }],
-    )
-    .await?;
+    queue::send_all(backend.queue.as_ref(), &[OutgoingMessage::new("0", body)]).await?;
     Ok(record)
 }
 
@@ -328,10 +321,7 @@ async fn move_back(
     }
     queue::send_all(
         backend.queue.as_ref(),
-        &[OutgoingMessage {
-            entry_id: "0".into(),
-            body: m.body.clone(),
-        }],
+        &[OutgoingMessage::new("0", m.body.clone())],
     )
     .await?;
     backend.queue.delete_dead_letter(&m.receipt_handle).await?;

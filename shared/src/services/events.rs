@@ -332,23 +332,12 @@ async fn commit(backend: &Backend, record: EventRecord) -> Result<Receipt, Inges
 async fn enqueue(backend: &Backend, records: &[(&EventRecord, bool)]) -> Result<(), IngestError> {
     let messages = records
         .iter()
-        .flat_map(|(record, repeat)| {
-            record.deliveries.iter().map(move |p| {
-                if *repeat {
-                    record.repeat_message(p)
-                } else {
-                    record.message(p)
-                }
-            })
-        })
+        .flat_map(|(record, repeat)| record.messages(*repeat))
         .enumerate()
         .map(|(i, message)| {
             let body = serde_json::to_string(&message)
                 .map_err(|e| StoreError::Corrupt(format!("delivery message: {e}")))?;
-            Ok(OutgoingMessage {
-                entry_id: i.to_string(),
-                body,
-            })
+            Ok(OutgoingMessage::new(i.to_string(), body))
         })
         .collect::<Result<Vec<_>, IngestError>>()?;
     queue::send_all(backend.queue.as_ref(), &messages).await?;

@@ -256,8 +256,14 @@ impl DeliveryQueue for MemoryQueue {
     async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<String>, QueueError> {
         {
             let mut state = self.state();
+            let now = Instant::now();
             for entry in entries {
-                state.main.push(Message::new(&entry.body, None));
+                let message = Message::new(&entry.body, None);
+                let id = message.id.clone();
+                state.main.push(message);
+                if !entry.delay.is_zero() {
+                    state.main.hide(&id, now + entry.delay.min(MAX_DELAY));
+                }
             }
         }
         self.arrivals.notify_waiters();

@@ -3,6 +3,15 @@
 //!
 //! [`Dispatcher::handle_batch`] is what the Lambda function runs for an SQS event and what
 //! the local runner's poller runs for its embedded queue.
+//!
+//! A message may carry several deliveries of one event (ingest sends an event's first
+//! attempts to all its subscriptions in one message, for a fraction of the queue requests).
+//! Each is handled as its own message would be; one that must be tried again goes on in a
+//! new message of its own, sent with its backoff as the delay (SQS's `DelaySeconds`, at
+//! most 15 minutes: a longer wait is finished by a visibility change when it comes back
+//! early), and the shared message is done once those are sent. If they cannot be sent, the
+//! shared message is handed back whole: its deliveries that succeeded are not POSTed again
+//! (their records say so).
 
 mod cache;
 mod client;
@@ -26,7 +35,7 @@ use crate::domain::{
 };
 use crate::egress::GuardedResolver;
 use crate::metrics::{DeliveryIds, DeliveryOutcome, Success};
-use crate::ports::queue::ReceivedMessage;
+use crate::ports::queue::{self, OutgoingMessage, ReceivedMessage};
 use crate::ports::store::StoreError;
 use crate::services::events;
 use crate::signing::RsaSigningKey;
@@ -49,6 +58,43 @@ pub struct Dispatcher {
 /// How long a container signs with the JWS keys it read before reading them again: a
 /// rotation reaches every dispatcher within this, well inside the rotation's overlap.
 const JWS_KEYS_TTL: Duration = Duration::from_secs(60);
+
+/// Where a delivery travels: a queue message of its own, or a part of one that carries
+/// several deliveries of an event (retries of such a part are sent in `later`).
+enum Carrier<'a> {
+    Own(&'a ReceivedMessage),
+    Part {
+        message: &'a ReceivedMessage,
+        /// The part, as a message of its own.
+        part: Box<DeliveryMessage>,
+        later: &'a std::sync::Mutex<Vec<OutgoingMessage>>,
+    },
+}
+
+impl Carrier<'_> {
+    /// The queue message as received.
+    fn received(&self) -> &ReceivedMessage {
+        match self {
+            Self::Own(message) | Self::Part { message, .. } => message,
+        }
+    }
+
+    /// This delivery's message body.
+    fn body(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Own(message) => message.body.as_str().into(),
+            Self::Part { part, .. } => json_body(part).into(),
+        }
+    }
+}
+
+fn json_body(message: &DeliveryMessage) -> String {
+    // A message of owned strings and JSON values always serialises.
+    serde_json::to_string(message).unwrap_or_default()
+}
+
+/// How early a retry may come back and still be attempted: the queue's timing is not exact.
+const EARLY_SLACK: Duration = Duration::from_secs(5);
 
 /// What the queue should do with each message of a batch.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -128,7 +174,7 @@ impl Dispatcher {
             Ok(d) => d,
             Err(e) => {
                 let reason = format!("unreadable delivery message: {e}");
-                let disposition = self.dead_letter(message, &reason).await;
+                let disposition = self.dead_letter(&Carrier::Own(message), &reason).await;
                 if disposition == Disposition::Done {
                     self.config
                         .metrics
@@ -137,7 +183,38 @@ impl Dispatcher {
                 return disposition;
             }
         };
-        // Every log line about this delivery carries its ids, through the span's fields.
+        if delivery.more.is_empty() {
+            return self.deliver_traced(&Carrier::Own(message), delivery).await;
+        }
+        let later = std::sync::Mutex::new(Vec::new());
+        join_all(delivery.split().into_iter().map(|part| async {
+            let carrier = Carrier::Part {
+                message,
+                part: Box::new(part.clone()),
+                later: &later,
+            };
+            self.deliver_traced(&carrier, part).await
+        }))
+        .await;
+        let later = later.into_inner().unwrap_or_else(|e| e.into_inner());
+        let Some(soonest) = later.iter().map(|m| m.delay).min() else {
+            return Disposition::Done;
+        };
+        match queue::send_all(self.backend.queue.as_ref(), &later).await {
+            Ok(()) => Disposition::Done,
+            Err(e) => {
+                warn!(error = %e, "cannot send the retries of a shared message; handing it back");
+                self.hand_back(&Carrier::Own(message), soonest).await
+            }
+        }
+    }
+
+    /// Delivers one delivery, every log line about it carrying its ids (the span's fields).
+    async fn deliver_traced(
+        &self,
+        carrier: &Carrier<'_>,
+        delivery: DeliveryMessage,
+    ) -> Disposition {
         let span = info_span!(
             "delivery",
             tenant = %delivery.tenant,
@@ -145,10 +222,20 @@ impl Dispatcher {
             delivery = %delivery.delivery_id,
             subscription = %delivery.subscription_id,
         );
-        self.deliver(message, delivery).instrument(span).await
+        self.deliver(carrier, delivery).instrument(span).await
     }
 
-    async fn deliver(&self, message: &ReceivedMessage, delivery: DeliveryMessage) -> Disposition {
+    async fn deliver(&self, message: &Carrier<'_>, delivery: DeliveryMessage) -> Disposition {
+        // A retry sent as a message of its own with a backoff longer than SQS's longest
+        // delay comes back early: it waits out the rest without an attempt.
+        let early = delivery
+            .not_before
+            .and_then(|at| (at - Utc::now()).to_std().ok())
+            .filter(|wait| *wait > EARLY_SLACK);
+        if let Some(wait) = early {
+            info!(?wait, "back before its backoff ended; waiting for the rest");
+            return self.hand_back(message, wait).await;
+        }
         let mut record = match self
             .backend
             .deliveries
@@ -294,7 +381,7 @@ impl Dispatcher {
 
     async fn settle(
         &self,
-        message: &ReceivedMessage,
+        message: &Carrier<'_>,
         mut record: DeliveryRecord,
         attempt: Attempt,
     ) -> Disposition {
@@ -514,10 +601,10 @@ impl Dispatcher {
     /// backoff a failed POST gets at this receive, not the queue's whole visibility timeout.
     /// Each receive counts towards `maxReceiveCount`, so an outage longer than the schedule
     /// dead-letters the delivery, which a redrive then sends.
-    async fn back_off(&self, message: &ReceivedMessage) -> Disposition {
+    async fn back_off(&self, message: &Carrier<'_>) -> Disposition {
         let retry = &self.config.retry;
         match retry
-            .delay_after(message.receive_count)
+            .delay_after(message.received().receive_count)
             .or_else(|| retry.delay_after(1))
         {
             Some(delay) => self.hand_back(message, delay).await,
@@ -525,8 +612,32 @@ impl Dispatcher {
         }
     }
 
-    /// Makes the message visible again after `delay`: this is how backoff is scheduled.
-    async fn hand_back(&self, message: &ReceivedMessage, delay: Duration) -> Disposition {
+    /// Makes the message visible again after `delay`: this is how backoff is scheduled. A
+    /// part of a shared message is sent again on its own, with `delay` as its delay.
+    async fn hand_back(&self, message: &Carrier<'_>, delay: Duration) -> Disposition {
+        let message = match message {
+            Carrier::Own(message) => message,
+            Carrier::Part { part, later, .. } => {
+                let not_before = (delay > queue::MAX_DELAY)
+                    .then(|| {
+                        chrono::Duration::from_std(delay)
+                            .ok()
+                            .map(|d| Utc::now() + d)
+                    })
+                    .flatten();
+                let body = json_body(&DeliveryMessage {
+                    not_before,
+                    ..(**part).clone()
+                });
+                let mut later = later.lock().unwrap_or_else(|e| e.into_inner());
+                let entry = OutgoingMessage {
+                    delay: delay.min(queue::MAX_DELAY),
+                    ..OutgoingMessage::new(later.len().to_string(), body)
+                };
+                later.push(entry);
+                return Disposition::Retry;
+            }
+        };
         if let Err(e) = self
             .backend
             .queue
@@ -548,16 +659,27 @@ impl Dispatcher {
         Disposition::Done
     }
 
-    async fn dead_letter(&self, message: &ReceivedMessage, reason: &str) -> Disposition {
-        match self.backend.queue.dead_letter(&message.body, reason).await {
+    async fn dead_letter(&self, message: &Carrier<'_>, reason: &str) -> Disposition {
+        match self
+            .backend
+            .queue
+            .dead_letter(&message.body(), reason)
+            .await
+        {
             Ok(()) => {
-                warn!(message = %message.message_id, reason, "moved to the dead-letter queue");
+                let id = &message.received().message_id;
+                warn!(message = %id, reason, "moved to the dead-letter queue");
                 Disposition::Done
             }
             Err(e) => {
-                // Keep the message: the queue's own redrive will move it in the end.
+                // Keep the message: the queue's own redrive will move it in the end (a
+                // part of a shared message goes on in a message of its own, to the same
+                // end).
                 warn!(error = %e, "cannot dead-letter the message; leaving it on the queue");
-                Disposition::Retry
+                match message {
+                    Carrier::Own(_) => Disposition::Retry,
+                    Carrier::Part { .. } => self.hand_back(message, Duration::ZERO).await,
+                }
             }
         }
     }
