@@ -7,7 +7,7 @@ use tidings::Backend;
 use tidings::config::Config;
 use tidings::domain::dialect::Format;
 use tidings::domain::{
-    DeliveryMessage, EventPattern, NewEvent, SaleorOptions, SignatureScheme, Subscription,
+    DeliveryMessage, EventPattern, Filter, NewEvent, SaleorOptions, SignatureScheme, Subscription,
     SubscriptionId, TenantId,
 };
 use tidings::egress::EgressPolicy;
@@ -31,6 +31,7 @@ pub fn subscription(url: &str) -> SubscriptionBuilder {
         tenant: acme(),
         url: url.parse().unwrap(),
         events: vec![EventPattern::parse("*").unwrap()],
+        filter: None,
         active: true,
         description: None,
         secret: Secret::generate(),
@@ -70,6 +71,11 @@ impl SubscriptionBuilder {
 
     pub fn active(mut self, active: bool) -> Self {
         self.0.active = active;
+        self
+    }
+
+    pub fn filter(mut self, filter: Value) -> Self {
+        self.0.filter = Some(Filter::parse(&filter).unwrap());
         self
     }
 

@@ -8,6 +8,7 @@ mod deployment_keys;
 pub mod dialect;
 mod error;
 mod event;
+pub mod filter;
 mod pattern;
 pub mod retry;
 mod stats;
@@ -20,6 +21,7 @@ pub use delivery::{AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, 
 pub use deployment_keys::{DeploymentKeys, RetiredRsaKey};
 pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
+pub use filter::{Filter, Mismatch};
 pub use pattern::EventPattern;
 pub use stats::{EndpointStats, WindowStats};
 pub use subscription::{

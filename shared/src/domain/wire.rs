@@ -143,6 +143,7 @@ mod tests {
         NewSubscription {
             url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
             events: fields::events(&["*".into()], |_| Ok(())).unwrap(),
+            filter: None,
             active: true,
             description: None,
             secret: Some(fields::secret(secret, format).unwrap()),
