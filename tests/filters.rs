@@ -67,11 +67,14 @@ async fn an_event_the_filter_refuses_costs_no_delivery_and_no_queue_message(back
     )
     .await;
 
-    let order = |id: &str, total: Value| {
-        json!({"id": id, "type": "order.created", "data": {"id": "order_1", "total": total}})
-    };
+    let order = |id: &str, total: Value| json!({"id": id, "type": "order.created", "data": {"id": "order_1", "total": total}});
     let small = api
-        .ok(Method::POST, "/v1/events", Some(order("evt_small", json!(50))), 202)
+        .ok(
+            Method::POST,
+            "/v1/events",
+            Some(order("evt_small", json!(50))),
+            202,
+        )
         .await;
     assert_eq!(small["deliveries"], 0, "{small}");
     assert_eq!(
@@ -83,12 +86,22 @@ async fn an_event_the_filter_refuses_costs_no_delivery_and_no_queue_message(back
     assert_eq!(recorded["deliveries"], json!([]), "{recorded}");
 
     let big = api
-        .ok(Method::POST, "/v1/events", Some(order("evt_big", json!(150))), 202)
+        .ok(
+            Method::POST,
+            "/v1/events",
+            Some(order("evt_big", json!(150))),
+            202,
+        )
         .await;
     assert_eq!(big["deliveries"], 1, "{big}");
     // A total written as a string is compared as the number it holds.
     let string_total = api
-        .ok(Method::POST, "/v1/events", Some(order("evt_str", json!("100.00"))), 202)
+        .ok(
+            Method::POST,
+            "/v1/events",
+            Some(order("evt_str", json!("100.00"))),
+            202,
+        )
         .await;
     assert_eq!(string_total["deliveries"], 1, "{string_total}");
 
@@ -125,7 +138,10 @@ async fn an_event_the_filter_refuses_costs_no_delivery_and_no_queue_message(back
         ("evt_b150".to_owned(), everything.clone()),
     ];
     want.sort();
-    assert_eq!(sent, want, "one message per delivery, none for a refused event");
+    assert_eq!(
+        sent, want,
+        "one message per delivery, none for a refused event"
+    );
 }
 
 async fn a_matching_event_reaches_the_endpoint_and_the_other_does_not(running: Running) {
@@ -164,7 +180,11 @@ async fn a_filter_is_checked_when_set_shown_and_cleared_with_null(backend: Backe
         "{problem}"
     );
     let listed = api.ok(Method::GET, "/v1/subscriptions", None, 200).await;
-    assert_eq!(listed["data"], json!([]), "a refused filter creates nothing");
+    assert_eq!(
+        listed["data"],
+        json!([]),
+        "a refused filter creates nothing"
+    );
 
     let id = subscribe(
         &api,
@@ -177,7 +197,10 @@ async fn a_filter_is_checked_when_set_shown_and_cleared_with_null(backend: Backe
 
     // A bad change is refused and changes nothing.
     for (filter, place) in [
-        (json!({"data.total": {"$gtee": 1}}), "filter.data.total.$gtee"),
+        (
+            json!({"data.total": {"$gtee": 1}}),
+            "filter.data.total.$gtee",
+        ),
         (json!({"total": 1}), "filter.total"),
         (json!({"$or": [{"data.a": 1}, 7]}), "filter.$or[1]"),
         (json!("data.total > 100"), "filter"),
@@ -185,9 +208,16 @@ async fn a_filter_is_checked_when_set_shown_and_cleared_with_null(backend: Backe
         let (status, problem) = api
             .call(Method::PATCH, &path, Some(json!({"filter": filter})))
             .await;
-        assert_eq!((status, problem["field"].as_str()), (422, Some(place)), "{problem}");
+        assert_eq!(
+            (status, problem["field"].as_str()),
+            (422, Some(place)),
+            "{problem}"
+        );
     }
-    assert_eq!(api.ok(Method::GET, &path, None, 200).await["filter"], big_orders());
+    assert_eq!(
+        api.ok(Method::GET, &path, None, 200).await["filter"],
+        big_orders()
+    );
 
     let country = json!({"data.country": {"$in": ["NG", "GH"]}});
     let patched = api
@@ -212,7 +242,10 @@ async fn a_filter_is_checked_when_set_shown_and_cleared_with_null(backend: Backe
     let receipt = api
         .ok(Method::POST, "/v1/events", Some(event("KE")), 202)
         .await;
-    assert_eq!(receipt["deliveries"], 1, "without a filter every order goes");
+    assert_eq!(
+        receipt["deliveries"], 1,
+        "without a filter every order goes"
+    );
 }
 
 async fn the_test_endpoints_say_whether_an_event_matches_and_why_not(backend: Backend) {
@@ -221,11 +254,21 @@ async fn the_test_endpoints_say_whether_an_event_matches_and_why_not(backend: Ba
     let try_filter = |event: Value| json!({"filter": big_orders(), "event": event});
 
     let yes = api
-        .ok(Method::POST, "/v1/filters/test", Some(try_filter(order(150))), 200)
+        .ok(
+            Method::POST,
+            "/v1/filters/test",
+            Some(try_filter(order(150))),
+            200,
+        )
         .await;
     assert_eq!(yes, json!({"matches": true, "failed": null}));
     let no = api
-        .ok(Method::POST, "/v1/filters/test", Some(try_filter(order(50))), 200)
+        .ok(
+            Method::POST,
+            "/v1/filters/test",
+            Some(try_filter(order(50))),
+            200,
+        )
         .await;
     assert_eq!(
         no,
@@ -241,7 +284,10 @@ async fn the_test_endpoints_say_whether_an_event_matches_and_why_not(backend: Ba
             Some(json!({"filter": {"data.total": {"$gte": 1, "x": 2}}, "event": order(1)})),
         )
         .await;
-    assert_eq!((status, problem["field"].as_str()), (422, Some("filter.data.total")));
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("filter.data.total"))
+    );
     let (status, problem) = api
         .call(
             Method::POST,
@@ -249,7 +295,10 @@ async fn the_test_endpoints_say_whether_an_event_matches_and_why_not(backend: Ba
             Some(json!({"filter": {}, "event": {"type": "Order", "data": {}}})),
         )
         .await;
-    assert_eq!((status, problem["field"].as_str()), (422, Some("event.type")));
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("event.type"))
+    );
 
     let id = subscribe(
         &api,

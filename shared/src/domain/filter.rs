@@ -118,11 +118,7 @@ impl Envelope for Event {
             "id" => text(self.id.as_str()),
             "tenant" => text(self.tenant.as_str()),
             // As the envelope serializes it (`super::event::rfc3339`).
-            "timestamp" => text(
-                &self
-                    .timestamp
-                    .to_rfc3339_opts(SecondsFormat::AutoSi, true),
-            ),
+            "timestamp" => text(&self.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
             _ => None,
         }
     }
@@ -570,7 +566,11 @@ impl Node {
             }),
             Kind::Cond(path, op) => (!op.eval(path, envelope)).then(|| Mismatch {
                 place: self.place.clone(),
-                reason: format!("{} {}; the condition wants {op}", path.text, found(path, envelope)),
+                reason: format!(
+                    "{} {}; the condition wants {op}",
+                    path.text,
+                    found(path, envelope)
+                ),
             }),
         }
     }
@@ -649,11 +649,7 @@ fn short(value: &Value) -> String {
 }
 
 /// Whether `test` holds for a value at `path`, or for an element of a list there.
-fn any_at(
-    path: &Path,
-    envelope: &impl Envelope,
-    test: &mut dyn FnMut(&Value) -> bool,
-) -> bool {
+fn any_at(path: &Path, envelope: &impl Envelope, test: &mut dyn FnMut(&Value) -> bool) -> bool {
     let Some((root, rest)) = path.segments.split_first() else {
         return false;
     };
@@ -800,7 +796,10 @@ mod tests {
         check(
             &f,
             &[
-                (order(json!({"address": {"zip": 1.0, "city": "Lagos"}})), true),
+                (
+                    order(json!({"address": {"zip": 1.0, "city": "Lagos"}})),
+                    true,
+                ),
                 (order(json!({"address": {"city": "Lagos"}})), false),
             ],
         );
@@ -942,7 +941,10 @@ mod tests {
             &f,
             &[
                 (order(json!({"total": 150, "country": "NG"})), true),
-                (order(json!({"total": 150, "country": "GH", "express": true})), true),
+                (
+                    order(json!({"total": 150, "country": "GH", "express": true})),
+                    true,
+                ),
                 (order(json!({"total": 150, "country": "GH"})), false),
                 (order(json!({"total": 50, "country": "NG"})), false),
             ],
@@ -1069,31 +1071,99 @@ mod tests {
     fn refusals_name_the_place_and_the_rule() {
         let cases = [
             (json!([]), "filter", "must be a JSON object"),
-            (json!({"data.total": {"$gte": "100"}}), "filter.data.total.$gte", "must be a number"),
-            (json!({"data": {"total": {"$gte": true}}}), "filter.data.total.$gte", "must be a number"),
-            (json!({"data.total": {"$gtee": 1}}), "filter.data.total.$gtee", "did you mean '$gte'?"),
-            (json!({"data.total": {"$ne": 1}}), "filter.data.total.$ne", "did you mean '$neq'?"),
-            (json!({"data.total": {"$regex": "x"}}), "filter.data.total.$regex", "is not an operator"),
-            (json!({"data.country": {"$in": "NG"}}), "filter.data.country.$in", "must be a list"),
-            (json!({"data.country": {"$nin": {}}}), "filter.data.country.$nin", "must be a list"),
-            (json!({"data.coupon": {"$exists": 1}}), "filter.data.coupon.$exists", "true or false"),
+            (
+                json!({"data.total": {"$gte": "100"}}),
+                "filter.data.total.$gte",
+                "must be a number",
+            ),
+            (
+                json!({"data": {"total": {"$gte": true}}}),
+                "filter.data.total.$gte",
+                "must be a number",
+            ),
+            (
+                json!({"data.total": {"$gtee": 1}}),
+                "filter.data.total.$gtee",
+                "did you mean '$gte'?",
+            ),
+            (
+                json!({"data.total": {"$ne": 1}}),
+                "filter.data.total.$ne",
+                "did you mean '$neq'?",
+            ),
+            (
+                json!({"data.total": {"$regex": "x"}}),
+                "filter.data.total.$regex",
+                "is not an operator",
+            ),
+            (
+                json!({"data.country": {"$in": "NG"}}),
+                "filter.data.country.$in",
+                "must be a list",
+            ),
+            (
+                json!({"data.country": {"$nin": {}}}),
+                "filter.data.country.$nin",
+                "must be a list",
+            ),
+            (
+                json!({"data.coupon": {"$exists": 1}}),
+                "filter.data.coupon.$exists",
+                "true or false",
+            ),
             (json!({"$and": {}}), "filter.$and", "must be a list"),
             (json!({"$or": []}), "filter.$or", "at least one"),
-            (json!({"$or": [{"data.a": 1}, 2]}), "filter.$or[1]", "must be an object"),
+            (
+                json!({"$or": [{"data.a": 1}, 2]}),
+                "filter.$or[1]",
+                "must be an object",
+            ),
             (json!({"$not": 1}), "filter.$not", "at least one condition"),
             (json!({"$not": {}}), "filter.$not", "at least one condition"),
             (json!({"$gte": 1}), "filter.$gte", "needs a field"),
-            (json!({"data.a": {"$or": [{"data.b": 1}]}}), "filter.data.a.$or", "whole conditions"),
-            (json!({"data.a": {"$not": 1}}), "filter.data.a.$not", "object of operators"),
-            (json!({"data.a": {"$not": {"b": 1}}}), "filter.data.a.$not", "object of operators"),
-            (json!({"data.a": {"$gte": 1, "b": 2}}), "filter.data.a", "mixes operators"),
+            (
+                json!({"data.a": {"$or": [{"data.b": 1}]}}),
+                "filter.data.a.$or",
+                "whole conditions",
+            ),
+            (
+                json!({"data.a": {"$not": 1}}),
+                "filter.data.a.$not",
+                "object of operators",
+            ),
+            (
+                json!({"data.a": {"$not": {"b": 1}}}),
+                "filter.data.a.$not",
+                "object of operators",
+            ),
+            (
+                json!({"data.a": {"$gte": 1, "b": 2}}),
+                "filter.data.a",
+                "mixes operators",
+            ),
             (json!({"data.a": {}}), "filter.data.a", "empty object"),
             (json!({"total": 1}), "filter.total", "paths start at data"),
-            (json!({"data..total": 1}), "filter.data..total", "no empty segment"),
-            (json!({"data.total.": 1}), "filter.data.total.", "no empty segment"),
+            (
+                json!({"data..total": 1}),
+                "filter.data..total",
+                "no empty segment",
+            ),
+            (
+                json!({"data.total.": 1}),
+                "filter.data.total.",
+                "no empty segment",
+            ),
             (json!({"data.$x": 1}), "filter.data.$x", "only a whole key"),
-            (json!({"type.name": 1}), "filter.type.name", "with no fields"),
-            (json!({"$and": [{"$or": [{"data.a": 1}]}], "$bogus": 1}), "filter.$bogus", "is not an operator"),
+            (
+                json!({"type.name": 1}),
+                "filter.type.name",
+                "with no fields",
+            ),
+            (
+                json!({"$and": [{"$or": [{"data.a": 1}]}], "$bogus": 1}),
+                "filter.$bogus",
+                "is not an operator",
+            ),
         ];
         for (source, place, rule) in cases {
             let e = refused(source.clone());
@@ -1109,7 +1179,10 @@ mod tests {
         assert_eq!(e.field, "filter");
         assert!(e.rule.contains("at most 4096 bytes"), "{e}");
 
-        let path = (0..MAX_PATH_SEGMENTS).map(|i| format!("f{i}")).collect::<Vec<_>>().join(".");
+        let path = (0..MAX_PATH_SEGMENTS)
+            .map(|i| format!("f{i}"))
+            .collect::<Vec<_>>()
+            .join(".");
         let e = refused(json!({format!("data.{path}"): 1}));
         assert!(e.rule.contains("too long a path"), "{e}");
 
@@ -1123,7 +1196,8 @@ mod tests {
         let e = refused(nested_logic);
         assert_eq!(e.field, "filter.$and[0].$or[0].$and[0].$or[0]");
         filter(json!({"data": {"a": {"b": {"c": {"d": {"e": {"f": {"g": 1}}}}}}}}));
-        let nested_paths = json!({"data": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": 1}}}}}}}}});
+        let nested_paths =
+            json!({"data": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": 1}}}}}}}}});
         let e = refused(nested_paths);
         assert_eq!(e.field, "filter.data.a.b.c.d.e.f.g");
 
@@ -1281,12 +1355,14 @@ mod properties {
     }
 
     fn envelope() -> impl Strategy<Value = Value> {
-        (json_value(), prop_oneof![Just("order.created"), Just("payment.success")]).prop_map(
-            |(data, t)| {
+        (
+            json_value(),
+            prop_oneof![Just("order.created"), Just("payment.success")],
+        )
+            .prop_map(|(data, t)| {
                 json!({"id": "evt_1", "type": t, "timestamp": "2026-11-25T10:00:00Z",
                        "tenant": "acme", "data": data})
-            },
-        )
+            })
     }
 
     /// Evaluates an accepted filter, checks `explain` agrees and the stored form reads back.

@@ -13,9 +13,10 @@ use super::{ApiError, AppState, Caller};
 use crate::services::filters;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/filters/test", post(test))
-        .route("/v1/subscriptions/{id}/filter/test", post(test_subscription))
+    Router::new().route("/v1/filters/test", post(test)).route(
+        "/v1/subscriptions/{id}/filter/test",
+        post(test_subscription),
+    )
 }
 
 /// A filter and an event to try it on.
