@@ -43,6 +43,7 @@ fn subscription(t: &TenantId, events: &[&str]) -> tidings::domain::Subscription 
         .filter(
             serde_json::json!({"data.total": {"$gte": 100}, "$or": [{"type": "order.created"}]}),
         )
+        .fields(&["data.id", "data.customer.email"])
         .hex("x-webhook-signature")
         .header("x-shop", "acme")
         // Every dialect field off its default, so the stores' round trips cover them.

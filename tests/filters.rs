@@ -13,6 +13,7 @@ use tidings::Backend;
 use tidings::config::Config;
 use tidings::domain::{ApiKey, DeliveryMessage, Role};
 use tidings::http::{AppState, router};
+use tidings::signing::verify_headers;
 use tidings_local::Running;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -24,6 +25,7 @@ support::on_both_backends!(
     a_matching_event_reaches_the_endpoint_and_the_other_does_not,
     a_filter_is_checked_when_set_shown_and_cleared_with_null,
     the_test_endpoints_say_whether_an_event_matches_and_why_not,
+    fields_trim_the_data_a_delivery_carries,
 );
 
 fn big_orders() -> Value {
@@ -343,4 +345,66 @@ async fn the_test_endpoints_say_whether_an_event_matches_and_why_not(backend: Ba
         0,
         "trying sends nothing"
     );
+}
+
+async fn fields_trim_the_data_a_delivery_carries(running: Running) {
+    let api = Client::admin(&running);
+    let receiver = Receiver::start().await;
+    let created = api
+        .ok(
+            Method::POST,
+            "/v1/subscriptions",
+            Some(json!({"url": receiver.url("slim"), "events": ["order.*"],
+                        "fields": ["data.id", "data.customer.email", "data.items.sku"]})),
+            201,
+        )
+        .await;
+    let secret = created["secret"].as_str().unwrap();
+    assert_eq!(
+        created["fields"],
+        json!(["data.id", "data.customer.email", "data.items.sku"])
+    );
+    let path = format!("/v1/subscriptions/{}", created["id"].as_str().unwrap());
+    let (status, problem) = api
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"fields": ["data.id", "total"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("fields[1]"))
+    );
+
+    let data = json!({
+        "id": "order_1", "total": "99.99",
+        "customer": {"email": "a@example.com", "phone": "+234 1"},
+        "items": [{"sku": "A", "price": 5}, {"sku": "B", "price": 7}],
+    });
+    let event = json!({"id": "evt_slim", "type": "order.created", "data": data});
+    api.ok(Method::POST, "/v1/events", Some(event), 202).await;
+    let received = receiver.wait_for("slim", 1, WAIT).await;
+    verify_headers(secret, &received[0].headers, &received[0].body).expect("a valid signature");
+    let body = received[0].json();
+    assert_eq!(body["id"], "evt_slim");
+    assert_eq!(body["type"], "order.created");
+    assert_eq!(
+        body["data"],
+        json!({"id": "order_1", "customer": {"email": "a@example.com"},
+               "items": [{"sku": "A"}, {"sku": "B"}]})
+    );
+    // The event itself is kept whole.
+    let stored = api.ok(Method::GET, "/v1/events/evt_slim", None, 200).await;
+    assert_eq!(stored["event"]["data"], data);
+
+    // null sends all of data again.
+    let cleared = api
+        .ok(Method::PATCH, &path, Some(json!({"fields": null})), 200)
+        .await;
+    assert!(cleared.get("fields").is_none(), "{cleared}");
+    let event = json!({"id": "evt_full", "type": "order.created", "data": data});
+    api.ok(Method::POST, "/v1/events", Some(event), 202).await;
+    let received = receiver.wait_for("slim", 2, WAIT).await;
+    assert_eq!(received[1].json()["data"], data);
 }

@@ -11,6 +11,7 @@ mod event;
 pub mod filter;
 mod pattern;
 pub mod retry;
+mod selection;
 mod stats;
 mod subscription;
 mod tenant;
@@ -23,6 +24,7 @@ pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
 pub use filter::{Filter, Mismatch};
 pub use pattern::EventPattern;
+pub use selection::Selection;
 pub use stats::{EndpointStats, WindowStats};
 pub use subscription::{
     NewSubscription, RetiredSecret, RetiredSigningKey, SaleorOptions, SignatureScheme,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::dialect::Format;
-use super::{Event, EventPattern, EventType, Filter, TenantId, ValidationError};
+use super::{Event, EventPattern, EventType, Filter, Selection, TenantId, ValidationError};
 use crate::egress::EgressPolicy;
 use crate::ids;
 use crate::signing::{Secret, SigningKey, SigningKeys};
@@ -170,6 +170,9 @@ pub struct Subscription {
     /// Conditions an event must meet too, beside its type (none: every event of its types).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<Filter>,
+    /// The paths of `data` deliveries carry (none: all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Selection>,
     pub active: bool,
     pub description: Option<String>,
     pub secret: Secret,
@@ -611,6 +614,7 @@ pub struct NewSubscription {
     pub url: Url,
     pub events: Vec<EventPattern>,
     pub filter: Option<Filter>,
+    pub fields: Option<Selection>,
     pub active: bool,
     pub description: Option<String>,
     pub secret: Option<Secret>,
@@ -631,6 +635,7 @@ impl NewSubscription {
             url: self.url,
             events: self.events,
             filter: self.filter,
+            fields: self.fields,
             active: self.active,
             description: self.description,
             secret: self.secret.unwrap_or_else(Secret::generate),
@@ -662,6 +667,7 @@ mod tests {
             url: fields::url(url, EgressPolicy::PublicOnly)?,
             events: fields::events(&events, any_type)?,
             filter: None,
+            fields: None,
             active: true,
             description: None,
             secret: None,

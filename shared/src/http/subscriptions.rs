@@ -54,6 +54,10 @@ pub(super) struct CreateSubscription {
     /// `timestamp` or `tenant`; at most 4096 bytes, 8 levels and 50 conditions.
     #[schema(value_type = Option<Object>, example = json!({"data.total": {"$gte": 100}}))]
     filter: Option<Value>,
+    /// The paths of `data` deliveries carry, such as `["data.id", "data.customer.email"]`
+    /// (through lists into each element); 1 to 50. All of `data` when absent.
+    #[schema(min_items = 1, max_items = 50, example = json!(["data.id", "data.total"]))]
+    fields: Option<Vec<String>>,
     /// At most 256 characters.
     #[schema(max_length = 256)]
     description: Option<String>,
@@ -103,6 +107,10 @@ pub(super) struct UpdateSubscription {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     filter: Option<Option<Value>>,
+    /// Replaces the selected paths of `data`; `null` sends all of it again.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 50)]
+    fields: Option<Option<Vec<String>>>,
     /// At most 256 characters; empty to clear it.
     #[schema(max_length = 256)]
     description: Option<String>,
@@ -127,8 +135,12 @@ pub(super) struct UpdateSubscription {
 }
 
 /// A field that `null` clears: absent is `None`, `null` is `Some(None)`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Value>>, D::Error> {
-    Option::<Value>::deserialize(d).map(Some)
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -173,6 +185,7 @@ impl From<CreateSubscription> for subscriptions::CreateSubscription {
             url: r.url,
             events: r.events,
             filter: r.filter,
+            fields: r.fields,
             description: r.description,
             active: r.active,
             secret: r.secret,
@@ -194,6 +207,7 @@ impl From<UpdateSubscription> for subscriptions::UpdateSubscription {
             url: r.url,
             events: r.events,
             filter: r.filter,
+            fields: r.fields,
             description: r.description,
             active: r.active,
             signature: r.signature,
@@ -251,6 +265,10 @@ pub(super) struct SubscriptionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>, example = json!({"data.total": {"$gte": 100}}))]
     filter: Option<Value>,
+    /// The paths of `data` deliveries carry; absent when they carry all of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["data.id", "data.total"]))]
+    fields: Option<Vec<String>>,
     active: bool,
     #[schema(required = true)]
     description: Option<String>,
@@ -312,6 +330,7 @@ impl SubscriptionView {
             saleor_domain: s.saleor.domain,
             events: s.events,
             filter: s.filter.map(|f| f.as_json().clone()),
+            fields: s.fields.map(Vec::from),
             active: s.active,
             description: s.description,
             created_at: s.created_at,

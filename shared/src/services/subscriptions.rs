@@ -14,7 +14,7 @@ use crate::Backend;
 use crate::config::Config;
 use crate::domain::dialect::Format;
 use crate::domain::{
-    EventType, Filter, NewSubscription, SaleorOptions, SignatureScheme, Subscription,
+    EventType, Filter, NewSubscription, SaleorOptions, Selection, SignatureScheme, Subscription,
     SubscriptionId, TenantId, ValidationError, fields,
 };
 use crate::ports::store::StoreError;
@@ -31,6 +31,8 @@ pub struct CreateSubscription {
     pub events: Vec<String>,
     /// Conditions on the envelope an event must meet too (see `domain::filter`).
     pub filter: Option<Value>,
+    /// The paths of `data` deliveries carry (`data.total`…); all of it when absent.
+    pub fields: Option<Vec<String>>,
     /// At most 256 characters.
     pub description: Option<String>,
     /// Whether events are delivered (default `true`).
@@ -64,6 +66,8 @@ pub struct UpdateSubscription {
     pub events: Option<Vec<String>>,
     /// Replaces the filter (`Some(None)`, JSON `null`, removes it).
     pub filter: Option<Option<Value>>,
+    /// Replaces the selected paths (`Some(None)`, JSON `null`: all of `data` again).
+    pub fields: Option<Option<Vec<String>>>,
     /// At most 256 characters; empty to clear it.
     pub description: Option<String>,
     pub active: Option<bool>,
@@ -157,6 +161,7 @@ pub async fn create(
         url: fields::url(&req.url, config.egress)?,
         events: fields::events(&req.events, known_types(backend, tenant).await?)?,
         filter: req.filter.as_ref().map(Filter::parse).transpose()?,
+        fields: req.fields.as_deref().map(Selection::parse).transpose()?,
         active: req.active.unwrap_or(true),
         description: fields::description(req.description)?,
         secret: req
@@ -226,6 +231,9 @@ pub async fn update(
     }
     if let Some(filter) = req.filter {
         s.filter = filter.as_ref().map(Filter::parse).transpose()?;
+    }
+    if let Some(fields) = req.fields {
+        s.fields = fields.as_deref().map(Selection::parse).transpose()?;
     }
     if let Some(description) = req.description {
         s.description = fields::description(Some(description).filter(|d| !d.is_empty()))?;
