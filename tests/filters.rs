@@ -26,6 +26,7 @@ support::on_both_backends!(
     a_filter_is_checked_when_set_shown_and_cleared_with_null,
     the_test_endpoints_say_whether_an_event_matches_and_why_not,
     fields_trim_the_data_a_delivery_carries,
+    test_events_and_operational_events_pass_whatever_the_filter,
 );
 
 fn big_orders() -> Value {
@@ -407,4 +408,43 @@ async fn fields_trim_the_data_a_delivery_carries(running: Running) {
     api.ok(Method::POST, "/v1/events", Some(event), 202).await;
     let received = receiver.wait_for("slim", 2, WAIT).await;
     assert_eq!(received[1].json()["data"], data);
+}
+
+async fn test_events_and_operational_events_pass_whatever_the_filter(backend: Backend) {
+    let api = admin(&backend).await;
+    let filtered = subscribe(
+        &api,
+        json!({"url": "https://shop.example/big", "events": ["order.*", "subscription.*"],
+               "filter": big_orders()}),
+    )
+    .await;
+    // Announced to `filtered` as subscription.created, though its data has no total.
+    subscribe(
+        &api,
+        json!({"url": "https://shop.example/other", "events": ["payment.*"]}),
+    )
+    .await;
+    api.ok(
+        Method::POST,
+        &format!("/v1/subscriptions/{filtered}/test"),
+        None,
+        202,
+    )
+    .await;
+    let mut types: Vec<String> = drain(&backend)
+        .await
+        .into_iter()
+        .inspect(|m| assert_eq!(m.subscription_id.as_str(), filtered))
+        .map(|m| m.event.event_type.to_string())
+        .collect();
+    types.sort();
+    assert_eq!(
+        types,
+        [
+            "subscription.created",
+            "subscription.created",
+            "webhook.test"
+        ],
+        "its own creation, the other's, and the test event"
+    );
 }
