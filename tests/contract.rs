@@ -38,6 +38,10 @@ fn subscription(t: &TenantId, events: &[&str]) -> tidings::domain::Subscription 
         .tenant(t)
         .events(events)
         .description("orders")
+        .filter(
+            serde_json::json!({"data.total": {"$gte": 100}, "$or": [{"type": "order.created"}]}),
+        )
+        .fields(&["data.id", "data.customer.email"])
         .hex("x-webhook-signature")
         .header("x-shop", "acme")
         // Every dialect field off its default, so the stores' round trips cover them.

@@ -7,8 +7,8 @@ use tidings::Backend;
 use tidings::config::Config;
 use tidings::domain::dialect::Format;
 use tidings::domain::{
-    DeliveryMessage, EventPattern, NewEvent, SaleorOptions, SignatureScheme, Subscription,
-    SubscriptionId, TenantId,
+    DeliveryMessage, EventPattern, Filter, NewEvent, SaleorOptions, Selection, SignatureScheme,
+    Subscription, SubscriptionId, TenantId,
 };
 use tidings::egress::EgressPolicy;
 use tidings::services::dispatch::Dispatcher;
@@ -31,6 +31,8 @@ pub fn subscription(url: &str) -> SubscriptionBuilder {
         tenant: acme(),
         url: url.parse().unwrap(),
         events: vec![EventPattern::parse("*").unwrap()],
+        filter: None,
+        fields: None,
         active: true,
         description: None,
         secret: Secret::generate(),
@@ -70,6 +72,17 @@ impl SubscriptionBuilder {
 
     pub fn active(mut self, active: bool) -> Self {
         self.0.active = active;
+        self
+    }
+
+    pub fn filter(mut self, filter: Value) -> Self {
+        self.0.filter = Some(Filter::parse(&filter).unwrap());
+        self
+    }
+
+    pub fn fields(mut self, paths: &[&str]) -> Self {
+        let paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        self.0.fields = Some(Selection::parse(&paths).unwrap());
         self
     }
 

@@ -588,8 +588,8 @@ impl SubscriptionStore for DynamoStore {
         self.subscriptions_from_items(items).await
     }
 
-    /// Reads only `id`, `active` and `events`: the secrets never leave the table, so ingest
-    /// needs no KMS permission.
+    /// Reads only `id`, `active`, `events` and `filter`: the secrets never leave the table,
+    /// so ingest needs no KMS permission.
     async fn list_subscription_routes(
         &self,
         tenant: &TenantId,
@@ -598,7 +598,7 @@ impl SubscriptionStore for DynamoStore {
             .query_items(
                 format!("TENANT#{tenant}"),
                 "SUBSCRIPTION#",
-                &["id", "active", "events"],
+                &["id", "active", "events", "filter"],
             )
             .await?;
         items.into_iter().map(from_item).collect()

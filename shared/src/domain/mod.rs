@@ -8,8 +8,10 @@ mod deployment_keys;
 pub mod dialect;
 mod error;
 mod event;
+pub mod filter;
 mod pattern;
 pub mod retry;
+mod selection;
 mod stats;
 mod subscription;
 mod tenant;
@@ -22,7 +24,9 @@ pub use delivery::{
 pub use deployment_keys::{DeploymentKeys, RetiredRsaKey};
 pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
+pub use filter::{Filter, Mismatch};
 pub use pattern::EventPattern;
+pub use selection::Selection;
 pub use stats::{EndpointStats, WindowStats};
 pub use subscription::{
     NewSubscription, RetiredSecret, RetiredSigningKey, SaleorOptions, SignatureScheme,

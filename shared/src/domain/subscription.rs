@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::dialect::Format;
-use super::{EventPattern, EventType, TenantId, ValidationError};
+use super::{Event, EventPattern, EventType, Filter, Selection, TenantId, ValidationError};
 use crate::egress::EgressPolicy;
 use crate::ids;
 use crate::signing::{Secret, SigningKey, SigningKeys};
@@ -167,6 +167,12 @@ pub struct Subscription {
     pub tenant: TenantId,
     pub url: Url,
     pub events: Vec<EventPattern>,
+    /// Conditions an event must meet too, beside its type (none: every event of its types).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filter>,
+    /// The paths of `data` deliveries carry (none: all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Selection>,
     pub active: bool,
     pub description: Option<String>,
     pub secret: Secret,
@@ -206,22 +212,29 @@ pub struct SubscriptionRoute {
     pub id: SubscriptionId,
     pub active: bool,
     pub events: Vec<EventPattern>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filter>,
 }
 
 impl SubscriptionRoute {
-    /// Whether an event of this type goes to this subscription now.
-    pub fn wants(&self, event_type: &EventType) -> bool {
-        self.active && self.events.iter().any(|p| p.matches(event_type))
+    /// Whether a producer's event goes to this subscription now: its type matches a
+    /// pattern and the event meets the filter, if there is one.
+    pub fn wants(&self, event: &Event) -> bool {
+        self.active
+            && self.events.iter().any(|p| p.matches(&event.event_type))
+            && self.filter.as_ref().is_none_or(|f| f.matches(event))
     }
 
     /// Whether it asked for an operational event (such as `subscription.disabled`) by name
-    /// or by its prefix: `*` means every commerce event, not Tidings' own.
-    pub fn wants_operational(&self, event_type: &EventType) -> bool {
+    /// or by its prefix: `*` means every commerce event, not Tidings' own. The filter is
+    /// not applied: it is written against the producer's data, and Tidings' notices about
+    /// the endpoint itself must not be lost to it.
+    pub fn wants_operational(&self, event: &Event) -> bool {
         self.active
             && self
                 .events
                 .iter()
-                .any(|p| !matches!(p, EventPattern::All) && p.matches(event_type))
+                .any(|p| !matches!(p, EventPattern::All) && p.matches(&event.event_type))
     }
 }
 
@@ -232,6 +245,7 @@ impl Subscription {
             id: self.id.clone(),
             active: self.active,
             events: self.events.clone(),
+            filter: self.filter.clone(),
         }
     }
 
@@ -599,6 +613,8 @@ pub mod fields {
 pub struct NewSubscription {
     pub url: Url,
     pub events: Vec<EventPattern>,
+    pub filter: Option<Filter>,
+    pub fields: Option<Selection>,
     pub active: bool,
     pub description: Option<String>,
     pub secret: Option<Secret>,
@@ -618,6 +634,8 @@ impl NewSubscription {
             tenant,
             url: self.url,
             events: self.events,
+            filter: self.filter,
+            fields: self.fields,
             active: self.active,
             description: self.description,
             secret: self.secret.unwrap_or_else(Secret::generate),
@@ -648,6 +666,8 @@ mod tests {
         Ok(NewSubscription {
             url: fields::url(url, EgressPolicy::PublicOnly)?,
             events: fields::events(&events, any_type)?,
+            filter: None,
+            fields: None,
             active: true,
             description: None,
             secret: None,

@@ -61,6 +61,17 @@ impl Subscription {
         now: DateTime<Utc>,
     ) -> Result<WireRequest, WireError> {
         let store_id = context.tenant.store_id(&event.tenant);
+        let trimmed;
+        let event = match &self.fields {
+            Some(fields) => {
+                trimmed = Event {
+                    data: fields.select(&event.data),
+                    ..event.clone()
+                };
+                &trimmed
+            }
+            None => event,
+        };
         let body = dialect::render_body(self.format, event, store_id)?;
         let saleor = SaleorContext {
             domain: self
@@ -143,6 +154,8 @@ mod tests {
         NewSubscription {
             url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
             events: fields::events(&["*".into()], |_| Ok(())).unwrap(),
+            filter: None,
+            fields: None,
             active: true,
             description: None,
             secret: Some(fields::secret(secret, format).unwrap()),

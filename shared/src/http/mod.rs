@@ -7,6 +7,7 @@ mod deliveries;
 mod error;
 mod event_types;
 mod events;
+mod filters;
 mod jwks;
 pub mod openapi;
 mod operational;
@@ -70,6 +71,7 @@ fn ingest_routes() -> Router<AppState> {
 
 fn api_routes() -> Router<AppState> {
     subscriptions::routes()
+        .merge(filters::routes())
         .merge(event_types::routes())
         .merge(api_keys::routes())
         .merge(deliveries::routes())

@@ -13,8 +13,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::problems::ProblemResponses;
 use super::{
-    AppState, Problem, api_keys, deliveries, event_types, events, jwks, operational, subscriptions,
-    tenant,
+    AppState, Problem, api_keys, deliveries, event_types, events, filters, jwks, operational,
+    subscriptions, tenant,
 };
 
 #[derive(OpenApi)]
@@ -38,6 +38,8 @@ use super::{
         subscriptions::public_key,
         subscriptions::rotate_key,
         subscriptions::test,
+        filters::test_subscription,
+        filters::test,
         event_types::list,
         event_types::register,
         api_keys::list,

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, AppState, Caller};
@@ -47,6 +48,16 @@ pub(super) struct CreateSubscription {
     /// types must be in the catalog or registered by the tenant (`GET /v1/event-types`).
     #[schema(min_items = 1, max_items = 100, example = json!(["order.*"]))]
     events: Vec<String>,
+    /// Conditions on the envelope an event must meet too, such as
+    /// `{"data.total": {"$gte": 100}}`: `$eq`, `$neq`, `$gt`, `$gte`, `$lt`, `$lte`, `$in`,
+    /// `$nin`, `$exists`, `$and`, `$or`, `$not` on dotted paths from `data`, `type`, `id`,
+    /// `timestamp` or `tenant`; at most 4096 bytes, 8 levels and 50 conditions.
+    #[schema(value_type = Option<Object>, example = json!({"data.total": {"$gte": 100}}))]
+    filter: Option<Value>,
+    /// The paths of `data` deliveries carry, such as `["data.id", "data.customer.email"]`
+    /// (through lists into each element); 1 to 50. All of `data` when absent.
+    #[schema(min_items = 1, max_items = 50, example = json!(["data.id", "data.total"]))]
+    fields: Option<Vec<String>>,
     /// At most 256 characters.
     #[schema(max_length = 256)]
     description: Option<String>,
@@ -92,6 +103,14 @@ pub(super) struct UpdateSubscription {
     /// Replaces the list: 1 to 100 event types, prefix wildcards or `*`.
     #[schema(min_items = 1, max_items = 100)]
     events: Option<Vec<String>>,
+    /// Replaces the filter; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    filter: Option<Option<Value>>,
+    /// Replaces the selected paths of `data`; `null` sends all of it again.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 50)]
+    fields: Option<Option<Vec<String>>>,
     /// At most 256 characters; empty to clear it.
     #[schema(max_length = 256)]
     description: Option<String>,
@@ -113,6 +132,15 @@ pub(super) struct UpdateSubscription {
     saleor_domain: Option<String>,
     /// `saleor` only: also send the deprecated `X-Saleor-*` headers (default `false`).
     legacy_headers: Option<bool>,
+}
+
+/// A field that `null` clears: absent is `None`, `null` is `Some(None)`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -156,6 +184,8 @@ impl From<CreateSubscription> for subscriptions::CreateSubscription {
         Self {
             url: r.url,
             events: r.events,
+            filter: r.filter,
+            fields: r.fields,
             description: r.description,
             active: r.active,
             secret: r.secret,
@@ -176,6 +206,8 @@ impl From<UpdateSubscription> for subscriptions::UpdateSubscription {
         Self {
             url: r.url,
             events: r.events,
+            filter: r.filter,
+            fields: r.fields,
             description: r.description,
             active: r.active,
             signature: r.signature,
@@ -229,6 +261,14 @@ pub(super) struct SubscriptionView {
     /// Event types, prefix wildcards (`order.*`) or `*`.
     #[schema(value_type = Vec<String>, example = json!(["order.*"]))]
     events: Vec<EventPattern>,
+    /// The conditions an event must meet too, as given; absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, example = json!({"data.total": {"$gte": 100}}))]
+    filter: Option<Value>,
+    /// The paths of `data` deliveries carry; absent when they carry all of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>, example = json!(["data.id", "data.total"]))]
+    fields: Option<Vec<String>>,
     active: bool,
     #[schema(required = true)]
     description: Option<String>,
@@ -289,6 +329,8 @@ impl SubscriptionView {
             }),
             saleor_domain: s.saleor.domain,
             events: s.events,
+            filter: s.filter.map(|f| f.as_json().clone()),
+            fields: s.fields.map(Vec::from),
             active: s.active,
             description: s.description,
             created_at: s.created_at,

@@ -291,7 +291,7 @@ pub const TEST_EVENT_TYPE: &str = "webhook.test";
 async fn plan(
     backend: &Backend,
     event: &Event,
-    wants: fn(&SubscriptionRoute, &EventType) -> bool,
+    wants: fn(&SubscriptionRoute, &Event) -> bool,
 ) -> Result<Vec<PlannedDelivery>, StoreError> {
     let routes = backend
         .subscriptions
@@ -300,15 +300,17 @@ async fn plan(
     Ok(planned(&routes, event, wants))
 }
 
-/// One new delivery for each route that `wants` the event.
+/// One new delivery for each route that `wants` the event: for a producer's event, its type
+/// and its subscription's filter decide, so an event no filter takes costs no delivery and
+/// no queue message.
 fn planned(
     routes: &[SubscriptionRoute],
     event: &Event,
-    wants: fn(&SubscriptionRoute, &EventType) -> bool,
+    wants: fn(&SubscriptionRoute, &Event) -> bool,
 ) -> Vec<PlannedDelivery> {
     routes
         .iter()
-        .filter(|s| wants(s, &event.event_type))
+        .filter(|s| wants(s, event))
         .map(|s| PlannedDelivery::to(s.id.clone()))
         .collect()
 }

@@ -7,6 +7,7 @@ pub mod dispatch;
 mod error;
 pub mod event_types;
 pub mod events;
+pub mod filters;
 mod paging;
 pub mod signing_keys;
 pub mod stats;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
+use serde_json::Value;
 
 use super::event_types::known_types;
 use super::{PageLimit, ServiceError};
@@ -13,8 +14,8 @@ use crate::Backend;
 use crate::config::Config;
 use crate::domain::dialect::Format;
 use crate::domain::{
-    EventType, NewSubscription, SaleorOptions, SignatureScheme, Subscription, SubscriptionId,
-    TenantId, ValidationError, fields,
+    EventType, Filter, NewSubscription, SaleorOptions, Selection, SignatureScheme, Subscription,
+    SubscriptionId, TenantId, ValidationError, fields,
 };
 use crate::ports::store::StoreError;
 use crate::services::events;
@@ -28,6 +29,10 @@ pub struct CreateSubscription {
     /// 1 to 100 event types (`order.created`), prefix wildcards (`order.*`) or `*`. Exact
     /// types must be in the catalog or registered by the tenant (`GET /v1/event-types`).
     pub events: Vec<String>,
+    /// Conditions on the envelope an event must meet too (see `domain::filter`).
+    pub filter: Option<Value>,
+    /// The paths of `data` deliveries carry (`data.total`…); all of it when absent.
+    pub fields: Option<Vec<String>>,
     /// At most 256 characters.
     pub description: Option<String>,
     /// Whether events are delivered (default `true`).
@@ -59,6 +64,10 @@ pub struct UpdateSubscription {
     pub url: Option<String>,
     /// Replaces the list: 1 to 100 event types, prefix wildcards or `*`.
     pub events: Option<Vec<String>>,
+    /// Replaces the filter (`Some(None)`, JSON `null`, removes it).
+    pub filter: Option<Option<Value>>,
+    /// Replaces the selected paths (`Some(None)`, JSON `null`: all of `data` again).
+    pub fields: Option<Option<Vec<String>>>,
     /// At most 256 characters; empty to clear it.
     pub description: Option<String>,
     pub active: Option<bool>,
@@ -151,6 +160,8 @@ pub async fn create(
     let new = NewSubscription {
         url: fields::url(&req.url, config.egress)?,
         events: fields::events(&req.events, known_types(backend, tenant).await?)?,
+        filter: req.filter.as_ref().map(Filter::parse).transpose()?,
+        fields: req.fields.as_deref().map(Selection::parse).transpose()?,
         active: req.active.unwrap_or(true),
         description: fields::description(req.description)?,
         secret: req
@@ -217,6 +228,12 @@ pub async fn update(
     }
     if let Some(events) = req.events {
         s.events = fields::events(&events, known_types(backend, tenant).await?)?;
+    }
+    if let Some(filter) = req.filter {
+        s.filter = filter.as_ref().map(Filter::parse).transpose()?;
+    }
+    if let Some(fields) = req.fields {
+        s.fields = fields.as_deref().map(Selection::parse).transpose()?;
     }
     if let Some(description) = req.description {
         s.description = fields::description(Some(description).filter(|d| !d.is_empty()))?;
