@@ -196,6 +196,7 @@ async fn deliveries(backend: Backend) {
         repeat: false,
         more: Vec::new(),
         not_before: None,
+        slot: None,
     };
     assert_eq!(
         b.deliveries.get_delivery(&acme, "dlv_9").await.unwrap(),
@@ -587,6 +588,7 @@ async fn delivery_listing_and_reset(backend: Backend) {
             repeat: false,
             more: Vec::new(),
             not_before: None,
+            slot: None,
             subscription_id: if i == 2 {
                 other_sub.id.clone()
             } else {

@@ -276,6 +276,7 @@ fn the_official_library_verifies_tidings_signatures() {
             path: "/lib".into(),
             headers,
             body: body.to_owned().into(),
+            at: std::time::Instant::now(),
         }
     };
     let good = received(&body);

@@ -33,6 +33,7 @@ pub fn subscription(url: &str) -> SubscriptionBuilder {
         events: vec![EventPattern::parse("*").unwrap()],
         filter: None,
         fields: None,
+        rate_limit: None,
         active: true,
         description: None,
         secret: Secret::generate(),
@@ -158,6 +159,7 @@ pub fn delivery(subscription: &Subscription, event: Value) -> DeliveryMessage {
         repeat: false,
         more: Vec::new(),
         not_before: None,
+        slot: None,
     }
 }
 

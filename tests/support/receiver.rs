@@ -21,6 +21,8 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -154,6 +156,7 @@ async fn receive(
         path: path.clone(),
         headers,
         body,
+        at: std::time::Instant::now(),
     });
     let reply = shared
         .scripts

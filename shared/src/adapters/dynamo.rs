@@ -831,6 +831,90 @@ fn settings_key(tenant: &TenantId) -> (String, String) {
     (format!("TENANT#{tenant}"), "SETTINGS".to_owned())
 }
 
+/// A rate schedule item outlives its last use by a day, then DynamoDB's TTL removes it.
+const RATE_SCHEDULE_TTL_SECS: i64 = 24 * 3600;
+
+#[async_trait]
+impl RateSchedules for DynamoStore {
+    /// Usually one `UpdateItem` (one write unit): advance the schedule by a step if it is
+    /// ahead of `now`, taking its old value as the slot; if it is idle (missing or behind),
+    /// restart it at `now`. Both are conditional, so concurrent dispatchers never share a
+    /// slot; a lost race tries again.
+    async fn reserve_slot(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        now: chrono::DateTime<chrono::Utc>,
+        step: std::time::Duration,
+    ) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+        let pk = format!("RATE#{tenant}#{subscription}");
+        let step_us = i64::try_from(step.as_micros()).unwrap_or(i64::MAX);
+        let now_us = now.timestamp_micros();
+        let number = |n: i64| AttributeValue::N(n.to_string());
+        let expires = number(now.timestamp() + RATE_SCHEDULE_TTL_SECS);
+        for _ in 0..5 {
+            let busy = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()))
+                .key("sk", s("schedule"))
+                .update_expression("SET #next = #next + :step, expires_at = :expires")
+                .condition_expression("#next > :now")
+                .expression_attribute_names("#next", "next_us")
+                .expression_attribute_values(":step", number(step_us))
+                .expression_attribute_values(":now", number(now_us))
+                .expression_attribute_values(":expires", expires.clone())
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
+                .send()
+                .await;
+            match busy {
+                Ok(output) => {
+                    let slot = output
+                        .attributes()
+                        .and_then(|a| a.get("next_us"))
+                        .and_then(|n| n.as_n().ok())
+                        .and_then(|n| n.parse::<i64>().ok())
+                        .and_then(chrono::DateTime::from_timestamp_micros)
+                        .ok_or_else(|| {
+                            StoreError::Corrupt("a rate schedule without its slot".into())
+                        })?;
+                    return Ok(slot);
+                }
+                Err(e) => match write_error(e) {
+                    StoreError::Conflict => {}
+                    other => return Err(other),
+                },
+            }
+            let idle = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk.clone()))
+                .key("sk", s("schedule"))
+                .update_expression("SET #next = :after, expires_at = :expires")
+                .condition_expression("attribute_not_exists(#next) OR #next <= :now")
+                .expression_attribute_names("#next", "next_us")
+                .expression_attribute_values(":after", number(now_us.saturating_add(step_us)))
+                .expression_attribute_values(":now", number(now_us))
+                .expression_attribute_values(":expires", expires.clone())
+                .send()
+                .await;
+            match idle {
+                Ok(_) => return Ok(now),
+                Err(e) => match write_error(e) {
+                    // Another dispatcher moved the schedule meanwhile: it is busy now.
+                    StoreError::Conflict => {}
+                    other => return Err(other),
+                },
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the rate schedule is contended".into(),
+        ))
+    }
+}
+
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn get_tenant_settings(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError> {

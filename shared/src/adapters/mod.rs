@@ -45,6 +45,7 @@ impl Embedded {
             event_types: self.store.clone(),
             tenants: self.store.clone(),
             deployment_keys: self.store.clone(),
+            rates: self.store.clone(),
             queue: self.queue.clone(),
         }
     }
@@ -110,7 +111,8 @@ impl Backend {
             api_keys: store.clone(),
             event_types: store.clone(),
             tenants: store.clone(),
-            deployment_keys: store,
+            deployment_keys: store.clone(),
+            rates: store,
             queue,
         }
     }

@@ -125,7 +125,8 @@ impl DeliveryQueue for SqsQueue {
                 SendMessageBatchRequestEntry::builder()
                     .id(&e.entry_id)
                     .message_body(&e.body)
-                    .delay_seconds(e.delay.min(MAX_DELAY).as_secs() as i32)
+                    // Whole seconds, rounded up: never visible before its time.
+                    .delay_seconds(e.delay.min(MAX_DELAY).as_secs_f64().ceil() as i32)
                     .build()
                     .map_err(unavailable)
             })

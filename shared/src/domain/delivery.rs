@@ -31,6 +31,10 @@ pub struct DeliveryMessage {
     /// delay a message (15 minutes), which comes back early and waits out the rest.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_rfc3339")]
     pub not_before: Option<DateTime<Utc>>,
+    /// The rate-limit slot it reserved before it was held back to wait for it (see
+    /// `domain::rate_limit`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_rfc3339")]
+    pub slot: Option<DateTime<Utc>>,
 }
 
 /// One delivery an event was resolved to when it was first accepted.
@@ -61,6 +65,7 @@ impl DeliveryMessage {
             repeat: false,
             more: Vec::new(),
             not_before: None,
+            slot: None,
         }
     }
 

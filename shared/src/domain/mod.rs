@@ -10,6 +10,7 @@ mod error;
 mod event;
 pub mod filter;
 mod pattern;
+pub mod rate_limit;
 pub mod retry;
 mod selection;
 mod stats;
@@ -26,6 +27,7 @@ pub use error::ValidationError;
 pub use event::{Event, EventId, EventType, NewEvent};
 pub use filter::{Filter, Mismatch};
 pub use pattern::EventPattern;
+pub use rate_limit::{Admission, RateLimit};
 pub use selection::Selection;
 pub use stats::{EndpointStats, WindowStats};
 pub use subscription::{

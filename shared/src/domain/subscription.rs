@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::dialect::Format;
-use super::{Event, EventPattern, EventType, Filter, Selection, TenantId, ValidationError};
+use super::{
+    Event, EventPattern, EventType, Filter, RateLimit, Selection, TenantId, ValidationError,
+};
 use crate::egress::EgressPolicy;
 use crate::ids;
 use crate::signing::{Secret, SigningKey, SigningKeys};
@@ -173,6 +175,9 @@ pub struct Subscription {
     /// The paths of `data` deliveries carry (none: all of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Selection>,
+    /// Deliveries per second at most, across every dispatcher (none: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     pub active: bool,
     pub description: Option<String>,
     pub secret: Secret,
@@ -615,6 +620,7 @@ pub struct NewSubscription {
     pub events: Vec<EventPattern>,
     pub filter: Option<Filter>,
     pub fields: Option<Selection>,
+    pub rate_limit: Option<RateLimit>,
     pub active: bool,
     pub description: Option<String>,
     pub secret: Option<Secret>,
@@ -636,6 +642,7 @@ impl NewSubscription {
             events: self.events,
             filter: self.filter,
             fields: self.fields,
+            rate_limit: self.rate_limit,
             active: self.active,
             description: self.description,
             secret: self.secret.unwrap_or_else(Secret::generate),
@@ -668,6 +675,7 @@ mod tests {
             events: fields::events(&events, any_type)?,
             filter: None,
             fields: None,
+            rate_limit: None,
             active: true,
             description: None,
             secret: None,

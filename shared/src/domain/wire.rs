@@ -156,6 +156,7 @@ mod tests {
             events: fields::events(&["*".into()], |_| Ok(())).unwrap(),
             filter: None,
             fields: None,
+            rate_limit: None,
             active: true,
             description: None,
             secret: Some(fields::secret(secret, format).unwrap()),

@@ -58,6 +58,10 @@ pub(super) struct CreateSubscription {
     /// (through lists into each element); 1 to 50. All of `data` when absent.
     #[schema(min_items = 1, max_items = 50, example = json!(["data.id", "data.total"]))]
     fields: Option<Vec<String>>,
+    /// Deliveries per second at most, 1 to 1,000, across every dispatcher: a burst is held
+    /// back (not counted as failed attempts) and sent at this pace. No limit when absent.
+    #[schema(minimum = 1, maximum = 1000, example = 50)]
+    rate_limit: Option<u32>,
     /// At most 256 characters.
     #[schema(max_length = 256)]
     description: Option<String>,
@@ -111,6 +115,10 @@ pub(super) struct UpdateSubscription {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<String>>, min_items = 1, max_items = 50)]
     fields: Option<Option<Vec<String>>>,
+    /// Replaces the rate limit (1 to 1,000 deliveries per second); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 1000)]
+    rate_limit: Option<Option<u32>>,
     /// At most 256 characters; empty to clear it.
     #[schema(max_length = 256)]
     description: Option<String>,
@@ -186,6 +194,7 @@ impl From<CreateSubscription> for subscriptions::CreateSubscription {
             events: r.events,
             filter: r.filter,
             fields: r.fields,
+            rate_limit: r.rate_limit,
             description: r.description,
             active: r.active,
             secret: r.secret,
@@ -208,6 +217,7 @@ impl From<UpdateSubscription> for subscriptions::UpdateSubscription {
             events: r.events,
             filter: r.filter,
             fields: r.fields,
+            rate_limit: r.rate_limit,
             description: r.description,
             active: r.active,
             signature: r.signature,
@@ -269,6 +279,9 @@ pub(super) struct SubscriptionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<String>>, example = json!(["data.id", "data.total"]))]
     fields: Option<Vec<String>>,
+    /// Deliveries per second at most; absent when there is no limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<u32>,
     active: bool,
     #[schema(required = true)]
     description: Option<String>,
@@ -331,6 +344,7 @@ impl SubscriptionView {
             events: s.events,
             filter: s.filter.map(|f| f.as_json().clone()),
             fields: s.fields.map(Vec::from),
+            rate_limit: s.rate_limit.map(u32::from),
             active: s.active,
             description: s.description,
             created_at: s.created_at,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use queue::DeliveryQueue;
 use store::{
-    ApiKeyStore, DeliveryStore, DeploymentKeyStore, EventStore, EventTypeStore, SubscriptionStore,
-    TenantStore,
+    ApiKeyStore, DeliveryStore, DeploymentKeyStore, EventStore, EventTypeStore, RateSchedules,
+    SubscriptionStore, TenantStore,
 };
 
 /// The ports one deployment uses: all in memory, or all on AWS
@@ -24,5 +24,6 @@ pub struct Backend {
     pub event_types: Arc<dyn EventTypeStore>,
     pub tenants: Arc<dyn TenantStore>,
     pub deployment_keys: Arc<dyn DeploymentKeyStore>,
+    pub rates: Arc<dyn RateSchedules>,
     pub queue: Arc<dyn DeliveryQueue>,
 }

@@ -239,3 +239,18 @@ mod json_text {
         serde_json::from_str(&text).map_err(serde::de::Error::custom)
     }
 }
+
+/// The schedules of rate-limited subscriptions, shared by every dispatcher: what holds a
+/// subscription's rate limit across Lambda containers (see `domain::rate_limit`).
+#[async_trait]
+pub trait RateSchedules: Send + Sync {
+    /// Reserves the next free slot of `subscription`'s schedule for a delivery asking `now`,
+    /// slots `step` apart, and returns it.
+    async fn reserve_slot(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        now: chrono::DateTime<chrono::Utc>,
+        step: std::time::Duration,
+    ) -> Result<chrono::DateTime<chrono::Utc>, StoreError>;
+}

@@ -14,8 +14,8 @@ use crate::Backend;
 use crate::config::Config;
 use crate::domain::dialect::Format;
 use crate::domain::{
-    EventType, Filter, NewSubscription, SaleorOptions, Selection, SignatureScheme, Subscription,
-    SubscriptionId, TenantId, ValidationError, fields,
+    EventType, Filter, NewSubscription, RateLimit, SaleorOptions, Selection, SignatureScheme,
+    Subscription, SubscriptionId, TenantId, ValidationError, fields,
 };
 use crate::ports::store::StoreError;
 use crate::services::events;
@@ -33,6 +33,8 @@ pub struct CreateSubscription {
     pub filter: Option<Value>,
     /// The paths of `data` deliveries carry (`data.total`…); all of it when absent.
     pub fields: Option<Vec<String>>,
+    /// Deliveries per second at most (1 to 1,000); no limit when absent.
+    pub rate_limit: Option<u32>,
     /// At most 256 characters.
     pub description: Option<String>,
     /// Whether events are delivered (default `true`).
@@ -68,6 +70,8 @@ pub struct UpdateSubscription {
     pub filter: Option<Option<Value>>,
     /// Replaces the selected paths (`Some(None)`, JSON `null`: all of `data` again).
     pub fields: Option<Option<Vec<String>>>,
+    /// Replaces the rate limit (`Some(None)`, JSON `null`, removes it).
+    pub rate_limit: Option<Option<u32>>,
     /// At most 256 characters; empty to clear it.
     pub description: Option<String>,
     pub active: Option<bool>,
@@ -162,6 +166,7 @@ pub async fn create(
         events: fields::events(&req.events, known_types(backend, tenant).await?)?,
         filter: req.filter.as_ref().map(Filter::parse).transpose()?,
         fields: req.fields.as_deref().map(Selection::parse).transpose()?,
+        rate_limit: req.rate_limit.map(RateLimit::new).transpose()?,
         active: req.active.unwrap_or(true),
         description: fields::description(req.description)?,
         secret: req
@@ -234,6 +239,9 @@ pub async fn update(
     }
     if let Some(fields) = req.fields {
         s.fields = fields.as_deref().map(Selection::parse).transpose()?;
+    }
+    if let Some(rate_limit) = req.rate_limit {
+        s.rate_limit = rate_limit.map(RateLimit::new).transpose()?;
     }
     if let Some(description) = req.description {
         s.description = fields::description(Some(description).filter(|d| !d.is_empty()))?;

@@ -28,6 +28,8 @@ struct State {
     tenants: HashMap<TenantId, TenantSettings>,
     /// Kept as stored text, as DynamoDB keeps it.
     deployment_keys: Option<(u64, String)>,
+    /// Per rate-limited subscription: its next free slot.
+    rates: HashMap<(TenantId, SubscriptionId), chrono::DateTime<chrono::Utc>>,
     /// Event and delivery writes since the last sweep of expired records.
     writes: usize,
 }
@@ -415,5 +417,25 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+}
+
+#[async_trait]
+impl RateSchedules for MemoryStore {
+    async fn reserve_slot(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        now: chrono::DateTime<chrono::Utc>,
+        step: std::time::Duration,
+    ) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+        let mut state = self.state();
+        let next = state
+            .rates
+            .entry((tenant.clone(), subscription.clone()))
+            .or_insert(now);
+        let (slot, after) = crate::domain::rate_limit::reserve(Some(*next), now, step);
+        *next = after;
+        Ok(slot)
     }
 }

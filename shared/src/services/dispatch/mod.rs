@@ -30,8 +30,8 @@ use crate::Backend;
 use crate::config::Config;
 use crate::domain::catalog;
 use crate::domain::{
-    AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, DeploymentKeys, SentAs,
-    Subscription, SubscriptionId, TenantId, TenantSettings, WireContext,
+    Admission, AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, DeploymentKeys,
+    RateLimit, SentAs, Subscription, SubscriptionId, TenantId, TenantSettings, WireContext,
 };
 use crate::egress::GuardedResolver;
 use crate::metrics::{DeliveryIds, DeliveryOutcome, Success};
@@ -88,10 +88,34 @@ impl Carrier<'_> {
     }
 }
 
+/// `delivery` as a message of its own, made visible after `delay` (up to SQS's 15 minutes;
+/// a longer delay is finished on its return, through its `not_before`).
+fn delayed(delivery: &DeliveryMessage, delay: Duration, entry: usize) -> OutgoingMessage {
+    let not_before = (delay > queue::MAX_DELAY)
+        .then(|| {
+            chrono::Duration::from_std(delay)
+                .ok()
+                .map(|d| Utc::now() + d)
+        })
+        .flatten();
+    let body = json_body(&DeliveryMessage {
+        not_before,
+        more: Vec::new(),
+        ..delivery.clone()
+    });
+    OutgoingMessage {
+        delay: delay.min(queue::MAX_DELAY),
+        ..OutgoingMessage::new(entry.to_string(), body)
+    }
+}
+
 fn json_body(message: &DeliveryMessage) -> String {
     // A message of owned strings and JSON values always serialises.
     serde_json::to_string(message).unwrap_or_default()
 }
+
+/// A reserved rate-limit slot this far in the past belongs to an earlier attempt.
+const STALE_SLOT: chrono::Duration = chrono::Duration::seconds(2);
 
 /// How early a retry may come back and still be attempted: the queue's timing is not exact.
 const EARLY_SLACK: Duration = Duration::from_secs(5);
@@ -283,6 +307,38 @@ impl Dispatcher {
                 return self.back_off(message).await;
             }
         };
+        if let Some(limit) = subscription.rate_limit {
+            let now = Utc::now();
+            // The slot it reserved before it was held back, unless that is long gone (this
+            // is a later attempt).
+            let held = delivery.slot.filter(|slot| *slot + STALE_SLOT >= now);
+            let slot = match held {
+                Some(slot) => slot,
+                None => match self
+                    .backend
+                    .rates
+                    .reserve_slot(
+                        &delivery.tenant,
+                        &delivery.subscription_id,
+                        now,
+                        limit.step(),
+                    )
+                    .await
+                {
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        warn!(error = %e, "cannot reserve a slot of the rate limit");
+                        return self.back_off(message).await;
+                    }
+                },
+            };
+            match RateLimit::admit(slot, now) {
+                Admission::Go(pause) => tokio::time::sleep(pause).await,
+                Admission::HoldBack(wait) => {
+                    return self.postpone(message, &delivery, slot, wait).await;
+                }
+            }
+        }
         let tenant = if subscription.needs_tenant_settings() {
             match self.tenant_settings(&delivery.tenant).await {
                 Ok(settings) => settings,
@@ -612,28 +668,52 @@ impl Dispatcher {
         }
     }
 
+    /// Holds a delivery back for its subscription's rate limit: it goes on the queue again as
+    /// a new message that becomes visible after `wait`, and this one is done. Not an
+    /// attempt: nothing is recorded, the retry schedule is not used up, and the new
+    /// message's receive count starts afresh, so throttling never uses up the queue's
+    /// `maxReceiveCount` nor dead-letters anything. If that send fails, the message is
+    /// handed back instead (which does count one receive).
+    async fn postpone(
+        &self,
+        message: &Carrier<'_>,
+        delivery: &DeliveryMessage,
+        slot: chrono::DateTime<Utc>,
+        wait: Duration,
+    ) -> Disposition {
+        info!(?wait, "held back by the subscription's rate limit");
+        let holding = DeliveryMessage {
+            slot: Some(slot),
+            ..delivery.clone()
+        };
+        // Back within a second before its slot (SQS delays are whole seconds, rounded up),
+        // to wait out the rest in the dispatcher and go at it.
+        let delay = wait.saturating_sub(RateLimit::NEAR);
+        if let Carrier::Part { later, .. } = message {
+            // A part goes on as a message of its own anyway.
+            let mut later = later.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = delayed(&holding, delay, later.len());
+            later.push(entry);
+            return Disposition::Retry;
+        }
+        let again = delayed(&holding, delay, 0);
+        match queue::send_all(self.backend.queue.as_ref(), &[again]).await {
+            Ok(()) => Disposition::Done,
+            Err(e) => {
+                warn!(error = %e, "cannot put the held-back delivery on the queue again");
+                self.hand_back(message, wait).await
+            }
+        }
+    }
+
     /// Makes the message visible again after `delay`: this is how backoff is scheduled. A
     /// part of a shared message is sent again on its own, with `delay` as its delay.
     async fn hand_back(&self, message: &Carrier<'_>, delay: Duration) -> Disposition {
         let message = match message {
             Carrier::Own(message) => message,
             Carrier::Part { part, later, .. } => {
-                let not_before = (delay > queue::MAX_DELAY)
-                    .then(|| {
-                        chrono::Duration::from_std(delay)
-                            .ok()
-                            .map(|d| Utc::now() + d)
-                    })
-                    .flatten();
-                let body = json_body(&DeliveryMessage {
-                    not_before,
-                    ..(**part).clone()
-                });
                 let mut later = later.lock().unwrap_or_else(|e| e.into_inner());
-                let entry = OutgoingMessage {
-                    delay: delay.min(queue::MAX_DELAY),
-                    ..OutgoingMessage::new(later.len().to_string(), body)
-                };
+                let entry = delayed(part, delay, later.len());
                 later.push(entry);
                 return Disposition::Retry;
             }
