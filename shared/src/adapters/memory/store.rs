@@ -375,6 +375,26 @@ impl DeploymentKeyStore for MemoryStore {
     }
 }
 
+#[async_trait]
+impl RateSchedules for MemoryStore {
+    async fn reserve_slot(
+        &self,
+        tenant: &TenantId,
+        subscription: &SubscriptionId,
+        now: chrono::DateTime<chrono::Utc>,
+        step: std::time::Duration,
+    ) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+        let mut state = self.state();
+        let next = state
+            .rates
+            .entry((tenant.clone(), subscription.clone()))
+            .or_insert(now);
+        let (slot, after) = crate::domain::rate_limit::reserve(Some(*next), now, step);
+        *next = after;
+        Ok(slot)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,25 +437,5 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-    }
-}
-
-#[async_trait]
-impl RateSchedules for MemoryStore {
-    async fn reserve_slot(
-        &self,
-        tenant: &TenantId,
-        subscription: &SubscriptionId,
-        now: chrono::DateTime<chrono::Utc>,
-        step: std::time::Duration,
-    ) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
-        let mut state = self.state();
-        let next = state
-            .rates
-            .entry((tenant.clone(), subscription.clone()))
-            .or_insert(now);
-        let (slot, after) = crate::domain::rate_limit::reserve(Some(*next), now, step);
-        *next = after;
-        Ok(slot)
     }
 }
