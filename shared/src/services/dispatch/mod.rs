@@ -108,6 +108,13 @@ impl Dispatcher {
         }
     }
 
+    /// One message on its own, as the local runner's poller hands them over (each in its
+    /// own task, so a slow endpoint holds up no other delivery): `true` when it is settled
+    /// and may be deleted, `false` when the queue must hand it out again.
+    pub async fn handle_message(&self, message: &ReceivedMessage) -> bool {
+        self.handle(message).await == Disposition::Done
+    }
+
     async fn handle(&self, message: &ReceivedMessage) -> Disposition {
         let delivery: DeliveryMessage = match serde_json::from_str(&message.body) {
             Ok(d) => d,
