@@ -95,6 +95,11 @@ impl IngestOutcome {
 pub trait MetricsSink: Send + Sync {
     /// Writes one EMF line (a JSON object, without the line break).
     fn write(&self, line: &str);
+
+    /// Whether a line written now goes anywhere: when not, it is not even built.
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// Stdout, one whole line per write: what CloudWatch Logs reads on Lambda.
@@ -116,6 +121,11 @@ pub struct DebugLog;
 impl MetricsSink for DebugLog {
     fn write(&self, line: &str) {
         tracing::debug!(target: "tidings::metrics", "{line}");
+    }
+
+    /// The runner logs at `info` by default, which drops these lines: skip building them.
+    fn enabled(&self) -> bool {
+        tracing::enabled!(target: "tidings::metrics", tracing::Level::DEBUG)
     }
 }
 
@@ -239,6 +249,9 @@ impl Metrics {
         ids: Option<DeliveryIds<'_>>,
         attempt: Option<(Duration, Duration)>,
     ) {
+        if !self.on() {
+            return;
+        }
         let mut values = vec![(names::DELIVERIES, Unit::Count, 1)];
         if let Some((duration, age)) = attempt {
             values.push((
@@ -266,6 +279,9 @@ impl Metrics {
 
     /// The size of one batch handed to the dispatcher.
     pub fn batch(&self, size: usize) {
+        if !self.on() {
+            return;
+        }
         self.emit(Line {
             function: self.function("dispatcher"),
             outcome: None,
@@ -277,6 +293,9 @@ impl Metrics {
 
     /// One `POST /v1/events` answered; `deliveries` enqueued when it was accepted.
     pub fn ingest(&self, outcome: IngestOutcome, tenant: &TenantId, deliveries: usize) {
+        if !self.on() {
+            return;
+        }
         let mut values = vec![(names::EVENTS, Unit::Count, 1)];
         if outcome == IngestOutcome::Accepted {
             values.push((names::DELIVERIES_ENQUEUED, Unit::Count, deliveries as u64));
@@ -290,6 +309,11 @@ impl Metrics {
             values: &values,
             properties,
         });
+    }
+
+    /// Whether lines go anywhere now; each metric checks before it builds its line.
+    fn on(&self) -> bool {
+        self.sink.as_ref().is_some_and(|s| s.enabled())
     }
 
     fn emit(&self, line: Line<'_>) {
