@@ -178,6 +178,8 @@ async function fixedRate(start, deadline) {
     mode: rate > 0 ? `${rate}/s` : 'flat out',
     conns,
     window_s: Math.round(window * 100) / 100,
+    window_start_ms: Math.round(start),
+    window_end_ms: Math.round(end),
     sent,
     accepted,
     failed,

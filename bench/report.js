@@ -19,6 +19,9 @@ const b = read('b');
 const c = read('c');
 const e = read('e');
 const settled = read('e-settled');
+const attemptsC = read('attempts-c');
+const attemptsE = read('attempts-e');
+const dispatch = read('dispatch');
 
 const rows = [];
 const fmt = (v, unit) => (v === null || v === undefined ? '—' : `${Number(v).toLocaleString('en-US')}${unit}`);
@@ -39,10 +42,30 @@ row(`(b) ingest→receipt p50 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p50_ms'), g
 row(`(b) ingest→receipt p99 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p99_ms'), g(bareRate, 'e2e_p99_ms'), ' ms', '< 50 ms', 'd: bare send→receipt');
 row(`(c) healthy deliveries/s, + 1 dead endpoint`, g(c, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a');
 row(`(c) events/s accepted, + 1 dead endpoint`, g(c, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a');
+// The dead endpoint's attempts share the cores too: shown, so a reader sees that share.
+const allAttempts = (r, at) => (r && at ? r.deliveries_per_s + at.failed_per_s : null);
+if (attemptsC) {
+  row(`(c) the dead endpoint's failed attempts/s`, g(attemptsC, 'failed_per_s'), undefined, '/s', '');
+  row(`(c) all attempts/s, healthy + dead`, allAttempts(c, attemptsC), g(a, 'deliveries_per_s'), '/s', '', 'a');
+}
 if (e) {
   const n = settled ? settled.settled : null;
   row(`(e) healthy deliveries/s, dead + ${fmt(n, '')} waiting`, g(e, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a');
   row(`(e) events/s accepted, dead + ${fmt(n, '')} waiting`, g(e, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a');
+  if (attemptsE) {
+    row(`(e) the dead endpoint's failed attempts/s`, g(attemptsE, 'failed_per_s'), undefined, '/s', '');
+    row(`(e) all attempts/s, healthy + dead`, allAttempts(e, attemptsE), g(a, 'deliveries_per_s'), '/s', '', 'a');
+  }
+}
+if (dispatch) {
+  row(
+    `(f) dispatcher deliveries/s, ${dispatch.in_flight} in flight`,
+    dispatch.dispatcher_per_s,
+    dispatch.bare_per_s,
+    '/s',
+    '≥ 0.90×',
+    'bare reqwest',
+  );
 }
 for (const s of ['a', 'b', 'c', 'e']) {
   const r = read(`rss-${s}`);
@@ -59,6 +82,12 @@ console.log(line(head));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 console.log('');
+if (dispatch) {
+  console.log(
+    `(f) ${dispatch.rounds} rounds of ${dispatch.deliveries_per_round} deliveries, ${dispatch.concurrency} receive loops, ` +
+      `${dispatch.in_flight} POSTs in flight; ratio per round: ${dispatch.round_ratios.map((r) => `${r}×`).join(', ')}`,
+  );
+}
 for (const [name, r] of [['d bare flat', bareFlat], ['d bare rate', bareRate], ['a', a], ['b', b], ['c', c], ['e', e]]) {
   if (!r) continue;
   const drained = r.drained_after_s === null ? `not all within the drain wait` : `all ${r.drained_after_s} s after the window`;

@@ -5,5 +5,5 @@ mod poller;
 mod runner;
 pub mod status;
 
-pub use poller::poll_once;
+pub use poller::{Pollers, spawn as spawn_pollers};
 pub use runner::{DEV_TENANT, Options, Running, StartError, Storage, VISIBILITY_TIMEOUT, start};

@@ -1,45 +1,99 @@
-//! The local runner's stand-in for Lambda's SQS event source mapping: receive a batch,
-//! hand it to the dispatcher, delete what it settled, leave the failures to come back.
+//! The local runner's stand-in for Lambda's SQS event source mapping: receive batches, hand
+//! each message to the dispatcher, delete what it settled, leave the failures to come back.
+//!
+//! Unlike a Lambda invocation, which returns only once its whole batch is done, each message
+//! here holds one of `concurrency × 10` slots for as long as its own delivery takes, and is
+//! deleted as soon as it is settled. An endpoint that makes its deliveries hang until the
+//! timeout therefore holds only its own slots, never the healthy deliveries received in the
+//! same batch, and the other slots keep receiving.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::warn;
 
-use tidings::ports::queue::{DeliveryQueue, MAX_BATCH, QueueError};
+use tidings::ports::queue::{DeliveryQueue, MAX_BATCH, ReceivedMessage};
 use tidings::services::dispatch::Dispatcher;
 
 /// How long one receive waits for messages (SQS long polling).
 const WAIT: Duration = Duration::from_secs(1);
 
-/// Polls until the task is dropped or aborted.
-pub async fn run(queue: Arc<dyn DeliveryQueue>, dispatcher: Arc<Dispatcher>) {
-    loop {
-        if let Err(e) = poll_once(queue.as_ref(), &dispatcher).await {
-            warn!(error = %e, "polling the delivery queue failed; trying again shortly");
-            tokio::time::sleep(WAIT).await;
+/// The running receive loops; dropping it stops them and every delivery they started.
+pub struct Pollers(Vec<JoinHandle<()>>);
+
+impl Drop for Pollers {
+    fn drop(&mut self) {
+        for poller in &self.0 {
+            poller.abort();
         }
     }
 }
 
-/// One receive and dispatch; returns how many messages were received.
-pub async fn poll_once(
-    queue: &dyn DeliveryQueue,
-    dispatcher: &Dispatcher,
-) -> Result<usize, QueueError> {
-    let messages = queue.receive(MAX_BATCH, WAIT).await?;
-    if messages.is_empty() {
-        return Ok(0);
-    }
-    let outcome = dispatcher.handle_batch(&messages).await;
-    for message in messages
-        .iter()
-        .filter(|m| !outcome.failed.contains(&m.message_id))
-    {
-        if let Err(e) = queue.delete(&message.receipt_handle).await {
-            // Not deleted means received again; the delivery record stops a second POST.
-            warn!(error = %e, message = %message.message_id, "cannot delete a settled message");
+/// Starts `concurrency` receive loops sharing `concurrency × 10` delivery slots: as many
+/// deliveries in flight as `concurrency` Lambda dispatchers with batches of ten.
+pub fn spawn(
+    queue: Arc<dyn DeliveryQueue>,
+    dispatcher: Arc<Dispatcher>,
+    concurrency: usize,
+) -> Pollers {
+    let concurrency = concurrency.max(1);
+    let slots = Arc::new(Semaphore::new(concurrency * MAX_BATCH));
+    Pollers(
+        (0..concurrency)
+            .map(|_| tokio::spawn(run(queue.clone(), dispatcher.clone(), slots.clone())))
+            .collect(),
+    )
+}
+
+/// One receive loop: waits for a free slot, receives as many messages as there are free
+/// slots (at most ten), and starts each one's delivery in its own task.
+async fn run(queue: Arc<dyn DeliveryQueue>, dispatcher: Arc<Dispatcher>, slots: Arc<Semaphore>) {
+    // Owned by this loop, so stopping the loop stops its deliveries too.
+    let mut in_flight = JoinSet::new();
+    loop {
+        while in_flight.try_join_next().is_some() {}
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let mut permits = vec![first];
+        while permits.len() < MAX_BATCH {
+            match slots.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        let messages = match queue.receive(permits.len(), WAIT).await {
+            Ok(messages) => messages,
+            Err(e) => {
+                warn!(error = %e, "polling the delivery queue failed; trying again shortly");
+                drop(permits);
+                tokio::time::sleep(WAIT).await;
+                continue;
+            }
+        };
+        // Unused slots go back as `permits` drops.
+        for (message, permit) in messages.into_iter().zip(permits) {
+            let (queue, dispatcher) = (queue.clone(), dispatcher.clone());
+            in_flight.spawn(settle(queue, dispatcher, message, permit));
         }
     }
-    Ok(messages.len())
+}
+
+/// Delivers one message and deletes it once it is settled; a failure stays on the queue,
+/// hidden for its backoff.
+async fn settle(
+    queue: Arc<dyn DeliveryQueue>,
+    dispatcher: Arc<Dispatcher>,
+    message: ReceivedMessage,
+    _slot: OwnedSemaphorePermit,
+) {
+    if !dispatcher.handle_message(&message).await {
+        return;
+    }
+    if let Err(e) = queue.delete(&message.receipt_handle).await {
+        // Not deleted means received again; the delivery record stops a second POST.
+        warn!(error = %e, message = %message.message_id, "cannot delete a settled message");
+    }
 }

@@ -17,7 +17,7 @@ use tidings::http::{AppState, router};
 use tidings::services::dispatch::Dispatcher;
 use tidings::services::{ServiceError, api_keys};
 
-use crate::poller;
+use crate::poller::{self, Pollers};
 
 /// The tenant the development key belongs to.
 pub const DEV_TENANT: &str = "dev";
@@ -46,7 +46,8 @@ pub struct Running {
     /// The in-memory adapters, when running embedded (tests inject failures through them).
     pub embedded: Option<Embedded>,
     server: JoinHandle<()>,
-    pollers: Vec<JoinHandle<()>>,
+    /// Stopped when dropped.
+    _pollers: Pollers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,18 +108,16 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
-    // Several pollers, as Lambda runs several dispatchers: a slow endpoint in one batch
-    // does not hold up the others.
-    let pollers = (0..concurrency)
-        .map(|_| tokio::spawn(poller::run(backend.queue.clone(), dispatcher.clone())))
-        .collect();
+    // Several receive loops, as Lambda runs several dispatchers, and a slot per delivery:
+    // a slow endpoint holds its own deliveries' slots, not the others'.
+    let pollers = poller::spawn(backend.queue.clone(), dispatcher, concurrency);
     Ok(Running {
         addr,
         api_key,
         backend,
         embedded,
         server,
-        pollers,
+        _pollers: pollers,
     })
 }
 
@@ -136,8 +135,5 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         self.server.abort();
-        for poller in &self.pollers {
-            poller.abort();
-        }
     }
 }

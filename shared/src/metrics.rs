@@ -100,6 +100,11 @@ impl IngestOutcome {
 pub trait MetricsSink: Send + Sync {
     /// Writes one EMF line (a JSON object, without the line break).
     fn write(&self, line: &str);
+
+    /// Whether a line written now goes anywhere: when not, it is not even built.
+    fn enabled(&self) -> bool {
+        true
+    }
 }
 
 /// Stdout, one whole line per write: what CloudWatch Logs reads on Lambda.
@@ -121,6 +126,11 @@ pub struct DebugLog;
 impl MetricsSink for DebugLog {
     fn write(&self, line: &str) {
         tracing::debug!(target: "tidings::metrics", "{line}");
+    }
+
+    /// The runner logs at `info` by default, which drops these lines: skip building them.
+    fn enabled(&self) -> bool {
+        tracing::enabled!(target: "tidings::metrics", tracing::Level::DEBUG)
     }
 }
 
@@ -257,6 +267,9 @@ impl Metrics {
         ids: Option<DeliveryIds<'_>>,
         attempt: Option<(Duration, Duration)>,
     ) {
+        if !self.on() {
+            return;
+        }
         let mut values = vec![(names::DELIVERIES, Unit::Count, json!(1))];
         if let Some((duration, age)) = attempt {
             values.push((
@@ -285,6 +298,9 @@ impl Metrics {
     /// Successful deliveries, summed: one line per 100 of them (per tenant, with the tenant
     /// dimension), their attempts' durations and event ages as arrays.
     pub fn succeeded(&self, deliveries: &[Success]) {
+        if !self.on() || deliveries.is_empty() {
+            return;
+        }
         let mut groups: Vec<(Option<&TenantId>, Vec<&Success>)> = Vec::new();
         for success in deliveries {
             let key = self.tenant_dimension.then_some(&success.tenant);
@@ -318,6 +334,9 @@ impl Metrics {
 
     /// The size of one batch handed to the dispatcher.
     pub fn batch(&self, size: usize) {
+        if !self.on() {
+            return;
+        }
         self.emit(Line {
             function: self.function("dispatcher"),
             outcome: None,
@@ -336,6 +355,9 @@ impl Metrics {
         events: usize,
         deliveries: usize,
     ) {
+        if !self.on() {
+            return;
+        }
         let mut values = vec![(names::EVENTS, Unit::Count, json!(events))];
         if outcome == IngestOutcome::Accepted {
             values.push((names::DELIVERIES_ENQUEUED, Unit::Count, json!(deliveries)));
@@ -349,6 +371,11 @@ impl Metrics {
             values: &values,
             properties,
         });
+    }
+
+    /// Whether lines go anywhere now; each metric checks before it builds its line.
+    fn on(&self) -> bool {
+        self.sink.as_ref().is_some_and(|s| s.enabled())
     }
 
     fn emit(&self, line: Line<'_>) {

@@ -1,8 +1,8 @@
 //! A webhook receiver on 127.0.0.1: it records every request (whatever its method) and
-//! answers each path with the statuses it was told to, then 200. And a listener that only
-//! counts the connections made to it.
+//! answers each path with the statuses it was told to, then 200, or holds a path's requests
+//! unanswered until released. And a listener that only counts the connections made to it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -66,6 +66,9 @@ impl Reply {
 struct Shared {
     received: Mutex<Vec<Received>>,
     scripts: Mutex<HashMap<String, VecDeque<Reply>>>,
+    /// Paths whose requests wait, unanswered, until [`Receiver::release`].
+    held: Mutex<HashSet<String>>,
+    released: tokio::sync::Notify,
 }
 
 pub struct Receiver {
@@ -107,6 +110,18 @@ impl Receiver {
             .entry(format!("/{path}"))
             .or_default()
             .extend(replies.iter().cloned());
+    }
+
+    /// Requests to `path` are recorded, then left unanswered until [`Self::release`]: an
+    /// endpoint that hangs.
+    pub fn hold(&self, path: &str) {
+        self.shared.held.lock().unwrap().insert(format!("/{path}"));
+    }
+
+    /// Answers the requests held on `path`, and every later one, as usual.
+    pub fn release(&self, path: &str) {
+        self.shared.held.lock().unwrap().remove(&format!("/{path}"));
+        self.shared.released.notify_waiters();
     }
 
     pub fn received(&self, path: &str) -> Vec<Received> {
@@ -158,6 +173,16 @@ async fn receive(
         body,
         at: std::time::Instant::now(),
     });
+    loop {
+        // Registered before looking, so a release in between is not missed.
+        let released = shared.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if !shared.held.lock().unwrap().contains(&path) {
+            break;
+        }
+        released.await;
+    }
     let reply = shared
         .scripts
         .lock()

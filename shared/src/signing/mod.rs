@@ -13,6 +13,7 @@ mod jws;
 pub use jws::{Jwk, RsaKeyError, RsaSigningKey};
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine;
@@ -309,7 +310,12 @@ pub fn delivery_headers(
             (HEADER_SIGNATURE.to_owned(), signatures),
         ]);
     }
-    if let Some(current) = keys.secrets.first() {
+    // Only subscriptions with a hex header pay for the second HMAC.
+    if let Some(current) = keys
+        .secrets
+        .first()
+        .filter(|_| !keys.hex_headers.is_empty())
+    {
         let hex = sign_hex(current.expose(), body);
         for header in &keys.hex_headers {
             headers.push(((*header).to_owned(), hex.clone()));
@@ -447,11 +453,12 @@ pub fn sign_hex(secret: &str, body: &[u8]) -> String {
     let mut mac =
         HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size");
     mac.update(body);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let digest = mac.finalize().into_bytes();
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 #[cfg(test)]

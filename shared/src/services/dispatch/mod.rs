@@ -180,9 +180,7 @@ impl Dispatcher {
     pub async fn handle_batch(&self, messages: &[ReceivedMessage]) -> BatchOutcome {
         self.config.metrics.batch(messages.len());
         let dispositions = join_all(messages.iter().map(|m| self.handle(m))).await;
-        let successes =
-            std::mem::take(&mut *self.successes.lock().unwrap_or_else(|e| e.into_inner()));
-        self.config.metrics.succeeded(&successes);
+        self.report_successes();
         BatchOutcome {
             failed: messages
                 .iter()
@@ -191,6 +189,22 @@ impl Dispatcher {
                 .map(|(m, _)| m.message_id.clone())
                 .collect(),
         }
+    }
+
+    /// One message on its own, as the local runner's poller hands them over (each in its
+    /// own task, so a slow endpoint holds up no other delivery): `true` when it is settled
+    /// and may be deleted, `false` when the queue must hand it out again.
+    pub async fn handle_message(&self, message: &ReceivedMessage) -> bool {
+        let done = self.handle(message).await == Disposition::Done;
+        self.report_successes();
+        done
+    }
+
+    /// The metric line of the successes not yet reported.
+    fn report_successes(&self) {
+        let successes =
+            std::mem::take(&mut *self.successes.lock().unwrap_or_else(|e| e.into_inner()));
+        self.config.metrics.succeeded(&successes);
     }
 
     async fn handle(&self, message: &ReceivedMessage) -> Disposition {

@@ -1,0 +1,346 @@
+//! `bench-dispatch`: the dispatcher against a bare `reqwest` POST loop, at the same
+//! concurrency and to the same sink (issue 10's ratio; `scripts/bench` runs it).
+//!
+//! Each round puts `deliveries` events for one subscription to the sink on a fresh
+//! embedded backend (not timed), then times the local runner's own pollers draining them
+//! (`tidings_local::spawn_pollers`: receive up to ten, sign and POST each with
+//! `Dispatcher::handle_message`, delete it once delivered) with `concurrency` receive loops
+//! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them. Then a bare `reqwest::Client`
+//! POSTs the same number of bodies of the same bytes to the same sink, with as many requests
+//! in flight as the pollers can have (`concurrency` × 10). Rounds alternate the two, so the
+//! machine's noise falls on both alike. Prints one JSON object per round and one in all, on
+//! stdout; the dispatcher's log lines (`RUST_LOG`, `info` by default, as the runner logs)
+//! go to stderr.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use tidings::adapters::Embedded;
+use tidings::config::Config;
+use tidings::domain::dialect::{self, Format};
+use tidings::domain::{EventId, TenantId};
+use tidings::egress::EgressPolicy;
+use tidings::ports::queue::MAX_BATCH;
+use tidings::services::dispatch::Dispatcher;
+use tidings::services::{events, subscriptions};
+use tidings_local::VISIBILITY_TIMEOUT;
+
+struct Args {
+    sink: reqwest::Url,
+    deliveries: usize,
+    concurrency: usize,
+    rounds: usize,
+    label: String,
+}
+
+impl Args {
+    /// `key=value` arguments, as `bench/load.js` takes them.
+    fn parse() -> anyhow::Result<Self> {
+        let mut args = Self {
+            sink: "http://127.0.0.1:4000".parse()?,
+            deliveries: 20_000,
+            concurrency: Config::default().local_concurrency,
+            rounds: 3,
+            label: format!("dispatch{}", std::process::id()),
+        };
+        for arg in std::env::args().skip(1) {
+            let (key, value) = arg.split_once('=').context("arguments are key=value")?;
+            match key {
+                "sink" => args.sink = value.parse()?,
+                "deliveries" => args.deliveries = value.parse()?,
+                "concurrency" => args.concurrency = value.parse()?,
+                "rounds" => args.rounds = value.parse()?,
+                "run" => args.label = value.to_owned(),
+                _ => bail!("unknown argument {key} (sink, deliveries, concurrency, rounds, run)"),
+            }
+        }
+        if args.sink.host_str() != Some("127.0.0.1") {
+            bail!("bench-dispatch only sends to 127.0.0.1");
+        }
+        if args.deliveries == 0 || args.concurrency == 0 {
+            bail!("deliveries and concurrency must be at least 1");
+        }
+        Ok(args)
+    }
+}
+
+/// One timed phase: how many POSTs the sink counted and how long they took.
+struct Phase {
+    delivered: usize,
+    elapsed: Duration,
+    body_bytes: usize,
+}
+
+impl Phase {
+    fn rate(&self) -> f64 {
+        self.delivered as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse()?;
+    let control = reqwest::Client::new();
+    let (mut dispatched, mut bare) = (Vec::new(), Vec::new());
+    for round in 1..=args.rounds {
+        let d = dispatch_round(&args, &control, round).await?;
+        let b = bare_round(&args, &control, round, d.body_bytes).await?;
+        println!(
+            "{}",
+            json!({
+                "run": "dispatch-round", "round": round,
+                "dispatcher_per_s": d.rate().round(), "bare_per_s": b.rate().round(),
+                "ratio": round2(d.rate() / b.rate()),
+                "deliveries": d.delivered, "body_bytes": d.body_bytes,
+            })
+        );
+        dispatched.push(d);
+        bare.push(b);
+    }
+    let total = |phases: &[Phase]| {
+        let n: usize = phases.iter().map(|p| p.delivered).sum();
+        let t: f64 = phases.iter().map(|p| p.elapsed.as_secs_f64()).sum();
+        n as f64 / t
+    };
+    let (d, b) = (total(&dispatched), total(&bare));
+    let ratios: Vec<f64> = dispatched
+        .iter()
+        .zip(&bare)
+        .map(|(d, b)| round2(d.rate() / b.rate()))
+        .collect();
+    println!(
+        "{}",
+        json!({
+            "run": "dispatch", "rounds": args.rounds, "deliveries_per_round": args.deliveries,
+            "concurrency": args.concurrency, "in_flight": args.concurrency * MAX_BATCH,
+            "dispatcher_per_s": d.round(), "bare_per_s": b.round(), "ratio": round2(d / b),
+            "round_ratios": ratios,
+        })
+    );
+    Ok(())
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// The local runner's dispatcher draining `deliveries` queued deliveries to the sink.
+async fn dispatch_round(
+    args: &Args,
+    control: &reqwest::Client,
+    round: usize,
+) -> anyhow::Result<Phase> {
+    // As the local runner configures itself: loopback allowed, records kept for the
+    // local retention.
+    let mut config = Config {
+        egress: EgressPolicy::AllowLoopback,
+        local_concurrency: args.concurrency,
+        ..Config::default()
+    };
+    config.record_ttl = config.record_ttl.min(config.local_retention);
+    let embedded = Embedded::new(VISIBILITY_TIMEOUT, config.retry.max_attempts());
+    let backend = embedded.backend();
+    let tenant = TenantId::parse(tidings_local::DEV_TENANT)?;
+    let run = format!("{}-d{round}", args.label);
+    let url = args.sink.join("/hook/dispatch")?;
+    subscriptions::create(
+        &backend,
+        &config,
+        &tenant,
+        subscriptions::CreateSubscription {
+            url: url.to_string(),
+            events: vec!["order.*".into()],
+            filter: None,
+            fields: None,
+            rate_limit: None,
+            description: Some("bench".into()),
+            active: None,
+            secret: None,
+            signature: None,
+            signature_header: None,
+            signing_key: None,
+            headers: None,
+            format: None,
+            standard_webhooks: None,
+            saleor_domain: None,
+            legacy_headers: None,
+        },
+    )
+    .await?;
+    let mut first_event = None;
+    for seq in 0..args.deliveries {
+        let receipt = events::accept(&backend, &config, &tenant, event_body(&run, seq)).await?;
+        first_event.get_or_insert(receipt.id);
+    }
+    let event_id = EventId::parse(&first_event.context("no event")?)?;
+    let event = backend
+        .events
+        .get_event(&tenant, &event_id)
+        .await?
+        .context("the first event is stored")?
+        .event;
+    let body_bytes = dialect::render_body(Format::Standard, &event, "")?.len();
+
+    let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
+    let started = Instant::now();
+    let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
+    // A message leaves the queue once it is settled: the queue empty is the end.
+    let deadline = started + Duration::from_secs(600);
+    while embedded.queue.depths() != (0, 0) {
+        if embedded.queue.depths().1 != 0 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = started.elapsed();
+    drop(pollers);
+    let (left, dead) = embedded.queue.depths();
+    if left != 0 || dead != 0 {
+        bail!("{left} deliveries left on the queue and {dead} dead-lettered: the sink failed some");
+    }
+    let delivered = sink_count(control, &args.sink, &run).await?;
+    if delivered != args.deliveries {
+        bail!(
+            "the sink counted {delivered} of {} deliveries",
+            args.deliveries
+        );
+    }
+    Ok(Phase {
+        delivered,
+        elapsed,
+        body_bytes,
+    })
+}
+
+/// A bare `reqwest` loop: the same number of POSTs, bodies of the same size, to the same
+/// sink, with `concurrency × 10` in flight (what the pollers' batches can have).
+async fn bare_round(
+    args: &Args,
+    control: &reqwest::Client,
+    round: usize,
+    body_bytes: usize,
+) -> anyhow::Result<Phase> {
+    let run = format!("{}-b{round}", args.label);
+    let url = args.sink.join("/hook/bare")?;
+    let client = reqwest::Client::new();
+    let bodies: Vec<Vec<u8>> = (0..args.deliveries)
+        .map(|seq| padded_envelope(&run, seq, body_bytes))
+        .collect();
+    let bodies = Arc::new(bodies);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..args.concurrency * MAX_BATCH)
+        .map(|_| {
+            let (client, url, bodies, next) =
+                (client.clone(), url.clone(), bodies.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else {
+                        return Ok::<_, anyhow::Error>(Instant::now());
+                    };
+                    let response = client
+                        .post(url.clone())
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    // Read the answer, as the dispatcher does.
+                    let status = response.status();
+                    response.bytes().await?;
+                    if !status.is_success() {
+                        bail!("the sink answered {status}");
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut finished = started;
+    for worker in workers {
+        finished = finished.max(worker.await??);
+    }
+    let delivered = sink_count(control, &args.sink, &run).await?;
+    if delivered != args.deliveries {
+        bail!("the sink counted {delivered} of {} POSTs", args.deliveries);
+    }
+    Ok(Phase {
+        delivered,
+        elapsed: finished - started,
+        body_bytes,
+    })
+}
+
+/// The event `bench/load.js` posts: the sink counts it under `run`.
+fn event_body(run: &str, seq: usize) -> serde_json::Value {
+    json!({
+        "type": "order.created",
+        "data": {
+            "bench_run": run,
+            "sent_at": now_ms(),
+            "seq": seq,
+            "order_id": format!("order_{seq}"),
+            "total": "99.99",
+        },
+    })
+}
+
+/// An envelope like the dispatcher's, padded to exactly `bytes` with a `pad` field.
+fn padded_envelope(run: &str, seq: usize, bytes: usize) -> Vec<u8> {
+    let envelope = |pad: &str| {
+        json!({
+            "id": format!("evt_{seq:026}"),
+            "type": "order.created",
+            "timestamp": "2026-11-25T00:00:00Z",
+            "tenant": "dev",
+            "data": {
+                "bench_run": run, "sent_at": now_ms(), "seq": seq,
+                "order_id": format!("order_{seq}"), "total": "99.99", "pad": pad,
+            },
+        })
+        .to_string()
+    };
+    let bare = envelope("").len();
+    envelope(&"x".repeat(bytes.saturating_sub(bare))).into_bytes()
+}
+
+fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// How many POSTs the sink counted for `run`; waits briefly for the last to be counted.
+async fn sink_count(
+    control: &reqwest::Client,
+    sink: &reqwest::Url,
+    run: &str,
+) -> anyhow::Result<usize> {
+    let mut url = sink.join("/_count")?;
+    url.query_pairs_mut().append_pair("run", run);
+    let read = || async {
+        let answer: serde_json::Value = control.get(url.clone()).send().await?.json().await?;
+        anyhow::Ok(answer["count"].as_u64().unwrap_or(0) as usize)
+    };
+    let mut count = read().await?;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let again = read().await?;
+        if again == count {
+            break;
+        }
+        count = again;
+    }
+    Ok(count)
+}
