@@ -36,7 +36,7 @@ const TRACE_ID: &str = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af
 #[command(about = "Times Lambda bootstraps' init and first invoke through a fake Runtime API")]
 struct Args {
     /// Measured runs of each case (medians are reported).
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 31)]
     runs: usize,
     /// At most this long for one run (init and first invoke).
     #[arg(long, default_value_t = 30)]
@@ -101,7 +101,11 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.runs {
         for (case, runs) in cases.iter().zip(&mut results) {
             let log = (i + 1 == args.runs)
-                .then(|| args.log_dir.as_ref().map(|d| d.join(format!("{}.log", case.name))))
+                .then(|| {
+                    args.log_dir
+                        .as_ref()
+                        .map(|d| d.join(format!("{}.log", case.name)))
+                })
                 .flatten();
             let run = run_once(case, timeout, log.as_deref())
                 .await
@@ -166,7 +170,10 @@ async fn run_once(case: &Case, timeout: Duration, log: Option<&Path>) -> anyhow:
     });
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(shared);
@@ -185,7 +192,10 @@ async fn run_once(case: &Case, timeout: Duration, log: Option<&Path>) -> anyhow:
     command
         .env("AWS_LAMBDA_RUNTIME_API", api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", &case.name)
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", case.name))
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", case.name),
+        )
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr)
