@@ -15,10 +15,10 @@ use support::builders::{acme, loopback_config, subscription};
 use support::client::Client;
 use support::cost::{self, Assumptions, Work};
 use support::emulator;
+use support::harness::receive_within;
 use support::meter::{self, Meter, Tally};
 use support::receiver::Receiver;
 use support::template::{Template, number};
-use support::wait::eventually;
 use tidings::Backend;
 use tidings::config::Config;
 use tidings::domain::{ApiKey, Role};
@@ -100,16 +100,7 @@ impl Bench {
     async fn dispatch(&self, dispatcher: &Dispatcher, count: usize) -> usize {
         let mut messages = Vec::new();
         while messages.len() < count {
-            let more = eventually("messages on the queue", Duration::from_secs(20), || async {
-                let batch = self
-                    .backend
-                    .queue
-                    .receive(10, Duration::from_millis(200))
-                    .await;
-                batch.ok().filter(|b| !b.is_empty())
-            })
-            .await;
-            messages.extend(more);
+            messages.extend(receive_within(&self.backend, Duration::from_secs(20)).await);
         }
         self.meter.take();
         let mut failed = 0;

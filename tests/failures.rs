@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::builders::{acme, delivery_body, dispatcher, loopback_config, subscription};
 use support::client::Client;
-use support::harness::{enqueue, receive};
+use support::harness::{enqueue, receive, receive_within};
 use support::receiver::Receiver;
 use support::wait::eventually;
 use tidings::Backend;
@@ -266,19 +266,6 @@ async fn shared_message(backend: &Backend, receiver: &Receiver) -> Vec<ReceivedM
     received
 }
 
-/// The next message, once a backoff of about a second has passed.
-async fn after_backoff(backend: &Backend) -> Vec<ReceivedMessage> {
-    eventually(
-        "a message after its backoff",
-        Duration::from_secs(10),
-        || async {
-            let batch = backend.queue.receive(10, Duration::from_millis(200)).await;
-            batch.ok().filter(|b| !b.is_empty())
-        },
-    )
-    .await
-}
-
 async fn a_delivery_failing_in_a_shared_message_is_retried_on_its_own(backend: Backend) {
     let receiver = Receiver::start().await;
     let received = shared_message(&backend, &receiver).await;
@@ -289,7 +276,7 @@ async fn a_delivery_failing_in_a_shared_message_is_retried_on_its_own(backend: B
     assert_eq!(receiver.received("down").len(), 1);
 
     // The failed one comes back alone after its backoff, and succeeds.
-    let retry = after_backoff(&backend).await;
+    let retry = receive_within(&backend, Duration::from_secs(10)).await;
     let message: DeliveryMessage = serde_json::from_str(&retry[0].body).unwrap();
     assert!(message.more.is_empty(), "a message of its own");
     assert!(dispatcher.handle_batch(&retry).await.failed.is_empty());
@@ -314,7 +301,7 @@ async fn a_shared_message_whose_retries_cannot_be_sent_is_handed_back_whole(back
     assert_eq!(outcome.failed.len(), 1, "handed back whole");
 
     // It comes back after the failed delivery's backoff: only that one is POSTed again.
-    let again = after_backoff(&backend).await;
+    let again = receive_within(&backend, Duration::from_secs(10)).await;
     assert!(dispatcher.handle_batch(&again).await.failed.is_empty());
     assert_eq!(receiver.received("up").len(), 1, "never sent twice");
     assert_eq!(receiver.received("down").len(), 2);

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::builders::{acme, delivery_body, loopback_config, subscription};
 use support::client::Client;
-use support::harness::{Kind, enqueue};
+use support::harness::{Kind, enqueue, receive_within};
 use support::receiver::Receiver;
 use tidings::Backend;
 use tidings::config::Config;
@@ -37,23 +37,6 @@ fn captured_dispatcher(backend: &Backend) -> (Dispatcher, Captured) {
         ..loopback_config("1s")
     };
     (Dispatcher::new(backend.clone(), config).unwrap(), captured)
-}
-
-/// The message handed back for a retry, once its backoff (about a second) has passed.
-async fn receive_again(backend: &Backend) -> Vec<tidings::ports::queue::ReceivedMessage> {
-    support::wait::eventually(
-        "the retry to be visible",
-        Duration::from_secs(10),
-        || async {
-            let batch = backend
-                .queue
-                .receive(10, Duration::from_millis(500))
-                .await
-                .unwrap();
-            (!batch.is_empty()).then_some(batch)
-        },
-    )
-    .await
 }
 
 /// Checks one line against the EMF specification's rules and Tidings' conventions, and
@@ -134,7 +117,7 @@ async fn a_delivery_writes_one_emf_line_per_outcome(backend: Backend) {
     let outcome = dispatcher.handle_batch(&received).await;
     assert_eq!(outcome.failed.len(), 1, "the failed attempt is handed back");
     // The second and last attempt of the failing delivery: dead-lettered.
-    let again = receive_again(&backend).await;
+    let again = receive_within(&backend, Duration::from_secs(10)).await;
     dispatcher.handle_batch(&again).await;
 
     let lines = captured.json();
@@ -282,7 +265,7 @@ async fn every_log_line_about_a_delivery_carries_its_ids(backend: Backend) {
     let logger = tidings::telemetry::json_subscriber(move || writer.clone());
     let guard = tracing::subscriber::set_default(logger);
     dispatcher.handle_batch(&received).await;
-    let again = receive_again(&backend).await;
+    let again = receive_within(&backend, Duration::from_secs(10)).await;
     dispatcher.handle_batch(&again).await;
     drop(guard);
 

@@ -163,6 +163,20 @@ pub async fn enqueue(backend: &Backend, bodies: &[String]) -> Vec<ReceivedMessag
     receive(backend, bodies.len()).await
 }
 
+/// The next messages to become visible on the deliveries queue (once a backoff has passed,
+/// say), waiting up to `deadline`; fails if none does.
+pub async fn receive_within(backend: &Backend, deadline: Duration) -> Vec<ReceivedMessage> {
+    super::wait::eventually("a message on the deliveries queue", deadline, || async {
+        let batch = backend
+            .queue
+            .receive(10, Duration::from_millis(200))
+            .await
+            .unwrap();
+        (!batch.is_empty()).then_some(batch)
+    })
+    .await
+}
+
 /// Receives `count` messages from the deliveries queue; fails if they do not arrive.
 pub async fn receive(backend: &Backend, count: usize) -> Vec<ReceivedMessage> {
     let mut received = Vec::new();
