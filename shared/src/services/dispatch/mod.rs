@@ -66,7 +66,7 @@ enum Carrier<'a> {
     Part {
         message: &'a ReceivedMessage,
         /// The part, as a message of its own.
-        part: Box<DeliveryMessage>,
+        part: &'a DeliveryMessage,
         later: &'a std::sync::Mutex<Vec<OutgoingMessage>>,
     },
 }
@@ -77,6 +77,19 @@ impl Carrier<'_> {
         match self {
             Self::Own(message) | Self::Part { message, .. } => message,
         }
+    }
+
+    /// For a part of a shared message: queues `delivery` to go on as a message of its own,
+    /// visible after `delay` (the shared message's retries are sent together once all its
+    /// parts are handled). `false` for a message of its own, which is handed back instead.
+    fn resend_later(&self, delivery: &DeliveryMessage, delay: Duration) -> bool {
+        let Self::Part { later, .. } = self else {
+            return false;
+        };
+        let mut later = later.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = delayed(delivery, delay, later.len());
+        later.push(entry);
+        true
     }
 
     /// This delivery's message body.
@@ -222,16 +235,20 @@ impl Dispatcher {
             }
         };
         if delivery.more.is_empty() {
-            return self.deliver_traced(&Carrier::Own(message), delivery).await;
+            return self.deliver_traced(&Carrier::Own(message), &delivery).await;
         }
         let later = std::sync::Mutex::new(Vec::new());
-        join_all(delivery.split().into_iter().map(|part| async {
-            let carrier = Carrier::Part {
-                message,
-                part: Box::new(part.clone()),
-                later: &later,
-            };
-            self.deliver_traced(&carrier, part).await
+        let parts = delivery.split();
+        join_all(parts.iter().map(|part| {
+            let later = &later;
+            async move {
+                let carrier = Carrier::Part {
+                    message,
+                    part,
+                    later,
+                };
+                self.deliver_traced(&carrier, part).await
+            }
         }))
         .await;
         let later = later.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -251,7 +268,7 @@ impl Dispatcher {
     async fn deliver_traced(
         &self,
         carrier: &Carrier<'_>,
-        delivery: DeliveryMessage,
+        delivery: &DeliveryMessage,
     ) -> Disposition {
         let span = info_span!(
             "delivery",
@@ -263,7 +280,7 @@ impl Dispatcher {
         self.deliver(carrier, delivery).instrument(span).await
     }
 
-    async fn deliver(&self, message: &Carrier<'_>, delivery: DeliveryMessage) -> Disposition {
+    async fn deliver(&self, message: &Carrier<'_>, delivery: &DeliveryMessage) -> Disposition {
         // A retry sent as a message of its own with a backoff longer than SQS's longest
         // delay comes back early: it waits out the rest without an attempt.
         let early = delivery
@@ -285,7 +302,7 @@ impl Dispatcher {
                 info!("a repeat of a delivery already under way");
                 return Disposition::Done;
             }
-            Ok(r) => r.unwrap_or_else(|| DeliveryRecord::pending(&delivery, self.expires_at())),
+            Ok(r) => r.unwrap_or_else(|| DeliveryRecord::pending(delivery, self.expires_at())),
             Err(e) => {
                 warn!(error = %e, "cannot read the delivery record");
                 return self.back_off(message).await;
@@ -349,7 +366,7 @@ impl Dispatcher {
             match RateLimit::admit(slot, now) {
                 Admission::Go(pause) => tokio::time::sleep(pause).await,
                 Admission::HoldBack(wait) => {
-                    return self.postpone(message, &delivery, slot, wait).await;
+                    return self.postpone(message, delivery, slot, wait).await;
                 }
             }
         }
@@ -377,7 +394,7 @@ impl Dispatcher {
         };
 
         let jws_key = jws_keys.as_deref().map(|k| &k.current);
-        let (attempt, sent) = self.post(&subscription, &delivery, &tenant, jws_key).await;
+        let (attempt, sent) = self.post(&subscription, delivery, &tenant, jws_key).await;
         record.sent = sent.or(record.sent);
         self.track_health(&subscription, &attempt).await;
         self.settle(message, record, attempt).await
@@ -703,11 +720,7 @@ impl Dispatcher {
         // Back within a second before its slot (SQS delays are whole seconds, rounded up),
         // to wait out the rest in the dispatcher and go at it.
         let delay = wait.saturating_sub(RateLimit::NEAR);
-        if let Carrier::Part { later, .. } = message {
-            // A part goes on as a message of its own anyway.
-            let mut later = later.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = delayed(&holding, delay, later.len());
-            later.push(entry);
+        if message.resend_later(&holding, delay) {
             return Disposition::Retry;
         }
         let again = delayed(&holding, delay, 0);
@@ -725,10 +738,8 @@ impl Dispatcher {
     async fn hand_back(&self, message: &Carrier<'_>, delay: Duration) -> Disposition {
         let message = match message {
             Carrier::Own(message) => message,
-            Carrier::Part { part, later, .. } => {
-                let mut later = later.lock().unwrap_or_else(|e| e.into_inner());
-                let entry = delayed(part, delay, later.len());
-                later.push(entry);
+            Carrier::Part { part, .. } => {
+                message.resend_later(part, delay);
                 return Disposition::Retry;
             }
         };
