@@ -11,6 +11,7 @@ use support::client::Client;
 use support::receiver::{Received, Receiver};
 use support::wait::eventually;
 use tidings::config::Config;
+use tidings::domain::circuit::CircuitPolicy;
 use tidings_local::Running;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -20,6 +21,12 @@ fn config() -> Config {
         // Four attempts close together; `delivery.failing` after the second failure.
         retry: "100ms,100ms,100ms".parse().unwrap(),
         failing_after: 2,
+        // Every attempt sent, so the requests can be counted: with a circuit, the failing
+        // receiver's later attempts would be recorded without a request (tests/circuits.rs).
+        circuit: CircuitPolicy {
+            open_after: 0,
+            ..CircuitPolicy::default()
+        },
         ..Config::default()
     }
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::domain::circuit::CircuitPolicy;
 use crate::domain::retry::RetrySchedule;
 use crate::egress::EgressPolicy;
 use crate::metrics::Metrics;
@@ -47,6 +48,10 @@ pub struct Config {
     /// made through the API (deletion, deactivation, a new URL) takes to reach every
     /// dispatcher; changes a dispatcher makes itself apply to its own cache at once.
     pub subscription_cache: Duration,
+    /// `TIDINGS_CIRCUIT_OPEN_AFTER` (default 5; 0 turns circuits off) and
+    /// `TIDINGS_CIRCUIT_COOLDOWN_SECS` (default 5): when a dispatcher stops sending to an
+    /// endpoint that keeps failing, and for how long at first (see `domain::circuit`).
+    pub circuit: CircuitPolicy,
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
@@ -88,6 +93,7 @@ impl Default for Config {
             failing_after: 4,
             local_retention: Duration::from_secs(3600),
             subscription_cache: Duration::ZERO,
+            circuit: CircuitPolicy::default(),
         }
     }
 }
@@ -147,6 +153,20 @@ impl Config {
                     message: format!("'{secs}' is not a whole number of seconds from 0 to 3600"),
                 })?;
             config.subscription_cache = Duration::from_secs(secs);
+        }
+        if let Some(n) = lookup("TIDINGS_CIRCUIT_OPEN_AFTER") {
+            config.circuit.open_after = n
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n <= 1000)
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "TIDINGS_CIRCUIT_OPEN_AFTER",
+                    message: format!("'{n}' is not a whole number of attempts from 0 to 1000"),
+                })?;
+        }
+        if let Some(secs) = positive(&lookup, "TIDINGS_CIRCUIT_COOLDOWN_SECS")? {
+            config.circuit.cooldown = Duration::from_secs(secs.min(3600));
         }
         if let Some(url) = lookup("TIDINGS_PUBLIC_URL").filter(|u| !u.is_empty()) {
             let parsed = url::Url::parse(&url)
@@ -250,6 +270,32 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn circuit_settings() {
+        let c = Config::from_lookup(env(&[])).unwrap();
+        assert_eq!(c.circuit, CircuitPolicy::default());
+        let c = Config::from_lookup(env(&[
+            ("TIDINGS_CIRCUIT_OPEN_AFTER", "0"),
+            ("TIDINGS_CIRCUIT_COOLDOWN_SECS", "30"),
+        ]))
+        .unwrap();
+        assert!(!c.circuit.enabled());
+        assert_eq!(c.circuit.cooldown, Duration::from_secs(30));
+        for bad in ["-1", "many", "1001"] {
+            let err = Config::from_lookup(env(&[("TIDINGS_CIRCUIT_OPEN_AFTER", bad)])).unwrap_err();
+            assert!(
+                err.to_string().starts_with("TIDINGS_CIRCUIT_OPEN_AFTER: "),
+                "{err}"
+            );
+        }
+        let err = Config::from_lookup(env(&[("TIDINGS_CIRCUIT_COOLDOWN_SECS", "0")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("TIDINGS_CIRCUIT_COOLDOWN_SECS: "),
+            "{err}"
+        );
     }
 
     #[test]

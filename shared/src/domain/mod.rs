@@ -3,6 +3,7 @@
 
 mod api_key;
 pub mod catalog;
+pub mod circuit;
 mod delivery;
 mod deployment_keys;
 pub mod dialect;

@@ -14,6 +14,7 @@
 //! (their records say so).
 
 mod cache;
+mod circuits;
 mod client;
 mod sqs_event;
 
@@ -29,6 +30,7 @@ pub use client::build_client;
 use crate::Backend;
 use crate::config::Config;
 use crate::domain::catalog;
+use crate::domain::circuit::{Pass, Reach, Transition};
 use crate::domain::{
     Admission, AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, DeploymentKeys,
     RateLimit, SentAs, Subscription, SubscriptionId, TenantId, TenantSettings, WireContext,
@@ -40,6 +42,7 @@ use crate::ports::store::StoreError;
 use crate::services::events;
 use crate::signing::RsaSigningKey;
 use cache::TtlCache;
+use circuits::Circuits;
 
 pub struct Dispatcher {
     backend: Backend,
@@ -53,6 +56,8 @@ pub struct Dispatcher {
     tenants: TtlCache<TenantId, TenantSettings>,
     /// Successful deliveries not yet reported: each batch ends with one metric line for them.
     successes: std::sync::Mutex<Vec<Success>>,
+    /// Endpoints that keep failing, and whether to send to them (`domain::circuit`).
+    circuits: Circuits,
 }
 
 /// How long a container signs with the JWS keys it read before reading them again: a
@@ -157,6 +162,8 @@ struct Attempt {
     response_body: Option<String>,
     /// How old the event was (from its timestamp) when the POST went out.
     event_age: Duration,
+    /// `false` when no request was made because the endpoint's circuit is open.
+    sent: bool,
 }
 
 impl Attempt {
@@ -183,6 +190,7 @@ impl Dispatcher {
             subscriptions: TtlCache::new(config.subscription_cache),
             tenants: TtlCache::new(config.subscription_cache),
             successes: std::sync::Mutex::new(Vec::new()),
+            circuits: Circuits::new(config.circuit),
             backend,
             config,
             client,
@@ -338,6 +346,13 @@ impl Dispatcher {
                 return self.back_off(message).await;
             }
         };
+        // A delivery's last attempt is always sent: nothing is dead-lettered unheard.
+        let last_try = record.attempts + 1 >= self.config.retry.max_attempts();
+        if let Pass::Open { until } = self.circuits.pass(&subscription.id)
+            && !last_try
+        {
+            return self.not_sent(message, delivery, record, until).await;
+        }
         if let Some(limit) = subscription.rate_limit {
             let now = Utc::now();
             // The slot it reserved before it was held back, unless that is long gone (this
@@ -395,6 +410,9 @@ impl Dispatcher {
 
         let jws_key = jws_keys.as_deref().map(|k| &k.current);
         let (attempt, sent) = self.post(&subscription, delivery, &tenant, jws_key).await;
+        if sent.is_some() {
+            self.observe_circuit(&subscription, &attempt);
+        }
         record.sent = sent.or(record.sent);
         self.track_health(&subscription, &attempt).await;
         self.settle(message, record, attempt).await
@@ -419,6 +437,7 @@ impl Dispatcher {
             retry_after: None,
             response_body: None,
             event_age,
+            sent: true,
         };
         if let Err(e) = self.config.egress.check_url(&subscription.url) {
             return (failed(format!("endpoint refused: url {e}")), None);
@@ -459,6 +478,7 @@ impl Dispatcher {
                     retry_after,
                     response_body,
                     event_age,
+                    sent: true,
                 }
             }
             Err(e) => failed(client::describe_error(&e, self.config.delivery_timeout)),
@@ -508,7 +528,16 @@ impl Dispatcher {
                 record.status = DeliveryStatus::Failed;
                 record.next_attempt_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
                 self.save(&record).await;
-                info!(attempt = record.attempts, %error, ?delay, "attempt failed; retry scheduled");
+                if attempt.sent {
+                    info!(attempt = record.attempts, %error, ?delay, "attempt failed; retry scheduled");
+                } else {
+                    // The circuit's opening was logged; a line per delivery it holds is noise.
+                    debug!(
+                        attempt = record.attempts,
+                        ?delay,
+                        "not sent (circuit open); retry scheduled"
+                    );
+                }
                 self.count(DeliveryOutcome::FailedAttempt, &record, timing);
                 if record.attempts == self.config.failing_after {
                     self.tell_tenant(events::DELIVERY_FAILING, &record, None)
@@ -537,6 +566,59 @@ impl Dispatcher {
                 }
                 disposition
             }
+        }
+    }
+
+    /// An attempt made without a request, because the endpoint's circuit is open until
+    /// `until`: recorded and retried as a failed attempt (it uses up the schedule and the
+    /// receive as a refused POST would), minus the connect, the signing and the log line.
+    async fn not_sent(
+        &self,
+        message: &Carrier<'_>,
+        delivery: &DeliveryMessage,
+        record: DeliveryRecord,
+        until: Instant,
+    ) -> Disposition {
+        let reopens = chrono::Duration::from_std(until.saturating_duration_since(Instant::now()))
+            .map(|wait| Utc::now() + wait)
+            .unwrap_or_else(|_| Utc::now());
+        let error = format!(
+            "not sent: the endpoint's circuit is open until {} after {} failed attempts in a row",
+            reopens.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            self.config.circuit.open_after,
+        );
+        let attempt = Attempt {
+            status_code: None,
+            error: Some(error),
+            duration: Duration::ZERO,
+            retry_after: None,
+            response_body: None,
+            event_age: (Utc::now() - delivery.event.timestamp)
+                .to_std()
+                .unwrap_or_default(),
+            sent: false,
+        };
+        self.settle(message, record, attempt).await
+    }
+
+    /// Tells the endpoint's circuit what an attempt that was sent found: no answer or a 5xx
+    /// counts against it, any other answer closes it.
+    fn observe_circuit(&self, subscription: &Subscription, attempt: &Attempt) {
+        let reach = match attempt.status_code {
+            Some(status) if status < 500 => Reach::Answered,
+            _ => Reach::Unavailable,
+        };
+        match self.circuits.observe(&subscription.id, reach) {
+            Some(Transition::Opened { cooldown, failures }) => warn!(
+                subscription = %subscription.id,
+                failures,
+                ?cooldown,
+                "endpoint unavailable: circuit open, its deliveries are not sent until a probe gets an answer"
+            ),
+            Some(Transition::Closed) => {
+                info!(subscription = %subscription.id, "endpoint answered: circuit closed");
+            }
+            None => {}
         }
     }
 
