@@ -1,5 +1,6 @@
-// Counts a runner's failed attempts (its "attempt failed" log lines) during a load window:
-// the sink never sees the dead endpoint's attempts, so this is how the table shows them.
+// Counts a runner's failed requests (its "attempt failed" log lines: attempts that were sent;
+// those an open circuit spared log no such line) during a load window: the sink never sees
+// the dead endpoint's requests, so this is how the table shows them.
 //   node bench/attempts.js RUNNER_LOG LOAD_JSON NAME   → {"run": "attempts-NAME", ...}
 'use strict';
 const fs = require('fs');

@@ -42,19 +42,19 @@ row(`(b) ingest→receipt p50 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p50_ms'), g
 row(`(b) ingest→receipt p99 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p99_ms'), g(bareRate, 'e2e_p99_ms'), ' ms', '< 50 ms', 'd: bare send→receipt');
 row(`(c) healthy deliveries/s, + 1 dead endpoint`, g(c, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a');
 row(`(c) events/s accepted, + 1 dead endpoint`, g(c, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a');
-// The dead endpoint's attempts share the cores too: shown, so a reader sees that share.
+// The dead endpoint's requests share the cores too: shown, so a reader sees that share.
 const allAttempts = (r, at) => (r && at ? r.deliveries_per_s + at.failed_per_s : null);
 if (attemptsC) {
-  row(`(c) the dead endpoint's failed attempts/s`, g(attemptsC, 'failed_per_s'), undefined, '/s', '');
-  row(`(c) all attempts/s, healthy + dead`, allAttempts(c, attemptsC), g(a, 'deliveries_per_s'), '/s', '', 'a');
+  row(`(c) requests to the dead endpoint/s`, g(attemptsC, 'failed_per_s'), undefined, '/s', '');
+  row(`(c) all requests/s, healthy + dead`, allAttempts(c, attemptsC), g(a, 'deliveries_per_s'), '/s', '', 'a');
 }
 if (e) {
   const n = settled ? settled.settled : null;
   row(`(e) healthy deliveries/s, dead + ${fmt(n, '')} waiting`, g(e, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a');
   row(`(e) events/s accepted, dead + ${fmt(n, '')} waiting`, g(e, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a');
   if (attemptsE) {
-    row(`(e) the dead endpoint's failed attempts/s`, g(attemptsE, 'failed_per_s'), undefined, '/s', '');
-    row(`(e) all attempts/s, healthy + dead`, allAttempts(e, attemptsE), g(a, 'deliveries_per_s'), '/s', '', 'a');
+    row(`(e) requests to the dead endpoint/s`, g(attemptsE, 'failed_per_s'), undefined, '/s', '');
+    row(`(e) all requests/s, healthy + dead`, allAttempts(e, attemptsE), g(a, 'deliveries_per_s'), '/s', '', 'a');
   }
 }
 if (dispatch) {
