@@ -29,6 +29,10 @@ use tidings::services::dispatch::Dispatcher;
 use tidings::services::{events, subscriptions};
 use tidings_local::VISIBILITY_TIMEOUT;
 
+// As the runner (local/src/main.rs): the dispatcher is measured with the runner's allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     sink: reqwest::Url,
     deliveries: usize,
