@@ -254,19 +254,31 @@ impl MemoryQueue {
 #[async_trait]
 impl DeliveryQueue for MemoryQueue {
     async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<String>, QueueError> {
-        {
+        let wake = {
             let mut state = self.state();
             let now = Instant::now();
+            // Waiting receives sleep until a send or the first hidden message's time: only
+            // a message visible at once, or hidden for less than that, needs them woken (a
+            // busy runner sends thousands of delayed retries a second).
+            let first_hidden = state.main.hidden.first_key_value().map(|((at, _), _)| *at);
+            let mut wake = false;
             for entry in entries {
                 let message = Message::new(&entry.body, None);
                 let id = message.id.clone();
                 state.main.push(message);
-                if !entry.delay.is_zero() {
-                    state.main.hide(&id, now + entry.delay.min(MAX_DELAY));
+                if entry.delay.is_zero() {
+                    wake = true;
+                } else {
+                    let until = now + entry.delay.min(MAX_DELAY);
+                    wake |= first_hidden.is_none_or(|first| until < first);
+                    state.main.hide(&id, until);
                 }
             }
+            wake
+        };
+        if wake {
+            self.arrivals.notify_waiters();
         }
-        self.arrivals.notify_waiters();
         Ok(Vec::new())
     }
 

@@ -1,7 +1,7 @@
 //! The embedded backend's store: the same semantics as DynamoDB's conditional writes, in a
 //! mutex. (`crate::testing::fault` makes any call of it, or of the DynamoDB store, fail on cue.)
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -32,6 +32,17 @@ struct State {
     rates: HashMap<(TenantId, SubscriptionId), chrono::DateTime<chrono::Utc>>,
     /// Event and delivery writes since the last sweep of expired records.
     writes: usize,
+    /// Every event and delivery key in the order it was first written, with the
+    /// `expires_at` it had then. Expiry is the write's time plus a fixed retention, so this
+    /// order is expiry order: a sweep pops what is due from the front instead of scanning
+    /// every record while it holds the lock.
+    expiry: VecDeque<(i64, Expiring)>,
+}
+
+/// A record the sweep may drop.
+enum Expiring {
+    Event((TenantId, EventId)),
+    Delivery((TenantId, String)),
 }
 
 /// How many event and delivery writes pass between two sweeps of expired records.
@@ -47,8 +58,43 @@ impl State {
         }
         self.writes = 0;
         let now = chrono::Utc::now().timestamp();
-        self.events.retain(|_, r| r.expires_at > now);
-        self.deliveries.retain(|_, r| r.expires_at > now);
+        while self.expiry.front().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, key)) = self.expiry.pop_front() else {
+                break;
+            };
+            // The record as it is now: gone already, expired, or kept longer since (it goes
+            // back in line with its new time).
+            let kept = match &key {
+                Expiring::Event(k) => match self.events.get(k).map(|r| r.expires_at) {
+                    Some(at) if at <= now => {
+                        self.events.remove(k);
+                        None
+                    }
+                    other => other,
+                },
+                Expiring::Delivery(k) => match self.deliveries.get(k).map(|r| r.expires_at) {
+                    Some(at) if at <= now => {
+                        self.deliveries.remove(k);
+                        None
+                    }
+                    other => other,
+                },
+            };
+            if let Some(at) = kept {
+                self.expiry.push_back((at, key));
+            }
+        }
+    }
+}
+
+impl State {
+    /// Writes a delivery record, putting a new one in line for the sweep.
+    fn insert_delivery(&mut self, key: (TenantId, String), record: &DeliveryRecord) {
+        if !self.deliveries.contains_key(&key) {
+            self.expiry
+                .push_back((record.expires_at, Expiring::Delivery(key.clone())));
+        }
+        self.deliveries.insert(key, record.clone());
     }
 }
 
@@ -180,6 +226,9 @@ impl EventStore for MemoryStore {
         if let Some(existing) = state.events.get(&key) {
             return Ok(Some(existing.clone()));
         }
+        state
+            .expiry
+            .push_back((record.expires_at, Expiring::Event(key.clone())));
         state.events.insert(key, record.clone());
         state.wrote();
         Ok(None)
@@ -219,14 +268,14 @@ impl DeliveryStore for MemoryStore {
         {
             return Err(StoreError::Conflict);
         }
-        state.deliveries.insert(key, record.clone());
+        state.insert_delivery(key, record);
         state.wrote();
         Ok(())
     }
 
     async fn reset_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
         let key = (record.tenant.clone(), record.delivery_id.clone());
-        self.state().deliveries.insert(key, record.clone());
+        self.state().insert_delivery(key, record);
         Ok(())
     }
 
@@ -437,5 +486,61 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[tokio::test]
+    async fn a_record_kept_longer_since_it_was_first_written_outlives_the_sweep() {
+        let store = MemoryStore::new();
+        let tenant = TenantId::parse("acme").unwrap();
+        let event = NewEvent::from_json(serde_json::json!({"type": "order.created", "data": {}}))
+            .unwrap()
+            .into_event(tenant.clone(), chrono::Utc::now());
+        let planned = PlannedDelivery::to(SubscriptionId::generate());
+        let message =
+            DeliveryMessage::new(&event, planned.delivery_id.clone(), planned.subscription_id);
+        let now = chrono::Utc::now().timestamp();
+        let mut kept = DeliveryRecord::pending(&message, now - 60);
+        kept.delivery_id = "dlv_kept".into();
+        store.put_delivery(&kept).await.unwrap();
+        let mut dropped = kept.clone();
+        dropped.delivery_id = "dlv_dropped".into();
+        store.put_delivery(&dropped).await.unwrap();
+        // Rewritten with a later expiry (a redrive restarts a record so).
+        kept.expires_at = now + 3600;
+        store.reset_delivery(&kept).await.unwrap();
+        for i in 0..SWEEP_EVERY {
+            let mut record = DeliveryRecord::pending(&message, now + 3600);
+            record.delivery_id = format!("dlv_{i}");
+            store.put_delivery(&record).await.unwrap();
+        }
+        assert!(
+            store
+                .get_delivery(&tenant, "dlv_dropped")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .get_delivery(&tenant, "dlv_kept")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Swept again later, it is still there and still in line.
+        for i in 0..SWEEP_EVERY {
+            let mut record = DeliveryRecord::pending(&message, now + 3600);
+            record.delivery_id = format!("dlv_again_{i}");
+            store.put_delivery(&record).await.unwrap();
+        }
+        assert!(
+            store
+                .get_delivery(&tenant, "dlv_kept")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let state = store.state();
+        assert_eq!(state.expiry.len(), state.deliveries.len());
     }
 }
