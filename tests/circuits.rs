@@ -17,7 +17,7 @@ const WAIT: Duration = Duration::from_secs(60);
 const NOT_SENT: &str = "not sent: the endpoint's circuit is open until ";
 
 support::on_both_backends!(config = opens_after_three; a_failing_endpoint_is_spared_until_a_probe_finds_it_answering);
-support::on_both_backends!(config = opens_after_one; the_last_attempt_is_always_sent_and_dead_letters_as_before);
+support::on_both_backends!(config = opens_after_one; the_last_attempt_is_always_sent_and_dead_letters_as_before, a_test_event_goes_through_an_open_circuit_and_closes_it);
 
 /// Three failures in a row open a circuit for two seconds; retries every two seconds.
 fn opens_after_three() -> Config {
@@ -43,14 +43,16 @@ fn opens_after_one() -> Config {
     }
 }
 
-async fn subscribe(api: &Client, url: String) {
-    api.ok(
-        Method::POST,
-        "/v1/subscriptions",
-        Some(json!({"url": url, "events": ["order.*"]})),
-        201,
-    )
-    .await;
+async fn subscribe(api: &Client, url: String) -> String {
+    let created = api
+        .ok(
+            Method::POST,
+            "/v1/subscriptions",
+            Some(json!({"url": url, "events": ["order.*"]})),
+            201,
+        )
+        .await;
+    created["id"].as_str().unwrap().to_owned()
 }
 
 async fn post_event(api: &Client, id: &str) {
@@ -152,4 +154,28 @@ async fn the_last_attempt_is_always_sent_and_dead_letters_as_before(running: Run
     .await;
     // evt_last_0 twice, evt_last_1 once (its last attempt).
     assert_eq!(receiver.received("down").len(), 3);
+}
+
+async fn a_test_event_goes_through_an_open_circuit_and_closes_it(running: Running) {
+    let receiver = Receiver::start().await;
+    receiver.respond("fixed", &[503]);
+    let api = Client::admin(&running);
+    let sub = subscribe(&api, receiver.url("fixed")).await;
+    post_event(&api, "evt_before_fix").await;
+    receiver.wait_for("fixed", 1, WAIT).await;
+    // Open for ten minutes. The operator fixes the endpoint and sends a test event: it is
+    // sent at once, and its answer closes the circuit.
+    api.ok(
+        Method::POST,
+        &format!("/v1/subscriptions/{sub}/test"),
+        None,
+        202,
+    )
+    .await;
+    let got = receiver.wait_for("fixed", 2, WAIT).await;
+    assert_eq!(got[1].json()["type"], "webhook.test", "{:?}", got[1].json());
+    // The next event goes out on its first attempt.
+    post_event(&api, "evt_after_fix").await;
+    let d = delivery(&api, "evt_after_fix", |d| d["status"] == "succeeded").await;
+    assert_eq!(d["attempts"], 1, "{d}");
 }
