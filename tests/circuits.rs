@@ -43,18 +43,6 @@ fn opens_after_one() -> Config {
     }
 }
 
-async fn subscribe(api: &Client, url: String) -> String {
-    let created = api
-        .ok(
-            Method::POST,
-            "/v1/subscriptions",
-            Some(json!({"url": url, "events": ["order.*"]})),
-            201,
-        )
-        .await;
-    created["id"].as_str().unwrap().to_owned()
-}
-
 async fn post_event(api: &Client, id: &str) {
     api.ok(
         Method::POST,
@@ -80,7 +68,7 @@ async fn a_failing_endpoint_is_spared_until_a_probe_finds_it_answering(running: 
     // Three 503s, then 200 for everything.
     receiver.respond("flaky", &[503, 503, 503]);
     let api = Client::admin(&running);
-    subscribe(&api, receiver.url("flaky")).await;
+    api.subscribe_to_orders(&receiver.url("flaky")).await;
     for n in 0..3 {
         post_event(&api, &format!("evt_circuit_{n}")).await;
         receiver.wait_for("flaky", n + 1, WAIT).await;
@@ -126,7 +114,7 @@ async fn the_last_attempt_is_always_sent_and_dead_letters_as_before(running: Run
     let receiver = Receiver::start().await;
     receiver.respond("down", &[503; 10]);
     let api = Client::admin(&running);
-    subscribe(&api, receiver.url("down")).await;
+    api.subscribe_to_orders(&receiver.url("down")).await;
     post_event(&api, "evt_last_0").await;
     receiver.wait_for("down", 1, WAIT).await;
     // The circuit opened on that 503 and stays open for ten minutes: the second event's
@@ -160,7 +148,7 @@ async fn a_test_event_goes_through_an_open_circuit_and_closes_it(running: Runnin
     let receiver = Receiver::start().await;
     receiver.respond("fixed", &[503]);
     let api = Client::admin(&running);
-    let sub = subscribe(&api, receiver.url("fixed")).await;
+    let sub = api.subscribe_to_orders(&receiver.url("fixed")).await;
     post_event(&api, "evt_before_fix").await;
     receiver.wait_for("fixed", 1, WAIT).await;
     // Open for ten minutes. The operator fixes the endpoint and sends a test event: it is

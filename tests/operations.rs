@@ -30,18 +30,6 @@ support::on_both_backends!(
     stats_count_each_attempt_of_the_endpoint,
 );
 
-async fn subscribe(api: &Client, url: String) -> String {
-    let body = api
-        .ok(
-            Method::POST,
-            "/v1/subscriptions",
-            Some(json!({"url": url, "events": ["order.*"]})),
-            201,
-        )
-        .await;
-    body["id"].as_str().unwrap().to_owned()
-}
-
 fn len(v: &Value) -> usize {
     v["data"].as_array().map_or(0, Vec::len)
 }
@@ -49,7 +37,7 @@ fn len(v: &Value) -> usize {
 async fn every_attempt_is_visible_and_a_delivery_can_be_sent_again(running: Running) {
     let api = Client::admin(&running);
     let receiver = Receiver::start().await;
-    let sub = subscribe(&api, receiver.url("r")).await;
+    let sub = api.subscribe_to_orders(&receiver.url("r")).await;
     api.ok(
         Method::POST,
         "/v1/events",
@@ -175,7 +163,7 @@ async fn every_attempt_is_visible_and_a_delivery_can_be_sent_again(running: Runn
 async fn dead_letters_are_visible_and_redriven_once_the_endpoint_recovers(running: Running) {
     let api = Client::admin(&running);
     let receiver = Receiver::start().await;
-    let sub = subscribe(&api, receiver.url("down")).await;
+    let sub = api.subscribe_to_orders(&receiver.url("down")).await;
     receiver.respond("down", &[500, 500, 500, 500]);
     for id in ["evt_dead_1", "evt_dead_2"] {
         api.ok(
@@ -250,7 +238,7 @@ async fn dead_letters_are_visible_and_redriven_once_the_endpoint_recovers(runnin
 async fn recover_resends_what_failed_since_a_time(running: Running) {
     let api = Client::admin(&running);
     let receiver = Receiver::start().await;
-    let sub = subscribe(&api, receiver.url("flaky")).await;
+    let sub = api.subscribe_to_orders(&receiver.url("flaky")).await;
     receiver.respond("flaky", &[500, 500]);
     let before = chrono::Utc::now() - chrono::Duration::seconds(1);
     api.ok(
@@ -311,7 +299,7 @@ async fn recover_resends_what_failed_since_a_time(running: Running) {
 async fn stats_count_each_attempt_of_the_endpoint(running: Running) {
     let api = Client::admin(&running);
     let receiver = Receiver::start().await;
-    let sub = subscribe(&api, receiver.url("s")).await;
+    let sub = api.subscribe_to_orders(&receiver.url("s")).await;
     let path = format!("/v1/subscriptions/{sub}/stats");
     let empty = api.ok(Method::GET, &path, None, 200).await;
     assert_eq!(empty["last_24h"]["attempts"], 0);

@@ -164,4 +164,17 @@ impl Client {
         })
         .await
     }
+
+    /// Subscribes `url` to `order.*` events, and returns the subscription's id.
+    pub async fn subscribe_to_orders(&self, url: &str) -> String {
+        let created = self
+            .ok(
+                Method::POST,
+                "/v1/subscriptions",
+                Some(serde_json::json!({"url": url, "events": ["order.*"]})),
+                201,
+            )
+            .await;
+        created["id"].as_str().unwrap().to_owned()
+    }
 }

@@ -508,11 +508,18 @@ mod tests {
         // Rewritten with a later expiry (a redrive restarts a record so).
         kept.expires_at = now + 3600;
         store.reset_delivery(&kept).await.unwrap();
-        for i in 0..SWEEP_EVERY {
-            let mut record = DeliveryRecord::pending(&message, now + 3600);
-            record.delivery_id = format!("dlv_{i}");
-            store.put_delivery(&record).await.unwrap();
-        }
+        // Enough writes of live records for a sweep.
+        let sweep = |round: &'static str| {
+            let (store, message) = (&store, &message);
+            async move {
+                for i in 0..SWEEP_EVERY {
+                    let mut record = DeliveryRecord::pending(message, now + 3600);
+                    record.delivery_id = format!("dlv_{round}_{i}");
+                    store.put_delivery(&record).await.unwrap();
+                }
+            }
+        };
+        sweep("first").await;
         assert!(
             store
                 .get_delivery(&tenant, "dlv_dropped")
@@ -528,11 +535,7 @@ mod tests {
                 .is_some()
         );
         // Swept again later, it is still there and still in line.
-        for i in 0..SWEEP_EVERY {
-            let mut record = DeliveryRecord::pending(&message, now + 3600);
-            record.delivery_id = format!("dlv_again_{i}");
-            store.put_delivery(&record).await.unwrap();
-        }
+        sweep("again").await;
         assert!(
             store
                 .get_delivery(&tenant, "dlv_kept")
