@@ -447,17 +447,38 @@ impl RateSchedules for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{DeliveryMessage, NewEvent};
+    use crate::domain::{DeliveryMessage, Event, NewEvent};
     use crate::ports::store::{EventRecord, PlannedDelivery};
+
+    /// An event of tenant `acme`, its planned delivery, and that delivery's message.
+    fn an_event() -> (Event, PlannedDelivery, DeliveryMessage) {
+        let event = NewEvent::from_json(serde_json::json!({"type": "order.created", "data": {}}))
+            .unwrap()
+            .into_event(TenantId::parse("acme").unwrap(), chrono::Utc::now());
+        let planned = PlannedDelivery::to(SubscriptionId::generate());
+        let message = DeliveryMessage::new(
+            &event,
+            planned.delivery_id.clone(),
+            planned.subscription_id.clone(),
+        );
+        (event, planned, message)
+    }
+
+    /// Writes enough live delivery records for a sweep.
+    async fn sweep(store: &MemoryStore, message: &DeliveryMessage, round: &str) {
+        let live_until = chrono::Utc::now().timestamp() + 3600;
+        for i in 0..SWEEP_EVERY {
+            let mut record = DeliveryRecord::pending(message, live_until);
+            record.delivery_id = format!("dlv_{round}_{i}");
+            store.put_delivery(&record).await.unwrap();
+        }
+    }
 
     #[tokio::test]
     async fn expired_records_are_swept_as_writes_go_on() {
         let store = MemoryStore::new();
-        let tenant = TenantId::parse("acme").unwrap();
-        let event = NewEvent::from_json(serde_json::json!({"type": "order.created", "data": {}}))
-            .unwrap()
-            .into_event(tenant.clone(), chrono::Utc::now());
-        let planned = PlannedDelivery::to(SubscriptionId::generate());
+        let (event, planned, message) = an_event();
+        let tenant = event.tenant.clone();
         let long_ago = chrono::Utc::now() - chrono::Duration::days(2);
         let old = EventRecord::new(
             event.clone(),
@@ -467,21 +488,14 @@ mod tests {
             std::time::Duration::from_secs(3600),
         );
         store.insert_event(&old).await.unwrap();
-        let message =
-            DeliveryMessage::new(&event, planned.delivery_id.clone(), planned.subscription_id);
-        let live_until = chrono::Utc::now().timestamp() + 3600;
-        for i in 0..SWEEP_EVERY {
-            let mut record = DeliveryRecord::pending(&message, live_until);
-            record.delivery_id = format!("dlv_{i}");
-            store.put_delivery(&record).await.unwrap();
-        }
+        sweep(&store, &message, "first").await;
         assert!(
             store.get_event(&tenant, &event.id).await.unwrap().is_none(),
             "the expired event is gone"
         );
         assert!(
             store
-                .get_delivery(&tenant, "dlv_0")
+                .get_delivery(&tenant, "dlv_first_0")
                 .await
                 .unwrap()
                 .is_some()
@@ -491,13 +505,8 @@ mod tests {
     #[tokio::test]
     async fn a_record_kept_longer_since_it_was_first_written_outlives_the_sweep() {
         let store = MemoryStore::new();
-        let tenant = TenantId::parse("acme").unwrap();
-        let event = NewEvent::from_json(serde_json::json!({"type": "order.created", "data": {}}))
-            .unwrap()
-            .into_event(tenant.clone(), chrono::Utc::now());
-        let planned = PlannedDelivery::to(SubscriptionId::generate());
-        let message =
-            DeliveryMessage::new(&event, planned.delivery_id.clone(), planned.subscription_id);
+        let (event, _, message) = an_event();
+        let tenant = event.tenant.clone();
         let now = chrono::Utc::now().timestamp();
         let mut kept = DeliveryRecord::pending(&message, now - 60);
         kept.delivery_id = "dlv_kept".into();
@@ -508,18 +517,7 @@ mod tests {
         // Rewritten with a later expiry (a redrive restarts a record so).
         kept.expires_at = now + 3600;
         store.reset_delivery(&kept).await.unwrap();
-        // Enough writes of live records for a sweep.
-        let sweep = |round: &'static str| {
-            let (store, message) = (&store, &message);
-            async move {
-                for i in 0..SWEEP_EVERY {
-                    let mut record = DeliveryRecord::pending(message, now + 3600);
-                    record.delivery_id = format!("dlv_{round}_{i}");
-                    store.put_delivery(&record).await.unwrap();
-                }
-            }
-        };
-        sweep("first").await;
+        sweep(&store, &message, "first").await;
         assert!(
             store
                 .get_delivery(&tenant, "dlv_dropped")
@@ -535,7 +533,7 @@ mod tests {
                 .is_some()
         );
         // Swept again later, it is still there and still in line.
-        sweep("again").await;
+        sweep(&store, &message, "again").await;
         assert!(
             store
                 .get_delivery(&tenant, "dlv_kept")
