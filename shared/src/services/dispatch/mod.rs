@@ -162,8 +162,8 @@ struct Attempt {
     response_body: Option<String>,
     /// How old the event was (from its timestamp) when the POST went out.
     event_age: Duration,
-    /// `false` when no request was made because the endpoint's circuit is open.
-    sent: bool,
+    /// No request was made: the endpoint's circuit is open.
+    held_by_circuit: bool,
 }
 
 impl Attempt {
@@ -439,7 +439,7 @@ impl Dispatcher {
             retry_after: None,
             response_body: None,
             event_age,
-            sent: true,
+            held_by_circuit: false,
         };
         if let Err(e) = self.config.egress.check_url(&subscription.url) {
             return (failed(format!("endpoint refused: url {e}")), None);
@@ -480,7 +480,7 @@ impl Dispatcher {
                     retry_after,
                     response_body,
                     event_age,
-                    sent: true,
+                    held_by_circuit: false,
                 }
             }
             Err(e) => failed(client::describe_error(&e, self.config.delivery_timeout)),
@@ -530,7 +530,7 @@ impl Dispatcher {
                 record.status = DeliveryStatus::Failed;
                 record.next_attempt_at = chrono::Duration::from_std(delay).ok().map(|d| now + d);
                 self.save(&record).await;
-                if attempt.sent {
+                if !attempt.held_by_circuit {
                     info!(attempt = record.attempts, %error, ?delay, "attempt failed; retry scheduled");
                 } else {
                     // The circuit's opening was logged; a line per delivery it holds is noise.
@@ -598,7 +598,7 @@ impl Dispatcher {
             event_age: (Utc::now() - delivery.event.timestamp)
                 .to_std()
                 .unwrap_or_default(),
-            sent: false,
+            held_by_circuit: true,
         };
         self.settle(message, record, attempt).await
     }
