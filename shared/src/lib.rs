@@ -13,6 +13,7 @@
 //!   OpenAPI document), served by Lambda and by the local runner.
 //! - [`signing`]: every signature a delivery carries, and `verify` for receivers.
 //! - [`egress`]: which addresses deliveries may reach, enforced where the client resolves.
+//! - [`tls`]: which certificate authorities the HTTPS clients trust.
 //! - [`config`], [`ids`], [`telemetry`], [`metrics`]: settings, identifiers, logging, and
 //!   metrics as CloudWatch Embedded Metric Format lines.
 //! - `testing` (feature `testing`, tests only): failures on cue around any backend.
@@ -28,6 +29,7 @@ pub mod ports;
 pub mod services;
 pub mod signing;
 pub mod telemetry;
+pub mod tls;
 #[cfg(feature = "testing")]
 pub mod testing;
 
