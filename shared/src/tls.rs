@@ -14,6 +14,15 @@ use std::sync::Arc;
 
 use aws_config::ConfigLoader;
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
 use base64::Engine as _;
 use rustls::RootCertStore;
 
@@ -69,9 +78,10 @@ pub fn bundled_rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
 }
 
 /// Gives the AWS SDK an HTTPS client trusting `roots`. For [`TrustRoots::Bundled`], the
-/// SDK's own client (rustls with aws-lc-rs, as its default) with the bundled roots only: its
-/// TLS context takes PEM, so the DER certificates are encoded once here, and the SDK decodes
-/// them when it builds its connector. For [`TrustRoots::System`], the SDK's default client.
+/// SDK's own client (rustls with aws-lc-rs, as its default) with the bundled roots only,
+/// wrapped in [`LazyConnector`]. Its TLS context takes PEM, so the DER certificates are
+/// encoded once here; the SDK decodes them when it builds a connector. For
+/// [`TrustRoots::System`], the SDK's default client.
 pub fn sdk_http_client(
     loader: ConfigLoader,
     roots: TrustRoots,
@@ -86,7 +96,48 @@ pub fn sdk_http_client(
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
         .tls_context(context)
         .build_https();
-    Ok(loader.http_client(client))
+    Ok(loader.http_client(LazyConnector(client)))
+}
+
+/// The SDK's HTTPS client without its warm-up. When a service client (DynamoDB, SQS, KMS,
+/// and the credential providers' own) is built, the SDK's client builds a connector and
+/// throws it away, so that reading the system's certificates happens at start rather than
+/// on the first request (that read is cached; the connector is not). With the bundled roots
+/// there is nothing to read, and each throw-away connector decoded and parsed every root
+/// certificate again, once per service client, before the first request. The connector the
+/// requests use is built, once per set of timeout settings, and cached, by the wrapped
+/// client on the first request, as before.
+#[derive(Debug)]
+struct LazyConnector(SharedHttpClient);
+
+impl HttpClient for LazyConnector {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        _: &RuntimeComponentsBuilder,
+        _: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn validate_final_config(
+        &self,
+        runtime_components: &RuntimeComponents,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.validate_final_config(runtime_components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The bundled roots as one PEM document.
