@@ -29,9 +29,9 @@ pub mod ports;
 pub mod services;
 pub mod signing;
 pub mod telemetry;
-pub mod tls;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use config::Config;
 pub use ports::Backend;

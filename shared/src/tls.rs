@@ -166,8 +166,14 @@ mod tests {
     fn the_setting_is_bundled_unless_it_says_system() {
         assert_eq!(TrustRoots::parse(None).unwrap(), TrustRoots::Bundled);
         assert_eq!(TrustRoots::parse(Some("")).unwrap(), TrustRoots::Bundled);
-        assert_eq!(TrustRoots::parse(Some("Bundled")).unwrap(), TrustRoots::Bundled);
-        assert_eq!(TrustRoots::parse(Some(" system ")).unwrap(), TrustRoots::System);
+        assert_eq!(
+            TrustRoots::parse(Some("Bundled")).unwrap(),
+            TrustRoots::Bundled
+        );
+        assert_eq!(
+            TrustRoots::parse(Some(" system ")).unwrap(),
+            TrustRoots::System
+        );
         assert!(TrustRoots::parse(Some("native")).is_err());
     }
 
@@ -183,10 +189,13 @@ mod tests {
     #[test]
     fn the_delivery_config_trusts_every_bundled_root() {
         let config = bundled_rustls_config().unwrap();
-        assert_eq!(config.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+        assert_eq!(
+            config.alpn_protocols,
+            [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
         let mut roots = RootCertStore::empty();
-        let (added, ignored) =
-            roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
+        let (added, ignored) = roots
+            .add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
         assert_eq!(ignored, 0);
         assert_eq!(added, webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
     }
