@@ -32,15 +32,14 @@ pub fn json_subscriber<W>(writer: W) -> impl Subscriber + Send + Sync
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt::layer()
         .json()
         .with_writer(writer)
         .with_target(false)
         .with_current_span(true)
         .with_span_list(false)
-        .without_time()
-        .finish()
-        .with(filter())
+        .without_time();
+    tracing_subscriber::registry().with(filter()).with(lines)
 }
 
 pub fn init_lambda() {
@@ -50,10 +49,10 @@ pub fn init_lambda() {
 
 pub fn init_local() {
     use tracing_subscriber::util::SubscriberInitExt;
-    let _ = tracing_subscriber::fmt()
-        .with_target(false)
-        .finish()
+    let lines = tracing_subscriber::fmt::layer().with_target(false);
+    let _ = tracing_subscriber::registry()
         .with(filter())
+        .with(lines)
         .try_init();
 }
 

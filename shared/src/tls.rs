@@ -175,6 +175,11 @@ mod tests {
             TrustRoots::System
         );
         assert!(TrustRoots::parse(Some("native")).is_err());
+
+        let config = |v: &'static str| crate::Config::from_lookup(|k| (k == ENV).then(|| v.into()));
+        assert_eq!(config("system").unwrap().trust_roots, TrustRoots::System);
+        assert!(config("native").is_err());
+        assert_eq!(crate::Config::default().trust_roots, TrustRoots::Bundled);
     }
 
     #[test]
