@@ -4,8 +4,8 @@
 //! By default both trust Mozilla's root program as compiled into the binary
 //! ([`webpki_root_certs`], the rustls project's crate): nothing is read from disk at start,
 //! and one list serves both clients. Reading the system's store instead cost a Lambda cold
-//! start more than the rest of init together (the SDK and the delivery client each read and
-//! parsed every certificate file; README, "Lambda cold start and bootstrap size"). The
+//! start about as much as all the rest of init (the SDK and the delivery client each read
+//! and parsed every certificate file; README, "Lambda cold start and bootstrap size"). The
 //! trade-off: the list is as fresh as the build, and a private CA (a webhook receiver on a
 //! corporate CA, a TLS-inspecting proxy) is not in it; `TIDINGS_TLS_ROOTS=system` trusts the
 //! operating system's store instead, as the SDK and `reqwest` do on their own.
@@ -65,8 +65,8 @@ impl TrustRoots {
 /// `reqwest` offers when it builds the configuration itself).
 pub fn bundled_rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let mut roots = RootCertStore::empty();
-    // Every bundled certificate parses (the crate's own tests check it); one that did not
-    // would only be missing from the store, not fail the start.
+    // Every bundled certificate parses (a test below checks it, which matters more for the
+    // SDK: it panics on one that does not); one that did not would only be missing here.
     roots.add_parsable_certificates(webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().cloned());
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
