@@ -126,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::ReencryptSecrets) => {
             let resources = AwsResources::from_env()?;
-            let store = adapters::dynamo_store(&aws::load().await, &resources);
+            let store = adapters::dynamo_store(&aws::load().await?, &resources);
             let report = store.reencrypt_secrets().await?;
             println!(
                 "sealed {} items (subscriptions, the deployment's signing keys); {} were sealed \
@@ -162,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
                 visibility_timeout_secs: local::VISIBILITY_TIMEOUT.as_secs() as u32,
                 max_receive_count: Config::from_env()?.retry.max_attempts(),
             };
-            let created = aws::provision(&aws::load().await, &prefix, settings)
+            let created = aws::provision(&aws::load().await?, &prefix, settings)
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?;
             println!("export TIDINGS_TABLE={}", created.table);
@@ -179,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::Status { json }) => {
             let resources = tidings::config::AwsResources::from_env()?;
-            let sdk = aws::load().await;
+            let sdk = aws::load().await?;
             let backend = Backend::aws(&sdk, &resources);
             let age = status::AgeMetric::new(&sdk, &resources.delivery_queue_url);
             let status = status::read(&backend, Some(&age)).await?;

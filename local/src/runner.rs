@@ -60,7 +60,7 @@ pub enum StartError {
     #[error("cannot store the development API key: {0}")]
     Store(#[from] ServiceError),
     #[error("cannot build the delivery client: {0}")]
-    Client(#[from] reqwest::Error),
+    Client(#[from] tidings::services::dispatch::ClientError),
 }
 
 /// Starts the stack and returns once it is listening.

@@ -9,6 +9,7 @@ use crate::domain::circuit::CircuitPolicy;
 use crate::domain::retry::RetrySchedule;
 use crate::egress::EgressPolicy;
 use crate::metrics::Metrics;
+use crate::tls::TrustRoots;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -52,6 +53,9 @@ pub struct Config {
     /// `TIDINGS_CIRCUIT_COOLDOWN_SECS` (default 5): when a dispatcher stops sending to an
     /// endpoint that keeps failing, and for how long at first (see `domain::circuit`).
     pub circuit: CircuitPolicy,
+    /// `TIDINGS_TLS_ROOTS`: which certificate authorities the delivery client (and the AWS
+    /// SDK's, see [`crate::adapters::aws::load`]) trusts: `bundled` (default) or `system`.
+    pub trust_roots: TrustRoots,
 }
 
 /// The AWS resources, named by the template: `TIDINGS_TABLE`, `TIDINGS_DELIVERY_QUEUE_URL`,
@@ -94,6 +98,7 @@ impl Default for Config {
             local_retention: Duration::from_secs(3600),
             subscription_cache: Duration::ZERO,
             circuit: CircuitPolicy::default(),
+            trust_roots: TrustRoots::Bundled,
         }
     }
 }
@@ -168,6 +173,7 @@ impl Config {
         if let Some(secs) = positive(&lookup, "TIDINGS_CIRCUIT_COOLDOWN_SECS")? {
             config.circuit.cooldown = Duration::from_secs(secs.min(3600));
         }
+        config.trust_roots = TrustRoots::parse(lookup(crate::tls::ENV).as_deref())?;
         if let Some(url) = lookup("TIDINGS_PUBLIC_URL").filter(|u| !u.is_empty()) {
             let parsed = url::Url::parse(&url)
                 .ok()

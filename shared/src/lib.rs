@@ -13,6 +13,7 @@
 //!   OpenAPI document), served by Lambda and by the local runner.
 //! - [`signing`]: every signature a delivery carries, and `verify` for receivers.
 //! - [`egress`]: which addresses deliveries may reach, enforced where the client resolves.
+//! - [`tls`]: which certificate authorities the HTTPS clients trust.
 //! - [`config`], [`ids`], [`telemetry`], [`metrics`]: settings, identifiers, logging, and
 //!   metrics as CloudWatch Embedded Metric Format lines.
 //! - `testing` (feature `testing`, tests only): failures on cue around any backend.
@@ -30,6 +31,7 @@ pub mod signing;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use config::Config;
 pub use ports::Backend;

@@ -1,5 +1,9 @@
 //! Logging setup: JSON lines on Lambda (CloudWatch adds the time), readable lines locally.
-//! `RUST_LOG` filters both, `info` by default.
+//! `RUST_LOG` filters both, `info` by default: a level, and `target=level` pairs separated by
+//! commas (`info,tidings::metrics=debug`). It is read as a [`Targets`] filter, not an
+//! `EnvFilter`, whose span and field directives need a regex engine that made the Lambda
+//! bootstraps larger (README, "Lambda cold start and bootstrap size"); a value that does not
+//! parse means `info`.
 //!
 //! A log line inside a span carries the span's fields: the dispatcher opens one per
 //! delivery with its `tenant`, `event`, `delivery` and `subscription` ids, which on Lambda
@@ -7,11 +11,20 @@
 //! lines: they are written to stdout as they are, never wrapped in a log object.
 
 use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
 
-fn filter() -> EnvFilter {
-    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"))
+fn filter() -> Targets {
+    parse_filter(std::env::var("RUST_LOG").ok().as_deref())
+}
+
+fn parse_filter(value: Option<&str>) -> Targets {
+    value
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// The Lambda functions' logger, writing JSON lines to `writer` (tests pass a buffer).
@@ -19,15 +32,14 @@ pub fn json_subscriber<W>(writer: W) -> impl Subscriber + Send + Sync
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter())
         .with_writer(writer)
         .with_target(false)
         .with_current_span(true)
         .with_span_list(false)
-        .without_time()
-        .finish()
+        .without_time();
+    tracing_subscriber::registry().with(filter()).with(lines)
 }
 
 pub fn init_lambda() {
@@ -36,8 +48,31 @@ pub fn init_lambda() {
 }
 
 pub fn init_local() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_target(false)
+    use tracing_subscriber::util::SubscriberInitExt;
+    let lines = tracing_subscriber::fmt::layer().with_target(false);
+    let _ = tracing_subscriber::registry()
+        .with(filter())
+        .with(lines)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracing::Level;
+
+    #[test]
+    fn rust_log_reads_as_a_level_and_target_levels() {
+        let default = parse_filter(None);
+        assert!(default.would_enable("tidings", &Level::INFO));
+        assert!(!default.would_enable("tidings", &Level::DEBUG));
+        assert!(parse_filter(Some("")).would_enable("x", &Level::INFO));
+        assert!(!parse_filter(Some("[bad")).would_enable("x", &Level::DEBUG));
+
+        let some_debug = parse_filter(Some("info,tidings::metrics=debug"));
+        assert!(some_debug.would_enable("tidings::metrics", &Level::DEBUG));
+        assert!(!some_debug.would_enable("tidings::http", &Level::DEBUG));
+        assert!(some_debug.would_enable("aws_config", &Level::INFO));
+        assert!(parse_filter(Some("debug")).would_enable("anything", &Level::DEBUG));
+    }
 }

@@ -2,10 +2,20 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use crate::config::ConfigError;
+use crate::tls::{self, TrustRoots};
+
 /// From the environment: credentials, region, and `AWS_ENDPOINT_URL` when it is set (as it
-/// is for the local AWS emulator).
-pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+/// is for the local AWS emulator); HTTPS trusting the roots `TIDINGS_TLS_ROOTS` names
+/// ([`crate::tls`]).
+pub async fn load() -> Result<SdkConfig, ConfigError> {
+    let roots = TrustRoots::from_env()?;
+    let loader = tls::sdk_http_client(aws_config::defaults(BehaviorVersion::latest()), roots)
+        .map_err(|e| ConfigError::Invalid {
+            name: tls::ENV,
+            message: format!("the AWS SDK's HTTPS client: {e}"),
+        })?;
+    Ok(loader.load().await)
 }
 
 /// For a local AWS API emulator such as moto: the given endpoint and dummy credentials.

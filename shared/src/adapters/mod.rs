@@ -123,6 +123,6 @@ impl Backend {
     /// (`AWS_ENDPOINT_URL` included).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let resources = AwsResources::from_env()?;
-        Ok(Self::aws(&aws::load().await, &resources))
+        Ok(Self::aws(&aws::load().await?, &resources))
     }
 }

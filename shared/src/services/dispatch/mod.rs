@@ -25,7 +25,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-pub use client::build_client;
+pub use client::{ClientError, build_client};
 
 use crate::Backend;
 use crate::config::Config;
@@ -174,7 +174,7 @@ impl Attempt {
 
 impl Dispatcher {
     /// Builds the delivery client once; call this once per Lambda container or process.
-    pub fn new(backend: Backend, config: Config) -> Result<Self, reqwest::Error> {
+    pub fn new(backend: Backend, config: Config) -> Result<Self, ClientError> {
         let resolver = GuardedResolver::new(config.egress);
         Self::with_resolver(backend, config, resolver)
     }
@@ -184,7 +184,7 @@ impl Dispatcher {
         backend: Backend,
         config: Config,
         resolver: Arc<GuardedResolver>,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, ClientError> {
         let client = build_client(&config, resolver)?;
         Ok(Self {
             subscriptions: TtlCache::new(config.subscription_cache),
