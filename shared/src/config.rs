@@ -147,28 +147,11 @@ impl Config {
         if let Some(secs) = positive(&lookup, "TIDINGS_LOCAL_RETENTION_SECS")? {
             config.local_retention = Duration::from_secs(secs);
         }
-        if let Some(secs) = lookup("TIDINGS_SUBSCRIPTION_CACHE_SECS") {
-            let secs = secs
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|s| *s <= 3600)
-                .ok_or_else(|| ConfigError::Invalid {
-                    name: "TIDINGS_SUBSCRIPTION_CACHE_SECS",
-                    message: format!("'{secs}' is not a whole number of seconds from 0 to 3600"),
-                })?;
+        if let Some(secs) = at_most(&lookup, "TIDINGS_SUBSCRIPTION_CACHE_SECS", 3600, "seconds")? {
             config.subscription_cache = Duration::from_secs(secs);
         }
-        if let Some(n) = lookup("TIDINGS_CIRCUIT_OPEN_AFTER") {
-            config.circuit.open_after = n
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| *n <= 1000)
-                .ok_or_else(|| ConfigError::Invalid {
-                    name: "TIDINGS_CIRCUIT_OPEN_AFTER",
-                    message: format!("'{n}' is not a whole number of attempts from 0 to 1000"),
-                })?;
+        if let Some(n) = at_most(&lookup, "TIDINGS_CIRCUIT_OPEN_AFTER", 1000, "attempts")? {
+            config.circuit.open_after = u32::try_from(n).unwrap_or(u32::MAX);
         }
         if let Some(secs) = positive(&lookup, "TIDINGS_CIRCUIT_COOLDOWN_SECS")? {
             config.circuit.cooldown = Duration::from_secs(secs.min(3600));
@@ -243,6 +226,24 @@ fn positive(
             _ => Err(ConfigError::Invalid {
                 name,
                 message: format!("'{v}' is not a positive whole number"),
+            }),
+        })
+        .transpose()
+}
+
+/// A whole number from 0 to `max` (of `unit`, for the message), when it is set.
+fn at_most(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    max: u64,
+    unit: &str,
+) -> Result<Option<u64>, ConfigError> {
+    lookup(name)
+        .map(|v| match v.trim().parse::<u64>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(ConfigError::Invalid {
+                name,
+                message: format!("'{v}' is not a whole number of {unit} from 0 to {max}"),
             }),
         })
         .transpose()

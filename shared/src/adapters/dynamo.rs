@@ -852,19 +852,22 @@ impl RateSchedules for DynamoStore {
         let now_us = now.timestamp_micros();
         let number = |n: i64| AttributeValue::N(n.to_string());
         let expires = number(now.timestamp() + RATE_SCHEDULE_TTL_SECS);
-        for _ in 0..5 {
-            let busy = self
-                .client
+        // Both updates: the schedule's item, its slot attribute, `now` and a renewed expiry.
+        let update = || {
+            self.client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(pk.clone()))
                 .key("sk", s("schedule"))
-                .update_expression("SET #next = #next + :step, expires_at = :expires")
-                .condition_expression("#next > :now")
                 .expression_attribute_names("#next", "next_us")
-                .expression_attribute_values(":step", number(step_us))
                 .expression_attribute_values(":now", number(now_us))
                 .expression_attribute_values(":expires", expires.clone())
+        };
+        for _ in 0..5 {
+            let busy = update()
+                .update_expression("SET #next = #next + :step, expires_at = :expires")
+                .condition_expression("#next > :now")
+                .expression_attribute_values(":step", number(step_us))
                 .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld)
                 .send()
                 .await;
@@ -886,18 +889,10 @@ impl RateSchedules for DynamoStore {
                     other => return Err(other),
                 },
             }
-            let idle = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(pk.clone()))
-                .key("sk", s("schedule"))
+            let idle = update()
                 .update_expression("SET #next = :after, expires_at = :expires")
                 .condition_expression("attribute_not_exists(#next) OR #next <= :now")
-                .expression_attribute_names("#next", "next_us")
                 .expression_attribute_values(":after", number(now_us.saturating_add(step_us)))
-                .expression_attribute_values(":now", number(now_us))
-                .expression_attribute_values(":expires", expires.clone())
                 .send()
                 .await;
             match idle {
