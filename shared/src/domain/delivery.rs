@@ -73,17 +73,18 @@ impl DeliveryMessage {
     pub const MAX_DELIVERIES: usize = 10;
 
     /// Each delivery this message carries, as a message of its own.
-    pub fn split(self) -> Vec<DeliveryMessage> {
-        let mut parts = vec![DeliveryMessage {
-            more: Vec::new(),
-            ..self.clone()
-        }];
-        parts.extend(self.more.iter().map(|planned| DeliveryMessage {
-            delivery_id: planned.delivery_id.clone(),
-            subscription_id: planned.subscription_id.clone(),
-            more: Vec::new(),
-            ..self.clone()
-        }));
+    pub fn split(mut self) -> Vec<DeliveryMessage> {
+        // Taken first, so each part clones the message without the list.
+        let more = std::mem::take(&mut self.more);
+        let mut parts: Vec<DeliveryMessage> = more
+            .into_iter()
+            .map(|planned| DeliveryMessage {
+                delivery_id: planned.delivery_id,
+                subscription_id: planned.subscription_id,
+                ..self.clone()
+            })
+            .collect();
+        parts.insert(0, self);
         parts
     }
 }
@@ -230,5 +231,47 @@ pub(super) mod opt_rfc3339 {
                     .map_err(serde::de::Error::custom)
             })
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NewEvent;
+
+    #[test]
+    fn split_gives_the_first_delivery_then_the_others_in_order_each_on_its_own() {
+        let event =
+            NewEvent::from_json(serde_json::json!({"type": "order.created", "data": {"n": 1}}))
+                .unwrap()
+                .into_event(TenantId::parse("acme").unwrap(), Utc::now());
+        let first = SubscriptionId::generate();
+        let others = [
+            PlannedDelivery::to(SubscriptionId::generate()),
+            PlannedDelivery::to(SubscriptionId::generate()),
+        ];
+        let message = DeliveryMessage {
+            repeat: true,
+            more: others.to_vec(),
+            ..DeliveryMessage::new(&event, "dlv_first".into(), first.clone())
+        };
+        let parts = message.split();
+        let ids: Vec<(&str, &SubscriptionId)> = parts
+            .iter()
+            .map(|p| (p.delivery_id.as_str(), &p.subscription_id))
+            .collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("dlv_first", &first),
+                (others[0].delivery_id.as_str(), &others[0].subscription_id),
+                (others[1].delivery_id.as_str(), &others[1].subscription_id),
+            ]
+        );
+        for part in &parts {
+            assert!(part.more.is_empty());
+            assert!(part.repeat, "the message's flags go with every part");
+            assert_eq!(part.event, event);
+        }
     }
 }
