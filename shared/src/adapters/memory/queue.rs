@@ -168,6 +168,13 @@ impl Lane {
     }
 }
 
+/// Whether a message hidden `until` becomes visible before the first hidden one (at
+/// `first_hidden`), which is as late as any waiting receive sleeps: only then must they be
+/// woken to look again.
+fn sooner(until: Instant, first_hidden: Option<Instant>) -> bool {
+    first_hidden.is_none_or(|first| until < first)
+}
+
 impl MemoryQueue {
     pub fn new(visibility_timeout: Duration, max_receive_count: u32) -> Self {
         Self {
@@ -260,7 +267,7 @@ impl DeliveryQueue for MemoryQueue {
             // Waiting receives sleep until a send or the first hidden message's time: only
             // a message visible at once, or hidden for less than that, needs them woken (a
             // busy runner sends thousands of delayed retries a second).
-            let first_hidden = state.main.hidden.first_key_value().map(|((at, _), _)| *at);
+            let first_hidden = state.main.next_reveal();
             let mut wake = false;
             for entry in entries {
                 let message = Message::new(&entry.body, None);
@@ -270,7 +277,7 @@ impl DeliveryQueue for MemoryQueue {
                     wake = true;
                 } else {
                     let until = now + entry.delay.min(MAX_DELAY);
-                    wake |= first_hidden.is_none_or(|first| until < first);
+                    wake |= sooner(until, first_hidden);
                     state.main.hide(&id, until);
                 }
             }
@@ -303,7 +310,7 @@ impl DeliveryQueue for MemoryQueue {
         receipt_handle: &str,
         timeout: Duration,
     ) -> Result<(), QueueError> {
-        {
+        let wake = {
             let mut state = self.state();
             let lane = if state.main.by_handle(receipt_handle).is_some() {
                 &mut state.main
@@ -313,10 +320,17 @@ impl DeliveryQueue for MemoryQueue {
             let id = lane.by_handle(receipt_handle).ok_or_else(|| {
                 QueueError::Unavailable("the receipt handle is not in flight".into())
             })?;
-            lane.hide(&id, Instant::now() + timeout);
+            let until = Instant::now() + timeout;
+            // As for a delayed send: a backoff that ends after the next reveal a receive
+            // already waits for needs nobody woken (a dead endpoint's retries are
+            // thousands a second, and each wake-up costs every idle receive loop a look).
+            let wake = sooner(until, lane.next_reveal());
+            lane.hide(&id, until);
+            wake
+        };
+        if wake {
+            self.arrivals.notify_waiters();
         }
-        // A shorter timeout may make it visible sooner than any receive expects.
-        self.arrivals.notify_waiters();
         Ok(())
     }
 

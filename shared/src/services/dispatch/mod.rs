@@ -116,11 +116,17 @@ fn delayed(delivery: &DeliveryMessage, delay: Duration, entry: usize) -> Outgoin
                 .map(|d| Utc::now() + d)
         })
         .flatten();
-    let body = json_body(&DeliveryMessage {
-        not_before,
-        more: Vec::new(),
-        ..delivery.clone()
-    });
+    // A part of a shared message, or a retry that needs no `not_before`, is already the
+    // message to send: serialised as it is, without a copy of its event.
+    let body = if delivery.more.is_empty() && delivery.not_before == not_before {
+        json_body(delivery)
+    } else {
+        json_body(&DeliveryMessage {
+            not_before,
+            more: Vec::new(),
+            ..delivery.clone()
+        })
+    };
     OutgoingMessage {
         delay: delay.min(queue::MAX_DELAY),
         ..OutgoingMessage::new(entry.to_string(), body)
