@@ -386,3 +386,60 @@ impl DeliveryQueue for MemoryQueue {
         Ok(self.poll(max, wait, true).await)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delayed(body: &str, delay: Duration) -> OutgoingMessage {
+        OutgoingMessage {
+            delay,
+            ..OutgoingMessage::new("0", body.into())
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_visibility_change_wakes_a_waiting_receive_only_when_it_is_sooner() {
+        let queue = std::sync::Arc::new(MemoryQueue::new(Duration::from_secs(30), 10));
+        queue
+            .send_batch(&[delayed("a", Duration::ZERO), delayed("b", Duration::ZERO)])
+            .await
+            .unwrap();
+        let taken = queue.receive(10, Duration::ZERO).await.unwrap();
+        assert_eq!(taken.len(), 2);
+        let start = Instant::now();
+
+        // A backoff ending after the other message's timeout: the receive that waits sleeps
+        // on, and gets `b` when its backoff is over, not before.
+        queue
+            .change_visibility(&taken[1].receipt_handle, Duration::from_secs(40))
+            .await
+            .unwrap();
+        // A backoff of zero: visible at once, and a receive already waiting gets it.
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.receive(10, Duration::from_secs(20)).await.unwrap() }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        queue
+            .change_visibility(&taken[0].receipt_handle, Duration::ZERO)
+            .await
+            .unwrap();
+        let woken = waiting.await.unwrap();
+        assert_eq!(woken.iter().map(|m| &m.body[..]).collect::<Vec<_>>(), ["a"]);
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+
+        queue.delete(&woken[0].receipt_handle).await.unwrap();
+        let later = queue.receive(10, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(later.iter().map(|m| &m.body[..]).collect::<Vec<_>>(), ["b"]);
+        assert!(
+            start.elapsed() >= Duration::from_secs(40),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}
