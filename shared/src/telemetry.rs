@@ -47,9 +47,12 @@ pub fn init_lambda() {
     let _ = json_subscriber(std::io::stdout).try_init();
 }
 
-pub fn init_local() {
+/// The local runner's logger: readable lines, written to `writer` (tests pass a buffer).
+pub fn local_subscriber<W>(writer: W) -> impl Subscriber + Send + Sync
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     use tracing_subscriber::field::MakeExt as _;
-    use tracing_subscriber::util::SubscriberInitExt;
     // `name=value` pairs as the default formatter writes them, without its styling: the
     // dispatcher formats a span's four ids for every delivery, and the default's per-field
     // style wrappers were half of that cost (see README, Performance).
@@ -60,18 +63,63 @@ pub fn init_local() {
         })
         .delimited(" ");
     let lines = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
         .with_target(false)
         .fmt_fields(fields);
-    let _ = tracing_subscriber::registry()
-        .with(filter())
-        .with(lines)
-        .try_init();
+    tracing_subscriber::registry().with(filter()).with(lines)
+}
+
+pub fn init_local() {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let _ = local_subscriber(std::io::stdout).try_init();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tracing::Level;
+
+    /// What `tidings-local` prints: the span's ids and the line's fields as `name=value`
+    /// pairs, the message bare (read without the colour codes a terminal gets).
+    #[test]
+    fn local_lines_carry_the_span_ids_and_fields_as_name_value_pairs() {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let logger = local_subscriber(move || writer.clone());
+        tracing::subscriber::with_default(logger, || {
+            let span = tracing::info_span!("delivery", tenant = %"acme", delivery = %"dlv_1");
+            let _entered = span.enter();
+            tracing::info!(attempt = 2, error = %"refused", reason = "gone", "attempt failed");
+        });
+        let raw = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        // Colour codes (`ESC [ … m`) around the level and the span's name, when colours are on.
+        let mut text = String::new();
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c == '\u{1b}' {
+                chars.by_ref().find(|c| *c == 'm');
+            } else {
+                text.push(c);
+            }
+        }
+        assert!(
+            text.contains(
+                "delivery{tenant=acme delivery=dlv_1}: attempt failed attempt=2 error=refused reason=\"gone\""
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn rust_log_reads_as_a_level_and_target_levels() {
