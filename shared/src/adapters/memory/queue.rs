@@ -311,15 +311,17 @@ impl DeliveryQueue for MemoryQueue {
         timeout: Duration,
     ) -> Result<(), QueueError> {
         let wake = {
-            let mut state = self.state();
-            let lane = if state.main.by_handle(receipt_handle).is_some() {
-                &mut state.main
-            } else {
-                &mut state.dead
+            let mut guard = self.state();
+            let state = &mut *guard;
+            let (lane, id) = match state.main.by_handle(receipt_handle) {
+                Some(id) => (&mut state.main, id),
+                None => {
+                    let id = state.dead.by_handle(receipt_handle).ok_or_else(|| {
+                        QueueError::Unavailable("the receipt handle is not in flight".into())
+                    })?;
+                    (&mut state.dead, id)
+                }
             };
-            let id = lane.by_handle(receipt_handle).ok_or_else(|| {
-                QueueError::Unavailable("the receipt handle is not in flight".into())
-            })?;
             let until = Instant::now() + timeout;
             // As for a delayed send: a backoff that ends after the next reveal a receive
             // already waits for needs nobody woken (a dead endpoint's retries are
