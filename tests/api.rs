@@ -374,14 +374,7 @@ async fn test_events_go_to_one_subscription(running: Running) {
     )
     .await;
     let id = a["id"].as_str().unwrap();
-    let sent = api
-        .ok(
-            Method::POST,
-            &format!("/v1/subscriptions/{id}/test"),
-            None,
-            202,
-        )
-        .await;
+    let sent = api.send_test_event(id).await;
     let got = receiver.wait_for("a", 1, WAIT).await;
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].json()["type"], "webhook.test");

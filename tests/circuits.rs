@@ -153,13 +153,7 @@ async fn a_test_event_goes_through_an_open_circuit_and_closes_it(running: Runnin
     receiver.wait_for("fixed", 1, WAIT).await;
     // Open for ten minutes. The operator fixes the endpoint and sends a test event: it is
     // sent at once, and its answer closes the circuit.
-    api.ok(
-        Method::POST,
-        &format!("/v1/subscriptions/{sub}/test"),
-        None,
-        202,
-    )
-    .await;
+    api.send_test_event(&sub).await;
     let got = receiver.wait_for("fixed", 2, WAIT).await;
     assert_eq!(got[1].json()["type"], "webhook.test", "{:?}", got[1].json());
     // The next event goes out on its first attempt.

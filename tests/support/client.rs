@@ -177,4 +177,15 @@ impl Client {
             .await;
         created["id"].as_str().unwrap().to_owned()
     }
+
+    /// Sends subscription `id` a test event (`202`), and returns the answer.
+    pub async fn send_test_event(&self, id: &str) -> Value {
+        self.ok(
+            Method::POST,
+            &format!("/v1/subscriptions/{id}/test"),
+            None,
+            202,
+        )
+        .await
+    }
 }
