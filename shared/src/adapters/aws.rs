@@ -2,6 +2,7 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
+use super::aws_http::SdkHttpClient;
 use crate::config::ConfigError;
 use crate::tls::{self, TrustRoots};
 
@@ -9,23 +10,29 @@ use crate::tls::{self, TrustRoots};
 /// is for the local AWS emulator); HTTPS trusting the roots `TIDINGS_TLS_ROOTS` names
 /// ([`crate::tls`]).
 pub async fn load() -> Result<SdkConfig, ConfigError> {
-    let roots = TrustRoots::from_env()?;
-    let loader = tls::sdk_http_client(aws_config::defaults(BehaviorVersion::latest()), roots)
-        .map_err(|e| ConfigError::Invalid {
-            name: tls::ENV,
-            message: format!("the AWS SDK's HTTPS client: {e}"),
-        })?;
-    Ok(loader.load().await)
+    let client = SdkHttpClient::new(TrustRoots::from_env()?).map_err(|e| ConfigError::Invalid {
+        name: tls::ENV,
+        message: format!("the AWS SDK's HTTPS client: {e}"),
+    })?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(client)
+        .load()
+        .await)
 }
 
 /// For a local AWS API emulator such as moto: the given endpoint and dummy credentials.
 pub async fn emulator(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .test_credentials()
-        .load()
-        .await
+        .test_credentials();
+    // Plain HTTP on the loopback: no certificate is ever checked.
+    match SdkHttpClient::new(TrustRoots::Bundled) {
+        Ok(client) => loader.http_client(client),
+        Err(_) => loader,
+    }
+    .load()
+    .await
 }
 
 /// Queue settings that `template.yaml` gives the deliveries queue.

@@ -2,6 +2,7 @@
 //! ([`Embedded`]) or on AWS ([`Backend::aws`], [`Backend::from_env`]).
 
 pub mod aws;
+pub mod aws_http;
 pub mod cipher;
 pub mod dynamo;
 pub mod kms;
