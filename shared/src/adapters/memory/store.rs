@@ -1,6 +1,7 @@
 //! The embedded backend's store: the same semantics as DynamoDB's conditional writes, in a
 //! mutex. (`crate::testing::fault` makes any call of it, or of the DynamoDB store, fail on cue.)
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
@@ -22,7 +23,9 @@ pub struct MemoryStore {
 struct State {
     subscriptions: BTreeMap<(TenantId, SubscriptionId), Subscription>,
     events: HashMap<(TenantId, EventId), EventRecord>,
-    deliveries: BTreeMap<(TenantId, String), DeliveryRecord>,
+    /// Per tenant, by delivery id (ids are ULIDs: the newest last, as the listing wants).
+    /// Nested so that a lookup borrows the caller's ids and compares only delivery ids.
+    deliveries: HashMap<TenantId, BTreeMap<String, DeliveryRecord>>,
     api_keys: HashMap<String, ApiKey>,
     event_types: BTreeMap<(TenantId, EventType), CustomEventType>,
     tenants: HashMap<TenantId, TenantSettings>,
@@ -66,13 +69,21 @@ impl State {
             // with its new time), or expired (removed; gone already is a no-op).
             let current = match &key {
                 Expiring::Event(k) => self.events.get(k).map(|r| r.expires_at),
-                Expiring::Delivery(k) => self.deliveries.get(k).map(|r| r.expires_at),
+                Expiring::Delivery((tenant, id)) => self
+                    .deliveries
+                    .get(tenant)
+                    .and_then(|records| records.get(id))
+                    .map(|r| r.expires_at),
             };
             match current {
                 Some(at) if at > now => self.expiry.push_back((at, key)),
                 _ => match &key {
                     Expiring::Event(k) => drop(self.events.remove(k)),
-                    Expiring::Delivery(k) => drop(self.deliveries.remove(k)),
+                    Expiring::Delivery((tenant, id)) => {
+                        if let Some(records) = self.deliveries.get_mut(tenant) {
+                            records.remove(id);
+                        }
+                    }
                 },
             }
         }
@@ -80,13 +91,29 @@ impl State {
 }
 
 impl State {
-    /// Writes a delivery record, putting a new one in line for the sweep.
-    fn insert_delivery(&mut self, key: (TenantId, String), record: &DeliveryRecord) {
-        if !self.deliveries.contains_key(&key) {
-            self.expiry
-                .push_back((record.expires_at, Expiring::Delivery(key.clone())));
+    /// Writes a delivery record, putting a new one in line for the sweep; refuses to
+    /// overwrite a success unless `over_success` (one lookup either way).
+    fn write_delivery(
+        &mut self,
+        record: &DeliveryRecord,
+        over_success: bool,
+    ) -> Result<(), StoreError> {
+        let records = self.deliveries.entry(record.tenant.clone()).or_default();
+        match records.entry(record.delivery_id.clone()) {
+            Entry::Occupied(mut stored) => {
+                if !over_success && stored.get().status == DeliveryStatus::Succeeded {
+                    return Err(StoreError::Conflict);
+                }
+                stored.insert(record.clone());
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(record.clone());
+                let key = (record.tenant.clone(), record.delivery_id.clone());
+                self.expiry
+                    .push_back((record.expires_at, Expiring::Delivery(key)));
+            }
         }
-        self.deliveries.insert(key, record.clone());
+        Ok(())
     }
 }
 
@@ -246,29 +273,23 @@ impl DeliveryStore for MemoryStore {
         tenant: &TenantId,
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        let key = (tenant.clone(), delivery_id.to_owned());
-        Ok(self.state().deliveries.get(&key).cloned())
+        Ok(self
+            .state()
+            .deliveries
+            .get(tenant)
+            .and_then(|records| records.get(delivery_id))
+            .cloned())
     }
 
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
-        let key = (record.tenant.clone(), record.delivery_id.clone());
         let mut state = self.state();
-        if state
-            .deliveries
-            .get(&key)
-            .is_some_and(|r| r.status == DeliveryStatus::Succeeded)
-        {
-            return Err(StoreError::Conflict);
-        }
-        state.insert_delivery(key, record);
+        state.write_delivery(record, false)?;
         state.wrote();
         Ok(())
     }
 
     async fn reset_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
-        let key = (record.tenant.clone(), record.delivery_id.clone());
-        self.state().insert_delivery(key, record);
-        Ok(())
+        self.state().write_delivery(record, true)
     }
 
     async fn list_deliveries(
@@ -279,14 +300,14 @@ impl DeliveryStore for MemoryStore {
         limit: usize,
     ) -> Result<(Vec<DeliveryRecord>, bool), StoreError> {
         let state = self.state();
-        let mut page: Vec<DeliveryRecord> = state
-            .deliveries
+        let Some(records) = state.deliveries.get(tenant) else {
+            return Ok((Vec::new(), false));
+        };
+        let mut page: Vec<DeliveryRecord> = records
             .iter()
             .rev()
-            .filter(|((t, id), r)| {
-                t == tenant
-                    && &r.subscription_id == subscription
-                    && before.is_none_or(|b| id.as_str() < b)
+            .filter(|(id, r)| {
+                &r.subscription_id == subscription && before.is_none_or(|b| id.as_str() < b)
             })
             .map(|(_, r)| r.clone())
             .take(limit + 1)
@@ -515,6 +536,7 @@ mod tests {
         sweep(&store, &message, "again").await;
         assert!(has_delivery(&store, "dlv_kept").await);
         let state = store.state();
-        assert_eq!(state.expiry.len(), state.deliveries.len());
+        let records: usize = state.deliveries.values().map(BTreeMap::len).sum();
+        assert_eq!(state.expiry.len(), records);
     }
 }

@@ -417,7 +417,9 @@ impl Dispatcher {
         };
 
         let jws_key = jws_keys.as_deref().map(|k| &k.current);
-        let (attempt, sent) = self.post(&subscription, delivery, &tenant, jws_key).await;
+        // Boxed, here and for the rare paths below: the future of a delivery is moved into its
+        // task whole, and these would make it several kilobytes for every delivery.
+        let (attempt, sent) = Box::pin(self.post(&subscription, delivery, &tenant, jws_key)).await;
         if sent.is_some() {
             self.observe_circuit(&subscription, &attempt);
         }
@@ -519,8 +521,7 @@ impl Dispatcher {
             debug!(attempts = record.attempts, "delivered");
             self.count(DeliveryOutcome::Succeeded, &record, timing);
             if record.attempts > 1 {
-                self.tell_tenant(events::DELIVERY_RECOVERED, &record, None)
-                    .await;
+                Box::pin(self.tell_tenant(events::DELIVERY_RECOVERED, &record, None)).await;
             }
             return Disposition::Done;
         };
@@ -548,8 +549,7 @@ impl Dispatcher {
                 }
                 self.count(DeliveryOutcome::FailedAttempt, &record, timing);
                 if record.attempts == self.config.failing_after {
-                    self.tell_tenant(events::DELIVERY_FAILING, &record, None)
-                        .await;
+                    Box::pin(self.tell_tenant(events::DELIVERY_FAILING, &record, None)).await;
                 }
                 self.hand_back(message, delay).await
             }
@@ -561,7 +561,7 @@ impl Dispatcher {
                 } else {
                     format!("all {} attempts failed; last: {error}", record.attempts)
                 };
-                let disposition = self.dead_letter(message, &reason).await;
+                let disposition = Box::pin(self.dead_letter(message, &reason)).await;
                 let outcome = match disposition {
                     Disposition::Done => DeliveryOutcome::DeadLettered,
                     // Still on the queue: SQS's own redrive moves it in the end.
@@ -569,7 +569,7 @@ impl Dispatcher {
                 };
                 self.count(outcome, &record, timing);
                 if disposition == Disposition::Done {
-                    self.tell_tenant(events::DELIVERY_EXHAUSTED, &record, Some(&reason))
+                    Box::pin(self.tell_tenant(events::DELIVERY_EXHAUSTED, &record, Some(&reason)))
                         .await;
                 }
                 disposition
