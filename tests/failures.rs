@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use support::builders::{acme, delivery_body, dispatcher, loopback_config, subscription};
 use support::client::Client;
-use support::harness::{enqueue, receive, receive_within};
+use support::harness::{drain, enqueue, receive, receive_within};
 use support::receiver::Receiver;
 use support::wait::eventually;
 use tidings::Backend;
@@ -50,20 +50,6 @@ async fn post(backend: &Backend, event: &Value) -> (StatusCode, Value) {
 }
 
 /// Everything on the deliveries queue now, deleted as it is read.
-async fn drain(backend: &Backend) -> Vec<DeliveryMessage> {
-    let mut all = Vec::new();
-    loop {
-        let batch = backend.queue.receive(10, Duration::ZERO).await.unwrap();
-        if batch.is_empty() {
-            return all;
-        }
-        for m in batch {
-            backend.queue.delete(&m.receipt_handle).await.unwrap();
-            all.push(serde_json::from_str(&m.body).unwrap());
-        }
-    }
-}
-
 async fn a_failed_ingest_call_is_a_503_and_the_retry_delivers(backend: Backend) {
     let (backend, faults) = Faults::inject(backend);
     let key = ApiKey::from_plaintext(KEY, acme(), Role::Ingest, None);

@@ -8,10 +8,11 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::client::Client;
+use support::harness::drain;
 use support::receiver::Receiver;
 use tidings::Backend;
 use tidings::config::Config;
-use tidings::domain::{ApiKey, DeliveryMessage, Role};
+use tidings::domain::{ApiKey, Role};
 use tidings::http::{AppState, router};
 use tidings::signing::verify_headers;
 use tidings_local::Running;
@@ -48,20 +49,6 @@ async fn subscribe(api: &Client, body: Value) -> String {
 }
 
 /// Everything on the deliveries queue now, deleted as it is read.
-async fn drain(backend: &Backend) -> Vec<DeliveryMessage> {
-    let mut all = Vec::new();
-    loop {
-        let batch = backend.queue.receive(10, Duration::ZERO).await.unwrap();
-        if batch.is_empty() {
-            return all;
-        }
-        for message in batch {
-            all.push(serde_json::from_str(&message.body).unwrap());
-            backend.queue.delete(&message.receipt_handle).await.unwrap();
-        }
-    }
-}
-
 async fn an_event_the_filter_refuses_costs_no_delivery_and_no_queue_message(backend: Backend) {
     let api = admin(&backend).await;
     let filtered = subscribe(

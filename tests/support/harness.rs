@@ -11,6 +11,7 @@ use std::time::Duration;
 use tidings::Backend;
 use tidings::adapters::Embedded;
 use tidings::config::Config;
+use tidings::domain::DeliveryMessage;
 use tidings::ports::queue::{self, OutgoingMessage, ReceivedMessage};
 use tidings_local::{self as local, Options, Running, Storage};
 
@@ -175,6 +176,21 @@ pub async fn receive_within(backend: &Backend, deadline: Duration) -> Vec<Receiv
         (!batch.is_empty()).then_some(batch)
     })
     .await
+}
+
+/// Takes every delivery message now visible on the deliveries queue off it, deleting each.
+pub async fn drain(backend: &Backend) -> Vec<DeliveryMessage> {
+    let mut all = Vec::new();
+    loop {
+        let batch = backend.queue.receive(10, Duration::ZERO).await.unwrap();
+        if batch.is_empty() {
+            return all;
+        }
+        for message in batch {
+            backend.queue.delete(&message.receipt_handle).await.unwrap();
+            all.push(serde_json::from_str(&message.body).unwrap());
+        }
+    }
 }
 
 /// Receives `count` messages from the deliveries queue; fails if they do not arrive.
