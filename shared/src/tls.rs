@@ -65,6 +65,27 @@ pub fn bundled_rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     Ok(config)
 }
 
+/// Why an HTTPS client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("TLS settings: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// `builder` trusting `roots`: the bundled ones through [`bundled_rustls_config`], the
+/// system's through `reqwest`'s own configuration (rustls-platform-verifier).
+pub fn trusting(
+    builder: reqwest::ClientBuilder,
+    roots: TrustRoots,
+) -> Result<reqwest::ClientBuilder, ClientError> {
+    Ok(match roots {
+        TrustRoots::Bundled => builder.tls_backend_preconfigured(bundled_rustls_config()?),
+        TrustRoots::System => builder,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

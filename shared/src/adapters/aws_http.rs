@@ -19,7 +19,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
 
-use crate::tls::{self, TrustRoots};
+use crate::tls::{self, ClientError, TrustRoots};
 
 /// How long a connection may take to open when the SDK's settings say nothing: the SDK's own
 /// default (`BehaviorVersion` 2024-03-28 and later).
@@ -32,28 +32,15 @@ pub struct SdkHttpClient {
 }
 
 impl SdkHttpClient {
-    pub fn new(roots: TrustRoots) -> Result<Self, BuildError> {
+    pub fn new(roots: TrustRoots) -> Result<Self, ClientError> {
         let builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             // The SDK signs each request for its endpoint; a redirect would go unsigned.
             .redirect(reqwest::redirect::Policy::none());
-        let builder = match roots {
-            TrustRoots::Bundled => builder.tls_backend_preconfigured(tls::bundled_rustls_config()?),
-            TrustRoots::System => builder,
-        };
         Ok(Self {
-            client: builder.build()?,
+            client: tls::trusting(builder, roots)?.build()?,
         })
     }
-}
-
-/// Why the SDK's HTTP client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("TLS settings: {0}")]
-    Tls(#[from] rustls::Error),
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
 }
 
 impl HttpClient for SdkHttpClient {

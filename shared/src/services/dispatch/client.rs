@@ -7,21 +7,12 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::egress::GuardedResolver;
-use crate::tls::{self, TrustRoots};
-
-/// Why the delivery client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error("TLS settings: {0}")]
-    Tls(#[from] rustls::Error),
-    #[error("HTTP client: {0}")]
-    Http(#[from] reqwest::Error),
-}
+use crate::tls;
+pub use crate::tls::ClientError;
 
 /// The client every delivery goes through; every name it connects to is resolved by
 /// `resolver`, which applies the egress policy. It trusts the roots `config.trust_roots`
-/// names: the bundled ones through a TLS configuration built here, the system's through
-/// `reqwest`'s own (rustls-platform-verifier).
+/// names ([`tls::trusting`]).
 pub fn build_client(
     config: &Config,
     resolver: Arc<GuardedResolver>,
@@ -33,11 +24,7 @@ pub fn build_client(
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(60))
         .dns_resolver(resolver);
-    let builder = match config.trust_roots {
-        TrustRoots::Bundled => builder.tls_backend_preconfigured(tls::bundled_rustls_config()?),
-        TrustRoots::System => builder,
-    };
-    Ok(builder.build()?)
+    Ok(tls::trusting(builder, config.trust_roots)?.build()?)
 }
 
 /// A failed request in words an operator can act on.
