@@ -175,6 +175,24 @@ fn each_function_builds_its_own_binary_with_cargo_lambda() {
     }
 }
 
+/// `sam build` runs `cargo lambda build --release`, which makes the functions abort on a
+/// panic only when `[profile.release]` says nothing of `panic` (README, "Lambda cold start
+/// and bootstrap size": about 1 MB of each bootstrap), while `cargo build` keeps unwinding
+/// for the local runner. Spelling `panic` out would silently give up one or the other.
+#[test]
+fn the_release_profile_leaves_panic_to_cargo_lambda() {
+    let manifest = support::read_repo_file("Cargo.toml");
+    let release = manifest
+        .split("\n[")
+        .find(|section| section.starts_with("profile.release]"))
+        .expect("Cargo.toml has a [profile.release]");
+    assert!(
+        !release.lines().any(|l| l.trim_start().starts_with("panic")),
+        "[profile.release] sets panic:\n{release}"
+    );
+    assert!(release.contains("strip = true"), "{release}");
+}
+
 #[test]
 fn every_documented_operation_is_an_http_api_event_of_a_function() {
     let t = Template::load();
