@@ -120,7 +120,7 @@ async fn ingest_accepts_the_sample_event_once_and_enqueues_one_message_per_match
         acme(),
         "the tenant comes from the API key"
     );
-    assert_eq!(message.event.data["orderNumber"], "ORD-000001");
+    assert_eq!(message.event.data.value()["orderNumber"], "ORD-000001");
 
     // The producer retries: the first answer again, and the same delivery sent again as a
     // repeat (ingest writes once, so it cannot tell whether the first try sent it all),

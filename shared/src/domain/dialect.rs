@@ -15,7 +15,7 @@ use std::fmt;
 
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::catalog::{self, CATALOG};
 use super::{Event, ValidationError};
@@ -491,7 +491,7 @@ pub fn suggest_any(name: &str) -> Vec<&'static str> {
 #[derive(Serialize)]
 struct MedusaBody<'a> {
     event: &'a str,
-    data: &'a Value,
+    data: &'a RawValue,
     /// `new Date().toISOString()`: milliseconds and `Z`.
     timestamp: String,
 }
@@ -502,7 +502,7 @@ struct CommerceEngineBody<'a> {
     id: &'a str,
     event_type: &'a str,
     created_at: String,
-    data: &'a Value,
+    data: &'a RawValue,
 }
 
 /// Seed 002's Event Format.
@@ -514,7 +514,7 @@ struct BareCommerceBody<'a> {
     timestamp: String,
     #[serde(rename = "storeId")]
     store_id: &'a str,
-    data: &'a Value,
+    data: &'a RawValue,
 }
 
 /// The body a delivery of `event` sends in `format`: exactly the bytes that get signed.
@@ -526,9 +526,9 @@ struct BareCommerceBody<'a> {
 /// - `barecommerce`: `{"type", "id", "timestamp", "storeId", "data"}` with `store_id`;
 /// - `commercio`, `saleor`: `data` itself.
 ///
-/// Names are [`name_as_sent`]. Output is compact JSON; object keys inside `data` come out
-/// sorted (serde_json's map is a `BTreeMap` here), so the same event always gives the same
-/// bytes. Serializing a JSON value cannot fail in practice; the error is passed on anyway.
+/// Names are [`name_as_sent`]. Output is compact JSON; `data` is the text ingest wrote
+/// ([`super::EventData`], object keys sorted: serde_json's map is a `BTreeMap` here), so the
+/// same event always gives the same bytes. Serializing a JSON value cannot fail in practice; the error is passed on anyway.
 pub fn render_body(
     format: Format,
     event: &Event,
@@ -540,23 +540,23 @@ pub fn render_body(
         Format::Standard => serde_json::to_vec(event),
         Format::Medusa => serde_json::to_vec(&MedusaBody {
             event: &name,
-            data: &event.data,
+            data: event.data.raw(),
             timestamp: event.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true),
         }),
         Format::CommerceEngine => serde_json::to_vec(&CommerceEngineBody {
             id: event.id.as_str(),
             event_type: &name,
             created_at: rfc3339(),
-            data: &event.data,
+            data: event.data.raw(),
         }),
         Format::BareCommerce => serde_json::to_vec(&BareCommerceBody {
             event_type: &name,
             id: event.id.as_str(),
             timestamp: rfc3339(),
             store_id,
-            data: &event.data,
+            data: event.data.raw(),
         }),
-        Format::Commercio | Format::Saleor => serde_json::to_vec(&event.data),
+        Format::Commercio | Format::Saleor => Ok(event.data.get().as_bytes().to_vec()),
     }
 }
 
@@ -565,7 +565,7 @@ mod tests {
     use super::*;
     use crate::domain::{EventId, EventType, TenantId};
     use chrono::{DateTime, Utc};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     // Every event name each seed prints, copied from the seed documents (not from NAMES).
 
@@ -1039,7 +1039,8 @@ mod tests {
                 .unwrap()
                 .with_timezone(&Utc),
             tenant: TenantId::parse("acme").unwrap(),
-            data: json!({"id": "order_abc", "orderNumber": "ORD-000001", "status": "cancelled"}),
+            data: json!({"id": "order_abc", "orderNumber": "ORD-000001", "status": "cancelled"})
+                .into(),
         }
     }
 
@@ -1081,7 +1082,7 @@ mod tests {
     fn barecommerce_body_is_the_seeds_event_format() {
         let mut event = sample_event();
         event.event_type = EventType::parse("order.created").unwrap();
-        event.data = json!({"id": "order_abc", "orderNumber": "ORD-000001"});
+        event.data = json!({"id": "order_abc", "orderNumber": "ORD-000001"}).into();
         let text = render(Format::BareCommerce, &event);
         assert_eq!(
             text,
@@ -1109,7 +1110,8 @@ mod tests {
     #[test]
     fn bodies_are_deterministic_and_escape_as_json_stringify_does() {
         let mut event = sample_event();
-        event.data = json!({"z": 1, "a": "line\nbreak \"quoted\" é \u{1f} / <tag>", "m": [3, 1]});
+        event.data =
+            json!({"z": 1, "a": "line\nbreak \"quoted\" é \u{1f} / <tag>", "m": [3, 1]}).into();
         for format in Format::ALL {
             let first = render_body(format, &event, "s").unwrap();
             for _ in 0..3 {

@@ -4,6 +4,7 @@ use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{TenantId, ValidationError};
@@ -151,7 +152,56 @@ pub struct Event {
     #[serde(with = "rfc3339")]
     pub timestamp: DateTime<Utc>,
     pub tenant: TenantId,
-    pub data: Value,
+    pub data: EventData,
+}
+
+/// An event's `data`, kept as the compact JSON text ingest wrote once: deliveries put it in
+/// their bodies and queue messages as it is, without parsing it into a tree and writing it
+/// out again for every delivery and attempt. Filters and `fields` read [`EventData::value`].
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventData(Box<RawValue>);
+
+impl EventData {
+    /// `value` written out as compact JSON.
+    pub fn new(value: &Value) -> Self {
+        // A JSON value always serializes; `null` stands in for the impossible failure.
+        Self(serde_json::value::to_raw_value(value).unwrap_or_else(|_| RawValue::NULL.to_owned()))
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The text, to serialize as it is.
+    pub fn raw(&self) -> &RawValue {
+        &self.0
+    }
+
+    /// Parsed into a tree.
+    pub fn value(&self) -> Value {
+        // The text is JSON that serde_json wrote or checked.
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl From<Value> for EventData {
+    fn from(value: Value) -> Self {
+        Self::new(&value)
+    }
+}
+
+impl PartialEq for EventData {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl fmt::Debug for EventData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.get())
+    }
 }
 
 /// What a producer posts, validated field by field. `id` and `timestamp` are optional.
@@ -220,7 +270,7 @@ impl NewEvent {
             event_type: self.event_type,
             timestamp: self.timestamp.unwrap_or(now),
             tenant,
-            data: Value::Object(self.data),
+            data: EventData::new(&Value::Object(self.data)),
         }
     }
 }
@@ -339,7 +389,7 @@ mod tests {
         assert_eq!(json["timestamp"], "2026-11-24T10:30:00Z");
         assert_eq!(json["tenant"], "acme");
         assert_eq!(json["data"], json!({"id": "o1"}));
-        let back: Event = serde_json::from_value(json).unwrap();
+        let back: Event = serde_json::from_str(&json.to_string()).unwrap();
         assert_eq!(back, event);
     }
 }

@@ -20,7 +20,7 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::SecondsFormat;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -98,7 +98,7 @@ pub struct Mismatch {
 }
 
 /// What a filter reads: the envelope's top-level fields. A JSON envelope is one; so is an
-/// [`Event`], read without copying its `data`.
+/// [`EventEnvelope`].
 pub trait Envelope {
     fn field(&self, name: &str) -> Option<Cow<'_, Value>>;
 }
@@ -109,16 +109,37 @@ impl Envelope for Value {
     }
 }
 
-impl Envelope for Event {
+/// An [`Event`] as filters read it: its `data` (kept as JSON text) parsed once, when a filter
+/// first reads it, however many filters and conditions read it after.
+pub struct EventEnvelope<'a> {
+    event: &'a Event,
+    data: OnceLock<Value>,
+}
+
+impl<'a> EventEnvelope<'a> {
+    pub fn new(event: &'a Event) -> Self {
+        Self {
+            event,
+            data: OnceLock::new(),
+        }
+    }
+
+    pub fn event(&self) -> &'a Event {
+        self.event
+    }
+}
+
+impl Envelope for EventEnvelope<'_> {
     fn field(&self, name: &str) -> Option<Cow<'_, Value>> {
         let text = |s: &str| Some(Cow::Owned(Value::String(s.to_owned())));
+        let event = self.event;
         match name {
-            "data" => Some(Cow::Borrowed(&self.data)),
-            "type" => text(self.event_type.as_str()),
-            "id" => text(self.id.as_str()),
-            "tenant" => text(self.tenant.as_str()),
+            "data" => Some(Cow::Borrowed(self.data.get_or_init(|| event.data.value()))),
+            "type" => text(event.event_type.as_str()),
+            "id" => text(event.id.as_str()),
+            "tenant" => text(event.tenant.as_str()),
             // As the envelope serializes it (`super::event::rfc3339`).
-            "timestamp" => text(&self.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            "timestamp" => text(&event.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
             _ => None,
         }
     }
@@ -1020,15 +1041,19 @@ mod tests {
 
     #[test]
     fn an_event_is_read_as_its_envelope() {
-        let event: Event = serde_json::from_value(order(json!({"total": "150"}))).unwrap();
+        let event: Event =
+            serde_json::from_str(&order(json!({"total": "150"})).to_string()).unwrap();
+        let envelope = EventEnvelope::new(&event);
         let f = filter(json!({
             "type": "order.created", "id": "evt_1", "tenant": "acme",
             "timestamp": "2026-11-25T10:00:00Z", "data.total": {"$gte": 100},
         }));
-        assert!(f.matches(&event));
-        assert_eq!(f.explain(&event), Ok(()));
+        assert!(f.matches(&envelope));
+        assert_eq!(f.explain(&envelope), Ok(()));
         let f = filter(json!({"timestamp": {"$neq": "2026-11-25T10:00:00Z"}}));
-        assert!(!f.matches(&event));
+        assert!(!f.matches(&envelope));
+        let f = filter(json!({"data.total": {"$lt": 100}}));
+        assert!(!f.matches(&envelope));
     }
 
     #[test]

@@ -25,8 +25,8 @@ pub use delivery::{
 };
 pub use deployment_keys::{DeploymentKeys, RetiredRsaKey};
 pub use error::ValidationError;
-pub use event::{Event, EventId, EventType, NewEvent};
-pub use filter::{Filter, Mismatch};
+pub use event::{Event, EventData, EventId, EventType, NewEvent};
+pub use filter::{EventEnvelope, Filter, Mismatch};
 pub use pattern::EventPattern;
 pub use rate_limit::{Admission, RateLimit};
 pub use selection::Selection;

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::dialect::Format;
 use super::{
-    Event, EventPattern, EventType, Filter, RateLimit, Selection, TenantId, ValidationError,
+    EventEnvelope, EventPattern, EventType, Filter, RateLimit, Selection, TenantId, ValidationError,
 };
 use crate::egress::EgressPolicy;
 use crate::ids;
@@ -223,18 +223,23 @@ pub struct SubscriptionRoute {
 
 impl SubscriptionRoute {
     /// Whether a producer's event goes to this subscription now: its type matches a
-    /// pattern and the event meets the filter, if there is one.
-    pub fn wants(&self, event: &Event) -> bool {
+    /// pattern and the event meets the filter, if there is one. One `envelope` serves every
+    /// subscription of the event, so its `data` is parsed at most once.
+    pub fn wants(&self, envelope: &EventEnvelope<'_>) -> bool {
         self.active
-            && self.events.iter().any(|p| p.matches(&event.event_type))
-            && self.filter.as_ref().is_none_or(|f| f.matches(event))
+            && self
+                .events
+                .iter()
+                .any(|p| p.matches(&envelope.event().event_type))
+            && self.filter.as_ref().is_none_or(|f| f.matches(envelope))
     }
 
     /// Whether it asked for an operational event (such as `subscription.disabled`) by name
     /// or by its prefix: `*` means every commerce event, not Tidings' own. The filter is
     /// not applied: it is written against the producer's data, and Tidings' notices about
     /// the endpoint itself must not be lost to it.
-    pub fn wants_operational(&self, event: &Event) -> bool {
+    pub fn wants_operational(&self, envelope: &EventEnvelope<'_>) -> bool {
+        let event = envelope.event();
         self.active
             && self
                 .events

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::dialect::{self, Format, SaleorContext};
-use super::{Event, SentAs, Subscription, TenantSettings};
+use super::{Event, EventData, SentAs, Subscription, TenantSettings};
 use crate::signing::{self, RsaSigningKey};
 
 /// What the tenant's settings and the deployment add to a delivery.
@@ -65,7 +65,7 @@ impl Subscription {
         let event = match &self.fields {
             Some(fields) => {
                 trimmed = Event {
-                    data: fields.select(&event.data),
+                    data: EventData::new(&fields.select(&event.data.value())),
                     ..event.clone()
                 };
                 &trimmed

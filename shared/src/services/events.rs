@@ -16,7 +16,8 @@ use thiserror::Error;
 use crate::Backend;
 use crate::config::Config;
 use crate::domain::{
-    Event, EventId, EventType, NewEvent, Subscription, SubscriptionRoute, TenantId, ValidationError,
+    Event, EventEnvelope, EventId, EventType, NewEvent, Subscription, SubscriptionRoute, TenantId,
+    ValidationError,
 };
 use crate::ports::queue::{self, OutgoingMessage, QueueError};
 use crate::ports::store::{EventRecord, PlannedDelivery, StoreError};
@@ -231,7 +232,8 @@ pub async fn send_test(
         data: json!({
             "subscription_id": subscription.id,
             "message": "This is a test event from Tidings.",
-        }),
+        })
+        .into(),
     };
     let planned = PlannedDelivery::to(subscription.id.clone());
     let delivery_id = planned.delivery_id.clone();
@@ -260,7 +262,7 @@ pub async fn emit_operational(
         event_type: EventType::parse(event_type)?,
         timestamp: now,
         tenant: tenant.clone(),
-        data,
+        data: data.into(),
     };
     let deliveries = plan(backend, &event, SubscriptionRoute::wants_operational).await?;
     let fingerprint = event.id.to_string();
@@ -291,7 +293,7 @@ pub const TEST_EVENT_TYPE: &str = "webhook.test";
 async fn plan(
     backend: &Backend,
     event: &Event,
-    wants: fn(&SubscriptionRoute, &Event) -> bool,
+    wants: fn(&SubscriptionRoute, &EventEnvelope<'_>) -> bool,
 ) -> Result<Vec<PlannedDelivery>, StoreError> {
     let routes = backend
         .subscriptions
@@ -306,11 +308,12 @@ async fn plan(
 fn planned(
     routes: &[SubscriptionRoute],
     event: &Event,
-    wants: fn(&SubscriptionRoute, &Event) -> bool,
+    wants: fn(&SubscriptionRoute, &EventEnvelope<'_>) -> bool,
 ) -> Vec<PlannedDelivery> {
+    let envelope = EventEnvelope::new(event);
     routes
         .iter()
-        .filter(|s| wants(s, event))
+        .filter(|s| wants(s, &envelope))
         .map(|s| PlannedDelivery::to(s.id.clone()))
         .collect()
 }

@@ -7,13 +7,13 @@ use serde_json::Value;
 use super::ServiceError;
 use super::subscriptions;
 use crate::Backend;
-use crate::domain::{Event, Filter, Mismatch, NewEvent, TenantId, ValidationError};
+use crate::domain::{Event, EventEnvelope, Filter, Mismatch, NewEvent, TenantId, ValidationError};
 
 /// Whether `event` (as a producer posts it) meets `filter`, or why not.
 pub fn test(tenant: &TenantId, filter: &Value, event: Value) -> Result<Verdict, ServiceError> {
     let filter = Filter::parse(filter)?;
     let event = envelope(tenant, event)?;
-    Ok(filter.explain(&event))
+    Ok(filter.explain(&EventEnvelope::new(&event)))
 }
 
 /// Whether `event` would be delivered to the subscription `id`: it is active, one of its
@@ -50,7 +50,7 @@ pub async fn test_subscription(
     Ok(subscription
         .filter
         .as_ref()
-        .map_or(Ok(()), |f| f.explain(&event)))
+        .map_or(Ok(()), |f| f.explain(&EventEnvelope::new(&event))))
 }
 
 /// `Ok` when the event matches, else the condition that stopped it.
