@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+// The `http` crate, as axum re-exports it: the types the SDK converts to and from.
 use axum::http;
 
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -21,8 +22,9 @@ use aws_smithy_types::retry::ErrorKind;
 
 use crate::tls::{self, ClientError, TrustRoots};
 
-/// How long a connection may take to open when the SDK's settings say nothing: the SDK's own
-/// default (`BehaviorVersion` 2024-03-28 and later).
+/// How long a connection may take to open: the SDK's own default (`BehaviorVersion`
+/// 2024-03-28 and later). It is the pooled client's, so a per-client connect timeout in the
+/// SDK's settings would not apply; Tidings sets none (read timeouts do apply, per attempt).
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
 
 /// One pooled `reqwest` client for every AWS service client built from the same SDK config.
