@@ -49,7 +49,6 @@ async fn post(backend: &Backend, event: &Value) -> (StatusCode, Value) {
     (StatusCode::from_u16(status).unwrap(), body)
 }
 
-/// Everything on the deliveries queue now, deleted as it is read.
 async fn a_failed_ingest_call_is_a_503_and_the_retry_delivers(backend: Backend) {
     let (backend, faults) = Faults::inject(backend);
     let key = ApiKey::from_plaintext(KEY, acme(), Role::Ingest, None);

@@ -48,7 +48,6 @@ async fn subscribe(api: &Client, body: Value) -> String {
     created["id"].as_str().unwrap().to_owned()
 }
 
-/// Everything on the deliveries queue now, deleted as it is read.
 async fn an_event_the_filter_refuses_costs_no_delivery_and_no_queue_message(backend: Backend) {
     let api = admin(&backend).await;
     let filtered = subscribe(

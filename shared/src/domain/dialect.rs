@@ -528,7 +528,8 @@ struct BareCommerceBody<'a> {
 ///
 /// Names are [`name_as_sent`]. Output is compact JSON; `data` is the text ingest wrote
 /// ([`super::EventData`], object keys sorted: serde_json's map is a `BTreeMap` here), so the
-/// same event always gives the same bytes. Serializing a JSON value cannot fail in practice; the error is passed on anyway.
+/// same event always gives the same bytes. Serializing cannot fail in practice; the error is
+/// passed on anyway.
 pub fn render_body(
     format: Format,
     event: &Event,
