@@ -13,7 +13,9 @@ pub const ENDPOINT_VAR: &str = "TIDINGS_TEST_AWS_ENDPOINT";
 /// here a missing endpoint is a failure, never a skip.
 pub async fn sdk() -> SdkConfig {
     match std::env::var(ENDPOINT_VAR) {
-        Ok(endpoint) if !endpoint.is_empty() => tidings::adapters::aws::emulator(&endpoint).await,
+        Ok(endpoint) if !endpoint.is_empty() => tidings::adapters::aws::emulator(&endpoint)
+            .await
+            .expect("the SDK's HTTP client builds"),
         _ => panic!(
             "{ENDPOINT_VAR} is not set, so this moto test cannot run: run the tests with \
              bash scripts/test, which starts moto (or start moto_server and set {ENDPOINT_VAR} \

@@ -63,7 +63,9 @@ impl Meter {
 
     /// The SDK configuration that reaches the emulator through this proxy.
     pub async fn sdk(&self) -> aws_config::SdkConfig {
-        tidings::adapters::aws::emulator(&self.url).await
+        tidings::adapters::aws::emulator(&self.url)
+            .await
+            .expect("the SDK's HTTP client builds")
     }
 
     /// What was metered since the last call, and starts afresh.

@@ -4,7 +4,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use super::aws_http::SdkHttpClient;
 use crate::config::ConfigError;
-use crate::tls::{self, TrustRoots};
+use crate::tls::{self, ClientError, TrustRoots};
 
 /// From the environment: credentials, region, and `AWS_ENDPOINT_URL` when it is set (as it
 /// is for the local AWS emulator); HTTPS trusting the roots `TIDINGS_TLS_ROOTS` names
@@ -21,18 +21,16 @@ pub async fn load() -> Result<SdkConfig, ConfigError> {
 }
 
 /// For a local AWS API emulator such as moto: the given endpoint and dummy credentials.
-pub async fn emulator(endpoint: &str) -> SdkConfig {
-    let loader = aws_config::defaults(BehaviorVersion::latest())
+pub async fn emulator(endpoint: &str) -> Result<SdkConfig, ClientError> {
+    // Plain HTTP on the loopback: no certificate is ever checked.
+    let client = SdkHttpClient::new(TrustRoots::Bundled)?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .test_credentials();
-    // Plain HTTP on the loopback: no certificate is ever checked.
-    match SdkHttpClient::new(TrustRoots::Bundled) {
-        Ok(client) => loader.http_client(client),
-        Err(_) => loader,
-    }
-    .load()
-    .await
+        .test_credentials()
+        .http_client(client)
+        .load()
+        .await)
 }
 
 /// Queue settings that `template.yaml` gives the deliveries queue.
