@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::domain::DeliveryStatus;
 use crate::domain::{
@@ -22,10 +24,10 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct State {
     subscriptions: BTreeMap<(TenantId, SubscriptionId), Subscription>,
-    events: HashMap<(TenantId, EventId), EventRecord>,
+    events: HashMap<(TenantId, EventId), StoredEvent>,
     /// Per tenant, by delivery id (ids are ULIDs: the newest last, as the listing wants).
     /// Nested so that a lookup borrows the caller's ids and compares only delivery ids.
-    deliveries: HashMap<TenantId, BTreeMap<String, DeliveryRecord>>,
+    deliveries: HashMap<TenantId, BTreeMap<String, StoredDelivery>>,
     api_keys: HashMap<String, ApiKey>,
     event_types: BTreeMap<(TenantId, EventType), CustomEventType>,
     tenants: HashMap<TenantId, TenantSettings>,
@@ -40,6 +42,50 @@ struct State {
     /// order is expiry order: a sweep pops what is due from the front instead of scanning
     /// every record while it holds the lock.
     expiry: VecDeque<(i64, Expiring)>,
+}
+
+/// A record kept as its JSON text, as DynamoDB keeps an item: one allocation of about 600
+/// bytes where the record itself is twenty-odd. The embedded backend keeps every record for
+/// its retention, so this is most of its memory. Written and read outside the lock: the
+/// lock only moves the text.
+#[derive(Clone)]
+struct Text(Box<str>);
+
+impl Text {
+    fn of<T: Serialize>(record: &T) -> Result<Self, StoreError> {
+        serde_json::to_string(record)
+            .map(|text| Self(text.into_boxed_str()))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn open<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
+        serde_json::from_str(&self.0).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// An event record, with what the sweep reads of it.
+struct StoredEvent {
+    expires_at: i64,
+    text: Text,
+}
+
+/// A delivery record, with what the store's own conditions, listing and sweep read of it.
+struct StoredDelivery {
+    subscription_id: SubscriptionId,
+    status: DeliveryStatus,
+    expires_at: i64,
+    text: Text,
+}
+
+impl StoredDelivery {
+    fn of(record: &DeliveryRecord) -> Result<Self, StoreError> {
+        Ok(Self {
+            subscription_id: record.subscription_id.clone(),
+            status: record.status,
+            expires_at: record.expires_at,
+            text: Text::of(record)?,
+        })
+    }
 }
 
 /// A record the sweep may drop.
@@ -96,18 +142,19 @@ impl State {
     fn write_delivery(
         &mut self,
         record: &DeliveryRecord,
+        stored: StoredDelivery,
         over_success: bool,
     ) -> Result<(), StoreError> {
         let records = self.deliveries.entry(record.tenant.clone()).or_default();
         match records.entry(record.delivery_id.clone()) {
-            Entry::Occupied(mut stored) => {
-                if !over_success && stored.get().status == DeliveryStatus::Succeeded {
+            Entry::Occupied(mut kept) => {
+                if !over_success && kept.get().status == DeliveryStatus::Succeeded {
                     return Err(StoreError::Conflict);
                 }
-                stored.insert(record.clone());
+                kept.insert(stored);
             }
             Entry::Vacant(slot) => {
-                slot.insert(record.clone());
+                slot.insert(stored);
                 let key = (record.tenant.clone(), record.delivery_id.clone());
                 self.expiry
                     .push_back((record.expires_at, Expiring::Delivery(key)));
@@ -241,16 +288,25 @@ impl SubscriptionStore for MemoryStore {
 impl EventStore for MemoryStore {
     async fn insert_event(&self, record: &EventRecord) -> Result<Option<EventRecord>, StoreError> {
         let key = (record.event.tenant.clone(), record.event.id.clone());
-        let mut state = self.state();
-        if let Some(existing) = state.events.get(&key) {
-            return Ok(Some(existing.clone()));
-        }
-        state
-            .expiry
-            .push_back((record.expires_at, Expiring::Event(key.clone())));
-        state.events.insert(key, record.clone());
-        state.wrote();
-        Ok(None)
+        let stored = StoredEvent {
+            expires_at: record.expires_at,
+            text: Text::of(record)?,
+        };
+        let existing = {
+            let mut state = self.state();
+            match state.events.get(&key) {
+                Some(existing) => Some(existing.text.clone()),
+                None => {
+                    state
+                        .expiry
+                        .push_back((record.expires_at, Expiring::Event(key.clone())));
+                    state.events.insert(key, stored);
+                    state.wrote();
+                    None
+                }
+            }
+        };
+        existing.map(|text| text.open()).transpose()
     }
 
     async fn get_event(
@@ -258,11 +314,12 @@ impl EventStore for MemoryStore {
         tenant: &TenantId,
         id: &EventId,
     ) -> Result<Option<EventRecord>, StoreError> {
-        Ok(self
+        let text = self
             .state()
             .events
             .get(&(tenant.clone(), id.clone()))
-            .cloned())
+            .map(|stored| stored.text.clone());
+        text.map(|text| text.open()).transpose()
     }
 }
 
@@ -273,23 +330,26 @@ impl DeliveryStore for MemoryStore {
         tenant: &TenantId,
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        Ok(self
+        let text = self
             .state()
             .deliveries
             .get(tenant)
             .and_then(|records| records.get(delivery_id))
-            .cloned())
+            .map(|stored| stored.text.clone());
+        text.map(|text| text.open()).transpose()
     }
 
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        let stored = StoredDelivery::of(record)?;
         let mut state = self.state();
-        state.write_delivery(record, false)?;
+        state.write_delivery(record, stored, false)?;
         state.wrote();
         Ok(())
     }
 
     async fn reset_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
-        self.state().write_delivery(record, true)
+        let stored = StoredDelivery::of(record)?;
+        self.state().write_delivery(record, stored, true)
     }
 
     async fn list_deliveries(
@@ -299,19 +359,23 @@ impl DeliveryStore for MemoryStore {
         before: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<DeliveryRecord>, bool), StoreError> {
-        let state = self.state();
-        let Some(records) = state.deliveries.get(tenant) else {
-            return Ok((Vec::new(), false));
+        let texts: Vec<Text> = {
+            let state = self.state();
+            let Some(records) = state.deliveries.get(tenant) else {
+                return Ok((Vec::new(), false));
+            };
+            records
+                .iter()
+                .rev()
+                .filter(|(id, r)| {
+                    &r.subscription_id == subscription && before.is_none_or(|b| id.as_str() < b)
+                })
+                .take(limit + 1)
+                .map(|(_, r)| r.text.clone())
+                .collect()
         };
-        let mut page: Vec<DeliveryRecord> = records
-            .iter()
-            .rev()
-            .filter(|(id, r)| {
-                &r.subscription_id == subscription && before.is_none_or(|b| id.as_str() < b)
-            })
-            .map(|(_, r)| r.clone())
-            .take(limit + 1)
-            .collect();
+        let mut page: Vec<DeliveryRecord> =
+            texts.iter().map(Text::open).collect::<Result<_, _>>()?;
         let more = page.len() > limit;
         page.truncate(limit);
         Ok((page, more))
@@ -491,6 +555,63 @@ mod tests {
             record.delivery_id = format!("dlv_{round}_{i}");
             store.put_delivery(&record).await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_record_reads_back_as_written_and_lists_newest_first() {
+        use crate::domain::dialect::Format;
+        use crate::domain::{AttemptLog, DeliveryStatus, SentAs};
+        let store = MemoryStore::new();
+        let (event, _, message) = an_event();
+        let at = chrono::Utc::now();
+        let mut record = DeliveryRecord::pending(&message, at.timestamp() + 3600);
+        record.delivery_id = "dlv_1".into();
+        record.log_attempt(AttemptLog {
+            at,
+            status_code: Some(503),
+            error: Some("endpoint answered 503 \"busy\"".into()),
+            duration_ms: 12,
+            response_body: Some("{\"retry\": true}\n…".into()),
+        });
+        record.status = DeliveryStatus::Failed;
+        record.next_attempt_at = Some(at + chrono::Duration::seconds(5));
+        record.sent = Some(SentAs {
+            format: Format::Standard,
+            event_name: "order.created".into(),
+            headers: [
+                ("webhook-id", "evt_1"),
+                ("webhook-signature", SentAs::ELIDED),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        });
+        store.put_delivery(&record).await.unwrap();
+        let mut newer = record.clone();
+        newer.delivery_id = "dlv_2".into();
+        store.put_delivery(&newer).await.unwrap();
+
+        let read = store
+            .get_delivery(&event.tenant, "dlv_1")
+            .await
+            .unwrap()
+            .unwrap();
+        // Times keep DynamoDB's precision: the record's are milliseconds, an attempt's exact.
+        let millis = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp_millis());
+        assert_eq!(millis(read.last_attempt_at), millis(record.last_attempt_at));
+        assert_eq!(millis(read.next_attempt_at), millis(record.next_attempt_at));
+        assert_eq!(read.recent_attempts, record.recent_attempts);
+        assert_eq!(read.sent, record.sent);
+        assert_eq!(read.last_error, record.last_error);
+        assert_eq!((read.status, read.attempts), (DeliveryStatus::Failed, 1));
+
+        let (page, more) = store
+            .list_deliveries(&event.tenant, &record.subscription_id, None, 1)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].delivery_id, "dlv_2");
+        assert!(more);
     }
 
     #[tokio::test]
