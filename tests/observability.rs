@@ -15,6 +15,7 @@ use support::harness::{Kind, enqueue, receive_within};
 use support::receiver::Receiver;
 use tidings::Backend;
 use tidings::config::Config;
+use tidings::domain::circuit::CircuitPolicy;
 use tidings::domain::{ApiKey, Role};
 use tidings::http::{AppState, ingest_router};
 use tidings::metrics::{Captured, DeliveryOutcome, IngestOutcome, Metrics, names};
@@ -27,6 +28,7 @@ support::on_both_backends!(
     ingest_counts_accepted_duplicate_and_refused_events,
     every_log_line_about_a_delivery_carries_its_ids,
     status_counts_waiting_in_flight_and_dead_letters,
+    an_endpoint_circuit_writes_a_line_when_it_opens_and_when_it_closes,
 );
 
 /// A dispatcher that may deliver to 127.0.0.1 in one retry of 1 s, its metrics captured.
@@ -183,6 +185,56 @@ async fn a_delivery_writes_one_emf_line_per_outcome(backend: Backend) {
             .filter_map(|l| l["Outcome"].as_str())
             .all(|o| outcomes.contains(&o))
     );
+}
+
+async fn an_endpoint_circuit_writes_a_line_when_it_opens_and_when_it_closes(backend: Backend) {
+    let receiver = Receiver::start().await;
+    receiver.respond("flaky", &[503]);
+    let sub = subscription(&receiver.url("flaky")).store(&backend).await;
+    let (metrics, captured) = Metrics::captured();
+    let config = Config {
+        metrics,
+        // One failure opens the circuit, for a second; the last of three attempts is
+        // always sent, so the endpoint's 200 closes it whatever the timing.
+        circuit: CircuitPolicy {
+            open_after: 1,
+            cooldown: Duration::from_secs(1),
+        },
+        ..loopback_config("1s,1s")
+    };
+    let dispatcher = Dispatcher::new(backend.clone(), config).unwrap();
+    let mut batch = enqueue(&backend, &[delivery_body(&sub)]).await;
+    while receiver.received("flaky").len() < 2 {
+        dispatcher.handle_batch(&batch).await;
+        if receiver.received("flaky").len() < 2 {
+            batch = receive_within(&backend, Duration::from_secs(20)).await;
+        }
+    }
+
+    let lines = captured.json();
+    let circuits: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get(names::ENDPOINT_CIRCUITS).is_some())
+        .collect();
+    let changes: Vec<&str> = circuits
+        .iter()
+        .map(|l| l["Outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(changes, ["opened", "closed"], "{lines:?}");
+    for line in circuits {
+        assert_eq!(check_emf(line), vec![names::ENDPOINT_CIRCUITS]);
+        assert_eq!(line[names::ENDPOINT_CIRCUITS], 1);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Function", "Outcome"]])
+        );
+        assert_eq!(line["subscription"], sub.id.as_str());
+        assert_eq!(line["tenant"], sub.tenant.as_str());
+        assert!(
+            !line.to_string().contains(&receiver.url("flaky")),
+            "an endpoint's URL may carry a secret: {line}"
+        );
+    }
 }
 
 async fn ingest_counts_accepted_duplicate_and_refused_events(backend: Backend) {

@@ -264,10 +264,10 @@ impl DimensionValue {
     }
 }
 
-/// The dimension names and the role (`dispatcher`, `ingest`) of each Tidings metric, as
-/// the code writes them.
-fn tidings_metrics() -> Vec<(String, Vec<String>, String)> {
-    use tidings::metrics::{DeliveryIds, DeliveryOutcome, IngestOutcome, Metrics};
+/// Each Tidings metric the code writes, once per outcome it is written with: its name,
+/// dimension names, role (`dispatcher`, `ingest`) and outcome.
+fn tidings_metrics() -> Vec<(String, Vec<String>, String, Option<String>)> {
+    use tidings::metrics::{CircuitChange, DeliveryIds, DeliveryOutcome, IngestOutcome, Metrics};
     let (metrics, captured) = Metrics::captured();
     let tenant = tidings::domain::TenantId::parse("acme").unwrap();
     let ids = DeliveryIds {
@@ -277,13 +277,16 @@ fn tidings_metrics() -> Vec<(String, Vec<String>, String)> {
         subscription: "sub_1",
     };
     let second = std::time::Duration::from_secs(1);
-    metrics.delivery(
-        DeliveryOutcome::Succeeded,
-        Some(ids),
-        Some((second, second)),
-    );
+    for outcome in DeliveryOutcome::ALL {
+        metrics.delivery(outcome, Some(ids), Some((second, second)));
+    }
     metrics.batch(1);
-    metrics.ingest(IngestOutcome::Accepted, &tenant, 1, 1);
+    for outcome in IngestOutcome::ALL {
+        metrics.ingest(outcome, &tenant, 1, 1);
+    }
+    for change in CircuitChange::ALL {
+        metrics.circuit(change, &tenant, "sub_1");
+    }
     let mut found = Vec::new();
     for line in captured.json() {
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
@@ -298,6 +301,7 @@ fn tidings_metrics() -> Vec<(String, Vec<String>, String)> {
                 metric["Name"].as_str().unwrap().to_owned(),
                 dimensions.clone(),
                 line["Function"].as_str().unwrap().to_owned(),
+                line["Outcome"].as_str().map(str::to_owned),
             ));
         }
     }
@@ -332,9 +336,9 @@ fn check_metric(
     match namespace {
         "Tidings" => {
             let known = tidings_metrics();
-            let (_, expected, role) = known
+            let (_, expected, role, _) = known
                 .iter()
-                .find(|(n, _, _)| n == name)
+                .find(|(n, _, _, _)| n == name)
                 .unwrap_or_else(|| panic!("{context}: the code writes no metric {name}"));
             let mut sorted = names.clone();
             sorted.sort();
@@ -356,13 +360,11 @@ fn check_metric(
                         let DimensionValue::Literal(outcome) = value else {
                             panic!("{context}: Outcome is a literal")
                         };
-                        let outcomes: Vec<&str> = if role == "dispatcher" {
-                            DeliveryOutcome::ALL.iter().map(|o| o.as_str()).collect()
-                        } else {
-                            IngestOutcome::ALL.iter().map(|o| o.as_str()).collect()
-                        };
                         assert!(
-                            outcomes.contains(&outcome.as_str()),
+                            known
+                                .iter()
+                                .any(|(n, _, _, o)| n == name
+                                    && o.as_deref() == Some(outcome.as_str())),
                             "{context}: {name} has no outcome {outcome}"
                         );
                     }
@@ -401,8 +403,6 @@ fn yaml_dimensions(metric: &serde_yaml::Value) -> Vec<(String, DimensionValue)> 
         })
         .unwrap_or_default()
 }
-
-use tidings::metrics::{DeliveryOutcome, IngestOutcome};
 
 #[test]
 fn every_alarm_watches_metrics_of_the_template_and_notifies_the_alarm_topic() {
@@ -604,7 +604,7 @@ fn the_dashboard_shows_every_alarm_and_metrics_that_exist() {
         alarms_shown, all_alarms,
         "the alarm widget shows every alarm"
     );
-    for (name, _, _) in tidings_metrics() {
+    for (name, _, _, _) in tidings_metrics() {
         assert!(
             tidings_shown.contains(&name),
             "the dashboard shows the metric {name}"

@@ -37,6 +37,29 @@ pub mod names {
     pub const EVENTS: &str = "Events";
     /// Deliveries enqueued for one accepted event (its fan-out); Count.
     pub const DELIVERIES_ENQUEUED: &str = "DeliveriesEnqueued";
+    /// Endpoint circuits that opened or closed, by `Outcome` ([`super::CircuitChange`]);
+    /// Count.
+    pub const ENDPOINT_CIRCUITS: &str = "EndpointCircuits";
+}
+
+/// A change of an endpoint's circuit (`domain::circuit`) in one dispatcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CircuitChange {
+    /// Opened, or opened again by a failed probe: its deliveries are held.
+    Opened,
+    /// Closed: the endpoint answered.
+    Closed,
+}
+
+impl CircuitChange {
+    pub const ALL: [Self; 2] = [Self::Opened, Self::Closed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opened => "opened",
+            Self::Closed => "closed",
+        }
+    }
 }
 
 /// What happened to one delivery message in the dispatcher.
@@ -330,6 +353,25 @@ impl Metrics {
                 });
             }
         }
+    }
+
+    /// An endpoint's circuit opened or closed, for the subscription whose delivery changed
+    /// it (its tenant and id as properties: an endpoint's URL may carry a secret).
+    pub fn circuit(&self, change: CircuitChange, tenant: &TenantId, subscription: &str) {
+        if !self.on() {
+            return;
+        }
+        let mut properties = Map::new();
+        properties.insert("tenant".into(), json!(tenant.as_str()));
+        properties.insert("subscription".into(), json!(subscription));
+        self.emit(Line {
+            function: self.function("dispatcher"),
+            outcome: Some(change.as_str()),
+            // Per stack only: circuits are an operator's signal, not a tenant's graph.
+            tenant: None,
+            values: &[(names::ENDPOINT_CIRCUITS, Unit::Count, json!(1))],
+            properties,
+        });
     }
 
     /// The size of one batch handed to the dispatcher.

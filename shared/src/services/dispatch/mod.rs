@@ -36,7 +36,7 @@ use crate::domain::{
     RateLimit, SentAs, Subscription, SubscriptionId, TenantId, TenantSettings, WireContext,
 };
 use crate::egress::GuardedResolver;
-use crate::metrics::{DeliveryIds, DeliveryOutcome, Success};
+use crate::metrics::{CircuitChange, DeliveryIds, DeliveryOutcome, Success};
 use crate::ports::queue::{self, OutgoingMessage, ReceivedMessage};
 use crate::ports::store::StoreError;
 use crate::services::events;
@@ -616,18 +616,25 @@ impl Dispatcher {
             Some(status) if status < 500 => Reach::Answered,
             _ => Reach::Unavailable,
         };
-        match self.circuits.observe(subscription.url.as_str(), reach) {
-            Some(Transition::Opened { cooldown, failures }) => warn!(
-                subscription = %subscription.id,
-                failures,
-                ?cooldown,
-                "endpoint unavailable: circuit open, its deliveries are not sent until a probe gets an answer"
-            ),
+        let change = match self.circuits.observe(subscription.url.as_str(), reach) {
+            Some(Transition::Opened { cooldown, failures }) => {
+                warn!(
+                    subscription = %subscription.id,
+                    failures,
+                    ?cooldown,
+                    "endpoint unavailable: circuit open, its deliveries are not sent until a probe gets an answer"
+                );
+                CircuitChange::Opened
+            }
             Some(Transition::Closed) => {
                 info!(subscription = %subscription.id, "endpoint answered: circuit closed");
+                CircuitChange::Closed
             }
-            None => {}
-        }
+            None => return,
+        };
+        self.config
+            .metrics
+            .circuit(change, &subscription.tenant, subscription.id.as_str());
     }
 
     /// Sends one of the `delivery.*` operational events about `record` to the tenant's
