@@ -51,8 +51,9 @@ pub struct Dispatcher {
     /// The deployment's JWS keys, read at most once a [`JWS_KEYS_TTL`] per container.
     jws_keys: tokio::sync::Mutex<Option<(Instant, Arc<DeploymentKeys>)>>,
     /// Subscriptions (`None`: deleted) and tenant settings, kept for
-    /// `TIDINGS_SUBSCRIPTION_CACHE_SECS`.
-    subscriptions: TtlCache<(TenantId, SubscriptionId), Option<Subscription>>,
+    /// `TIDINGS_SUBSCRIPTION_CACHE_SECS`; shared, so that a delivery does not copy its
+    /// subscription (URL, secrets, filter) out of the cache.
+    subscriptions: TtlCache<(TenantId, SubscriptionId), Option<Arc<Subscription>>>,
     tenants: TtlCache<TenantId, TenantSettings>,
     /// Successful deliveries not yet reported: each batch ends with one metric line for them.
     successes: std::sync::Mutex<Vec<Success>>,
@@ -714,6 +715,7 @@ impl Dispatcher {
         let key = (subscription.tenant.clone(), subscription.id.clone());
         self.subscriptions.update(&key, |cached| {
             if let Some(s) = cached {
+                let s = Arc::make_mut(s);
                 s.failing_since = failing_since;
                 s.active &= !deactivated;
             }
@@ -744,7 +746,7 @@ impl Dispatcher {
         &self,
         tenant: &TenantId,
         id: &SubscriptionId,
-    ) -> Result<Option<Subscription>, StoreError> {
+    ) -> Result<Option<Arc<Subscription>>, StoreError> {
         let key = (tenant.clone(), id.clone());
         if let Some(cached) = self.subscriptions.get(&key) {
             return Ok(cached);
@@ -753,7 +755,8 @@ impl Dispatcher {
             .backend
             .subscriptions
             .get_subscription(tenant, id)
-            .await?;
+            .await?
+            .map(Arc::new);
         self.subscriptions.insert(key, read.clone());
         Ok(read)
     }
