@@ -46,8 +46,8 @@ struct State {
 
 /// A record kept as its JSON text, as DynamoDB keeps an item: one allocation of about 600
 /// bytes where the record itself is twenty-odd. The embedded backend keeps every record for
-/// its retention, so this is most of its memory. Written and read outside the lock: the
-/// lock only moves the text.
+/// its retention, so this is most of its memory. Serialised and parsed outside the lock,
+/// which is held only to store or copy the text.
 #[derive(Clone)]
 struct Text(Box<str>);
 
