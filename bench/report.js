@@ -18,6 +18,7 @@ const a = read('a');
 const b = read('b');
 const c = read('c');
 const e = read('e');
+const eRate = read('e-rate');
 const settled = read('e-settled');
 const attemptsC = read('attempts-c');
 const attemptsE = read('attempts-e');
@@ -57,6 +58,10 @@ if (e) {
     row(`(e) all requests/s, healthy + dead`, allAttempts(e, attemptsE), g(a, 'deliveries_per_s'), '/s', '', 'a');
   }
 }
+if (eRate) {
+  row(`(e) ingest→receipt p50 at ${rate} ev/s × ${subs}, dead + waiting`, g(eRate, 'e2e_p50_ms'), g(b, 'e2e_p50_ms'), ' ms', '', 'b');
+  row(`(e) ingest→receipt p99 at ${rate} ev/s × ${subs}, dead + waiting`, g(eRate, 'e2e_p99_ms'), g(b, 'e2e_p99_ms'), ' ms', '< 50 ms', 'b');
+}
 if (dispatch) {
   row(
     `(f) dispatcher deliveries/s, ${dispatch.in_flight} in flight`,
@@ -88,7 +93,7 @@ if (dispatch) {
       `${dispatch.in_flight} POSTs in flight; ratio per round: ${dispatch.round_ratios.map((r) => `${r}×`).join(', ')}`,
   );
 }
-for (const [name, r] of [['d bare flat', bareFlat], ['d bare rate', bareRate], ['a', a], ['b', b], ['c', c], ['e', e]]) {
+for (const [name, r] of [['d bare flat', bareFlat], ['d bare rate', bareRate], ['a', a], ['b', b], ['c', c], ['e rate', eRate], ['e', e]]) {
   if (!r) continue;
   const drained = r.drained_after_s === null ? `not all within the drain wait` : `all ${r.drained_after_s} s after the window`;
   console.log(
