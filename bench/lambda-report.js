@@ -29,12 +29,20 @@ for (const f of functions) {
   const bytes = sizes[`tidings-${f}`];
   rows.push([`${f}: bootstrap size`, mb(bytes), `${mb(sizes['tidings-lambda-bare'])} (bare)`, ratio(bytes, sizes['tidings-lambda-bare']), '≤ 8 MB']);
 }
+// With BENCH_LAMBDA_ARM64=1: the arm64 builds' sizes, against the bare arm64 binary.
+for (const f of functions) {
+  const bytes = sizes[`tidings-${f}@arm64`];
+  if (bytes === undefined) continue;
+  const bare = sizes['tidings-lambda-bare@arm64'];
+  rows.push([`${f}: bootstrap size, arm64`, mb(bytes), `${mb(bare)} (bare, arm64)`, ratio(bytes, bare), '≤ 8 MB']);
+}
 
 const head = ['figure', 'value', 'baseline', 'ratio', 'target'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
 console.log('');
-console.log(`Tidings Lambda bootstraps (cargo lambda build --release, x86_64), ${date}, ${machine}; median of ${runs} cold starts each`);
+const arm64 = sizes['tidings-lambda-bare@arm64'] !== undefined ? '; sizes also for arm64' : '';
+console.log(`Tidings Lambda bootstraps (cargo lambda build --release, x86_64${arm64}), ${date}, ${machine}; median of ${runs} cold starts each`);
 console.log('');
 console.log(line(head));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
