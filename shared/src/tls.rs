@@ -3,12 +3,13 @@
 //!
 //! By default both trust Mozilla's root program as compiled into the binary
 //! ([`webpki_roots`], the rustls project's crate, as trust anchors already parsed): nothing
-//! is read from disk or parsed at start, and one list serves both clients. Reading the system's store instead cost a Lambda cold
-//! start about as much as all the rest of init (the SDK and the delivery client each read
-//! and parsed every certificate file; README, "Lambda cold start and bootstrap size"). The
-//! trade-off: the list is as fresh as the build, and a private CA (a webhook receiver on a
-//! corporate CA, a TLS-inspecting proxy) is not in it; `TIDINGS_TLS_ROOTS=system` trusts the
-//! operating system's store instead, as `reqwest` does on its own.
+//! is read from disk or parsed at start, and one list serves both clients. Reading the
+//! system's store instead cost a Lambda cold start about as much as all the rest of init
+//! (the SDK and the delivery client each read and parsed every certificate file; README,
+//! "Lambda cold start and bootstrap size"). The trade-off: the list is as fresh as the
+//! build, and a private CA (a webhook receiver on a corporate CA, a TLS-inspecting proxy) is
+//! not in it; `TIDINGS_TLS_ROOTS=system` trusts the operating system's store instead, as
+//! `reqwest` does on its own.
 
 use std::sync::Arc;
 
