@@ -8,15 +8,15 @@
 //! (a send, or the next message becoming visible), not a sleep-poll. A dead endpoint's
 //! backlog therefore does not slow the deliveries to healthy ones.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::ids;
 use crate::ports::queue::*;
 
 pub struct MemoryQueue {
@@ -27,44 +27,23 @@ pub struct MemoryQueue {
     max_receive_count: u32,
 }
 
+/// Messages are numbered in the order they were sent, across both lanes (a message keeps
+/// its number when it is moved to the dead-letter queue): numbers, not strings, key every
+/// map, and a receipt handle is the lane, the number and the receive it names.
 #[derive(Default)]
 struct State {
     main: Lane,
     dead: Lane,
+    next_id: u64,
 }
 
-/// One queue: its messages, which of them are visible, and when the others will be.
-#[derive(Default)]
-struct Lane {
-    messages: HashMap<String, Message>,
-    /// Ids of visible messages, oldest first. An id whose message was deleted or hidden
-    /// again since is skipped when it comes up.
-    visible: VecDeque<String>,
-    /// Hidden messages by the time they become visible (a sequence number keeps keys apart).
-    hidden: BTreeMap<(Instant, u64), String>,
-    /// The message each live receipt handle names.
-    handles: HashMap<String, String>,
-    next_seq: u64,
-}
-
-struct Message {
-    id: String,
-    body: String,
-    receive_count: u32,
-    receipt_handle: Option<String>,
-    /// Its key in `Lane::hidden` while it is hidden.
-    hidden_until: Option<(Instant, u64)>,
-    reason: Option<String>,
-    sent_at: Instant,
-}
-
-impl Message {
-    fn new(body: &str, reason: Option<&str>) -> Self {
-        Self {
-            id: ids::new_id("msg"),
+impl State {
+    fn new_message(&mut self, body: &str, reason: Option<&str>) -> Message {
+        self.next_id += 1;
+        Message {
+            id: self.next_id,
             body: body.to_owned(),
             receive_count: 0,
-            receipt_handle: None,
             hidden_until: None,
             reason: reason.map(str::to_owned),
             sent_at: Instant::now(),
@@ -72,21 +51,88 @@ impl Message {
     }
 }
 
+/// Which queue a receipt handle came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LaneName {
+    Main,
+    Dead,
+}
+
+impl LaneName {
+    fn tag(self) -> char {
+        match self {
+            Self::Main => 'm',
+            Self::Dead => 'd',
+        }
+    }
+}
+
+/// What a receipt handle names: a message of a lane, as received the `receive`-th time.
+/// Only the latest receive's handle is live, as with SQS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Receipt {
+    lane: LaneName,
+    id: u64,
+    receive: u32,
+}
+
+impl Receipt {
+    fn format(self) -> String {
+        format!("{}{}.{}", self.lane.tag(), self.id, self.receive)
+    }
+
+    /// `None` for text that no receive of this queue handed out.
+    fn parse(handle: &str) -> Option<Self> {
+        let lane = match handle.as_bytes().first()? {
+            b'm' => LaneName::Main,
+            b'd' => LaneName::Dead,
+            _ => return None,
+        };
+        let (id, receive) = handle[1..].split_once('.')?;
+        Some(Self {
+            lane,
+            id: id.parse().ok()?,
+            receive: receive.parse().ok()?,
+        })
+    }
+}
+
+/// One queue: its messages, which of them are visible, and when the others will be.
+#[derive(Default)]
+struct Lane {
+    messages: FxHashMap<u64, Message>,
+    /// Visible messages, oldest first. A message deleted or hidden again since is skipped
+    /// when it comes up.
+    visible: VecDeque<u64>,
+    /// Hidden messages by the time they become visible (the number keeps keys apart).
+    hidden: BTreeMap<(Instant, u64), ()>,
+}
+
+struct Message {
+    id: u64,
+    body: String,
+    receive_count: u32,
+    /// When it becomes visible again, while it is hidden (its key in `Lane::hidden`).
+    hidden_until: Option<Instant>,
+    reason: Option<String>,
+    sent_at: Instant,
+}
+
 impl Lane {
     fn push(&mut self, mut message: Message) {
         message.hidden_until = None;
-        message.receipt_handle = None;
-        self.visible.push_back(message.id.clone());
-        self.messages.insert(message.id.clone(), message);
+        self.visible.push_back(message.id);
+        self.messages.insert(message.id, message);
     }
 
     /// Makes visible every hidden message whose time has come.
     fn reveal(&mut self, now: Instant) {
         while let Some(entry) = self.hidden.first_entry() {
-            if entry.key().0 > now {
+            let (at, id) = *entry.key();
+            if at > now {
                 break;
             }
-            let id = entry.remove();
+            entry.remove();
             if let Some(m) = self.messages.get_mut(&id) {
                 m.hidden_until = None;
                 self.visible.push_back(id);
@@ -94,32 +140,26 @@ impl Lane {
         }
     }
 
-    fn hide(&mut self, id: &str, until: Instant) {
-        let Some(m) = self.messages.get_mut(id) else {
+    fn hide(&mut self, id: u64, until: Instant) {
+        let Some(m) = self.messages.get_mut(&id) else {
             return;
         };
-        if let Some(key) = m.hidden_until.take() {
-            self.hidden.remove(&key);
+        if let Some(at) = m.hidden_until.replace(until) {
+            self.hidden.remove(&(at, id));
         }
-        let key = (until, self.next_seq);
-        self.next_seq += 1;
-        m.hidden_until = Some(key);
-        self.hidden.insert(key, id.to_owned());
+        self.hidden.insert((until, id), ());
     }
 
-    fn remove(&mut self, id: &str) -> Option<Message> {
-        let m = self.messages.remove(id)?;
-        if let Some(key) = m.hidden_until {
-            self.hidden.remove(&key);
-        }
-        if let Some(handle) = &m.receipt_handle {
-            self.handles.remove(handle);
+    fn remove(&mut self, id: u64) -> Option<Message> {
+        let m = self.messages.remove(&id)?;
+        if let Some(at) = m.hidden_until {
+            self.hidden.remove(&(at, id));
         }
         Some(m)
     }
 
     /// The next visible message, if any.
-    fn pop_visible(&mut self) -> Option<String> {
+    fn pop_visible(&mut self) -> Option<u64> {
         while let Some(id) = self.visible.pop_front() {
             if self
                 .messages
@@ -135,37 +175,55 @@ impl Lane {
     /// Hands the message out for `visibility`, with a new receipt handle.
     fn hand_out(
         &mut self,
-        id: &str,
+        lane: LaneName,
+        id: u64,
         now: Instant,
         visibility: Duration,
     ) -> Option<ReceivedMessage> {
-        let handle = ids::new_id("rh");
-        let m = self.messages.get_mut(id)?;
+        let m = self.messages.get_mut(&id)?;
         m.receive_count += 1;
-        if let Some(old) = m.receipt_handle.replace(handle.clone()) {
-            self.handles.remove(&old);
-        }
+        let receipt = Receipt {
+            lane,
+            id,
+            receive: m.receive_count,
+        };
         let received = ReceivedMessage {
-            message_id: m.id.clone(),
-            receipt_handle: handle.clone(),
+            message_id: id.to_string(),
+            receipt_handle: receipt.format(),
             body: m.body.clone(),
             receive_count: m.receive_count,
             reason: m.reason.clone(),
         };
-        self.handles.insert(handle, id.to_owned());
         self.hide(id, now + visibility);
         Some(received)
     }
 
-    /// The id of the message a live receipt handle names.
-    fn by_handle(&self, handle: &str) -> Option<String> {
-        self.handles.get(handle).cloned()
+    /// The message a live receipt handle names: its latest receive's.
+    fn by_receipt(&self, receipt: Receipt) -> Option<u64> {
+        self.messages
+            .get(&receipt.id)
+            .filter(|m| m.receive_count == receipt.receive)
+            .map(|m| m.id)
     }
 
     /// When the next hidden message becomes visible.
     fn next_reveal(&self) -> Option<Instant> {
         self.hidden.first_key_value().map(|((at, _), _)| *at)
     }
+}
+
+fn not_in_flight() -> QueueError {
+    QueueError::Unavailable("the receipt handle is not in flight".into())
+}
+
+/// A receipt handle of the main queue's, parsed.
+fn main_receipt(handle: &str) -> Option<Receipt> {
+    Receipt::parse(handle).filter(|r| r.lane == LaneName::Main)
+}
+
+/// A receipt handle of the dead-letter queue's, parsed.
+fn dead_receipt(handle: &str) -> Option<Receipt> {
+    Receipt::parse(handle).filter(|r| r.lane == LaneName::Dead)
 }
 
 /// Whether a message hidden `until` becomes visible before the first hidden one (at
@@ -211,7 +269,11 @@ impl MemoryQueue {
                 let Some(id) = state.dead.pop_visible() else {
                     break;
                 };
-                taken.extend(state.dead.hand_out(&id, now, self.visibility_timeout));
+                taken.extend(
+                    state
+                        .dead
+                        .hand_out(LaneName::Dead, id, now, self.visibility_timeout),
+                );
             }
             return (taken, state.dead.next_reveal());
         }
@@ -227,13 +289,17 @@ impl MemoryQueue {
                 .is_some_and(|m| m.receive_count >= self.max_receive_count);
             if exhausted {
                 // Redrive: received max_receive_count times, it moves on this receive.
-                if let Some(mut m) = state.main.remove(&id) {
+                if let Some(mut m) = state.main.remove(id) {
                     m.receive_count = 0;
                     state.dead.push(m);
                 }
                 continue;
             }
-            taken.extend(state.main.hand_out(&id, now, self.visibility_timeout));
+            taken.extend(
+                state
+                    .main
+                    .hand_out(LaneName::Main, id, now, self.visibility_timeout),
+            );
         }
         (taken, state.main.next_reveal())
     }
@@ -270,15 +336,15 @@ impl DeliveryQueue for MemoryQueue {
             let first_hidden = state.main.next_reveal();
             let mut wake = false;
             for entry in entries {
-                let message = Message::new(&entry.body, None);
-                let id = message.id.clone();
+                let message = state.new_message(&entry.body, None);
+                let id = message.id;
                 state.main.push(message);
                 if entry.delay.is_zero() {
                     wake = true;
                 } else {
                     let until = now + entry.delay.min(MAX_DELAY);
                     wake |= sooner(until, first_hidden);
-                    state.main.hide(&id, until);
+                    state.main.hide(id, until);
                 }
             }
             wake
@@ -299,8 +365,8 @@ impl DeliveryQueue for MemoryQueue {
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
         let mut state = self.state();
-        if let Some(id) = state.main.by_handle(receipt_handle) {
-            state.main.remove(&id);
+        if let Some(id) = main_receipt(receipt_handle).and_then(|r| state.main.by_receipt(r)) {
+            state.main.remove(id);
         }
         Ok(())
     }
@@ -313,21 +379,21 @@ impl DeliveryQueue for MemoryQueue {
         let wake = {
             let mut guard = self.state();
             let state = &mut *guard;
-            let (lane, id) = match state.main.by_handle(receipt_handle) {
-                Some(id) => (&mut state.main, id),
-                None => {
-                    let id = state.dead.by_handle(receipt_handle).ok_or_else(|| {
-                        QueueError::Unavailable("the receipt handle is not in flight".into())
-                    })?;
-                    (&mut state.dead, id)
-                }
+            let receipt = Receipt::parse(receipt_handle);
+            let lane = match receipt.map(|r| r.lane) {
+                Some(LaneName::Main) => &mut state.main,
+                Some(LaneName::Dead) => &mut state.dead,
+                None => return Err(not_in_flight()),
             };
+            let id = receipt
+                .and_then(|r| lane.by_receipt(r))
+                .ok_or_else(not_in_flight)?;
             let until = Instant::now() + timeout;
             // As for a delayed send: a backoff that ends after the next reveal a receive
             // already waits for needs nobody woken (a dead endpoint's retries are
             // thousands a second, and each wake-up costs every idle receive loop a look).
             let wake = sooner(until, lane.next_reveal());
-            lane.hide(&id, until);
+            lane.hide(id, until);
             wake
         };
         if wake {
@@ -337,7 +403,10 @@ impl DeliveryQueue for MemoryQueue {
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
-        self.state().dead.push(Message::new(body, Some(reason)));
+        let mut state = self.state();
+        let message = state.new_message(body, Some(reason));
+        state.dead.push(message);
+        drop(state);
         self.arrivals.notify_waiters();
         Ok(())
     }
@@ -345,8 +414,8 @@ impl DeliveryQueue for MemoryQueue {
     async fn release_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
         {
             let mut state = self.state();
-            if let Some(id) = state.dead.by_handle(receipt_handle) {
-                state.dead.hide(&id, Instant::now());
+            if let Some(id) = dead_receipt(receipt_handle).and_then(|r| state.dead.by_receipt(r)) {
+                state.dead.hide(id, Instant::now());
             }
         }
         self.arrivals.notify_waiters();
@@ -355,8 +424,8 @@ impl DeliveryQueue for MemoryQueue {
 
     async fn delete_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
         let mut state = self.state();
-        if let Some(id) = state.dead.by_handle(receipt_handle) {
-            state.dead.remove(&id);
+        if let Some(id) = dead_receipt(receipt_handle).and_then(|r| state.dead.by_receipt(r)) {
+            state.dead.remove(id);
         }
         Ok(())
     }
@@ -368,7 +437,7 @@ impl DeliveryQueue for MemoryQueue {
         // Hidden until a time still to come; one whose time has passed is visible already.
         let in_flight = messages
             .values()
-            .filter(|m| m.hidden_until.is_some_and(|(at, _)| at > now))
+            .filter(|m| m.hidden_until.is_some_and(|at| at > now))
             .count();
         Ok(QueueStats {
             waiting: (messages.len() - in_flight) as u64,
@@ -398,6 +467,35 @@ mod tests {
             delay,
             ..OutgoingMessage::new("0", body.into())
         }
+    }
+
+    #[tokio::test]
+    async fn only_the_latest_receipt_handle_of_a_message_acts_on_it() {
+        let queue = MemoryQueue::new(Duration::ZERO, 10);
+        queue
+            .send_batch(&[delayed("a", Duration::ZERO)])
+            .await
+            .unwrap();
+        let first = queue.receive(1, Duration::ZERO).await.unwrap().remove(0);
+        // Visible again at once (a zero timeout): received a second time, a new handle.
+        let second = queue.receive(1, Duration::ZERO).await.unwrap().remove(0);
+        assert_eq!(second.message_id, first.message_id);
+        assert_eq!(second.receive_count, 2);
+        assert_ne!(second.receipt_handle, first.receipt_handle);
+
+        for stale in [first.receipt_handle.as_str(), "m1", "x1.1", "", "d1.2"] {
+            assert!(
+                queue
+                    .change_visibility(stale, Duration::ZERO)
+                    .await
+                    .is_err(),
+                "{stale:?} is not in flight"
+            );
+            queue.delete(stale).await.unwrap();
+            assert_eq!(queue.depths(), (1, 0), "{stale:?} deleted the message");
+        }
+        queue.delete(&second.receipt_handle).await.unwrap();
+        assert_eq!(queue.depths(), (0, 0));
     }
 
     #[tokio::test(start_paused = true)]
