@@ -213,24 +213,23 @@ pub(super) mod opt_rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
+    use crate::domain::rfc3339;
+
     pub fn serialize<S: Serializer>(
         value: &Option<DateTime<Utc>>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(t) => s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            Some(t) => rfc3339::serialize(t, SecondsFormat::Millis, s),
             None => s.serialize_none(),
         }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<String>::deserialize(d)?
-            .map(|s| {
-                DateTime::parse_from_rfc3339(&s)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(serde::de::Error::custom)
-            })
-            .transpose()
+        /// A present timestamp, read as [`rfc3339::parse`] reads one.
+        #[derive(Deserialize)]
+        struct Present(#[serde(deserialize_with = "rfc3339::parse")] DateTime<Utc>);
+        Ok(Option::<Present>::deserialize(d)?.map(|Present(t)| t))
     }
 }
 

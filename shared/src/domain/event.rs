@@ -278,17 +278,15 @@ impl NewEvent {
 /// Timestamps as RFC 3339 in UTC with a `Z`, the form the seeds' receivers parse.
 pub(crate) mod rfc3339 {
     use super::*;
+    use crate::domain::rfc3339;
     use serde::{Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(value: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&value.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        rfc3339::serialize(value, SecondsFormat::AutoSi, s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let s = String::deserialize(d)?;
-        DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(serde::de::Error::custom)
+        rfc3339::parse(d)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod filter;
 mod pattern;
 pub mod rate_limit;
 pub mod retry;
+pub mod rfc3339;
 mod selection;
 mod stats;
 mod subscription;
