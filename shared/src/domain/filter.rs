@@ -124,6 +124,15 @@ impl<'a> EventEnvelope<'a> {
         }
     }
 
+    /// The envelope of `event` whose `data` is already parsed: `data` must be what its JSON
+    /// text parses to ([`crate::domain::NewEvent::into_event_and_data`] gives both).
+    pub fn with_data(event: &'a Event, data: Value) -> Self {
+        Self {
+            event,
+            data: OnceLock::from(data),
+        }
+    }
+
     pub fn event(&self) -> &'a Event {
         self.event
     }

@@ -72,15 +72,27 @@ pub async fn accept(
     let new_event = NewEvent::from_json(body)?;
     let given = new_event.timestamp;
     let now = Utc::now();
-    let event = new_event.into_event(tenant.clone(), now);
+    let (event, data) = new_event.into_event_and_data(tenant.clone(), now);
     let fingerprint = fingerprint(&event, given);
 
-    let deliveries = plan(backend, &event, SubscriptionRoute::wants).await?;
+    let envelope = EventEnvelope::with_data(&event, data);
+    let deliveries = plan(backend, &envelope, SubscriptionRoute::wants).await?;
+    drop(envelope);
     commit(
         backend,
         EventRecord::new(event, fingerprint, deliveries, now, config.record_ttl),
     )
     .await
+}
+
+/// An event of a batch that passed its checks, waiting for the batch's subscriptions.
+struct Parsed {
+    /// Its place in the batch.
+    index: usize,
+    event: Event,
+    /// Its `data`, parsed (for filters).
+    data: Value,
+    fingerprint: String,
 }
 
 /// The most events one batch may hold.
@@ -100,7 +112,7 @@ pub async fn accept_batch(
 ) -> Vec<Result<Receipt, IngestError>> {
     let now = Utc::now();
     let mut answers: Vec<Option<Result<Receipt, IngestError>>> = Vec::new();
-    let mut parsed: Vec<(usize, Event, String)> = Vec::new();
+    let mut parsed: Vec<Parsed> = Vec::new();
     let mut first_of_id: std::collections::HashMap<String, (usize, String)> = Default::default();
     let mut repeats: Vec<(usize, usize)> = Vec::new();
     for (i, body) in bodies.into_iter().enumerate() {
@@ -113,7 +125,7 @@ pub async fn accept_batch(
             }
         };
         let given = new_event.timestamp;
-        let event = new_event.into_event(tenant.clone(), now);
+        let (event, data) = new_event.into_event_and_data(tenant.clone(), now);
         let fingerprint = fingerprint(&event, given);
         if serde_json::to_vec(&event).map_or(0, |b| b.len()) > crate::config::MAX_EVENT_BYTES {
             let rule = "is larger than 240 KiB";
@@ -128,7 +140,12 @@ pub async fn accept_batch(
             Some(_) => answers[i] = Some(Err(IngestError::IdReused(event.id.to_string()))),
             None => {
                 first_of_id.insert(event.id.to_string(), (i, fingerprint.clone()));
-                parsed.push((i, event, fingerprint));
+                parsed.push(Parsed {
+                    index: i,
+                    event,
+                    data,
+                    fingerprint,
+                });
             }
         }
     }
@@ -136,8 +153,8 @@ pub async fn accept_batch(
     if !parsed.is_empty() {
         match backend.subscriptions.list_subscription_routes(tenant).await {
             Err(e) => {
-                for (i, _, _) in &parsed {
-                    answers[*i] = Some(Err(IngestError::Store(e.clone())));
+                for p in &parsed {
+                    answers[p.index] = Some(Err(IngestError::Store(e.clone())));
                 }
             }
             Ok(routes) => {
@@ -170,12 +187,22 @@ async fn commit_batch(
     config: &Config,
     now: chrono::DateTime<Utc>,
     routes: &[SubscriptionRoute],
-    parsed: Vec<(usize, Event, String)>,
+    parsed: Vec<Parsed>,
     answers: &mut [Option<Result<Receipt, IngestError>>],
 ) {
     let mut to_enqueue: Vec<(usize, EventRecord, bool)> = Vec::new();
-    for (i, event, fingerprint) in parsed {
-        let deliveries = planned(routes, &event, SubscriptionRoute::wants);
+    for Parsed {
+        index: i,
+        event,
+        data,
+        fingerprint,
+    } in parsed
+    {
+        let deliveries = planned(
+            routes,
+            &EventEnvelope::with_data(&event, data),
+            SubscriptionRoute::wants,
+        );
         let record = EventRecord::new(event, fingerprint, deliveries, now, config.record_ttl);
         match backend.events.insert_event(&record).await {
             Ok(None) => to_enqueue.push((i, record, false)),
@@ -268,7 +295,12 @@ pub async fn emit_operational(
         tenant: tenant.clone(),
         data: data.into(),
     };
-    let deliveries = plan(backend, &event, SubscriptionRoute::wants_operational).await?;
+    let deliveries = plan(
+        backend,
+        &EventEnvelope::new(&event),
+        SubscriptionRoute::wants_operational,
+    )
+    .await?;
     let fingerprint = event.id.to_string();
     commit(
         backend,
@@ -296,14 +328,14 @@ pub const TEST_EVENT_TYPE: &str = "webhook.test";
 /// subscriptions' routes only: ingest never reads (or decrypts) a secret.
 async fn plan(
     backend: &Backend,
-    event: &Event,
+    envelope: &EventEnvelope<'_>,
     wants: fn(&SubscriptionRoute, &EventEnvelope<'_>) -> bool,
 ) -> Result<Vec<PlannedDelivery>, StoreError> {
     let routes = backend
         .subscriptions
-        .list_subscription_routes(&event.tenant)
+        .list_subscription_routes(&envelope.event().tenant)
         .await?;
-    Ok(planned(&routes, event, wants))
+    Ok(planned(&routes, envelope, wants))
 }
 
 /// One new delivery for each route that `wants` the event: for a producer's event, its type
@@ -311,13 +343,12 @@ async fn plan(
 /// no queue message.
 fn planned(
     routes: &[SubscriptionRoute],
-    event: &Event,
+    envelope: &EventEnvelope<'_>,
     wants: fn(&SubscriptionRoute, &EventEnvelope<'_>) -> bool,
 ) -> Vec<PlannedDelivery> {
-    let envelope = EventEnvelope::new(event);
     routes
         .iter()
-        .filter(|s| wants(s, &envelope))
+        .filter(|s| wants(s, envelope))
         .map(|s| PlannedDelivery::to(s.id.clone()))
         .collect()
 }
