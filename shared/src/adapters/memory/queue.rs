@@ -7,6 +7,11 @@
 //! retry, not a scan of them all; and a receive that finds nothing waits on a notification
 //! (a send, or the next message becoming visible), not a sleep-poll. A dead endpoint's
 //! backlog therefore does not slow the deliveries to healthy ones.
+//!
+//! Unlike SQS, a receive prefers messages sent to be received at once (first attempts) to
+//! messages back from a wait (retries), taking one in [`DUE_SHARE`] from the second while
+//! there are both: a wave of retries falling due together cannot hold up first attempts
+//! when the dispatcher is behind, and is not starved either. SQS promises no order.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -97,13 +102,22 @@ impl Receipt {
     }
 }
 
+/// While messages sent for at once and messages back from a wait are both visible, one
+/// receive in this many takes from the second (see [`Lane::pop_visible`]).
+const DUE_SHARE: u32 = 8;
+
 /// One queue: its messages, which of them are visible, and when the others will be.
 #[derive(Default)]
 struct Lane {
     messages: FxHashMap<u64, Message>,
-    /// Visible messages, oldest first. A message deleted or hidden again since is skipped
-    /// when it comes up.
-    visible: VecDeque<u64>,
+    /// Visible messages sent to be received at once (an event's first attempts), oldest
+    /// first. A message deleted or hidden again since is skipped when it comes up.
+    ready: VecDeque<u64>,
+    /// Visible messages back from a wait (a delayed send or a visibility timeout: retries,
+    /// and messages whose receiver never settled them), oldest first; skipped likewise.
+    due: VecDeque<u64>,
+    /// Receives from `ready` in a row, counted towards the next from `due`.
+    ready_streak: u32,
     /// Hidden messages by the time they become visible (the number keeps keys apart).
     hidden: BTreeMap<(Instant, u64), ()>,
 }
@@ -121,8 +135,15 @@ struct Message {
 impl Lane {
     fn push(&mut self, mut message: Message) {
         message.hidden_until = None;
-        self.visible.push_back(message.id);
+        self.ready.push_back(message.id);
         self.messages.insert(message.id, message);
+    }
+
+    /// Adds a message that stays hidden until `until`.
+    fn push_hidden(&mut self, message: Message, until: Instant) {
+        let id = message.id;
+        self.messages.insert(id, message);
+        self.hide(id, until);
     }
 
     /// Makes visible every hidden message whose time has come.
@@ -135,7 +156,7 @@ impl Lane {
             entry.remove();
             if let Some(m) = self.messages.get_mut(&id) {
                 m.hidden_until = None;
-                self.visible.push_back(id);
+                self.due.push_back(id);
             }
         }
     }
@@ -158,14 +179,31 @@ impl Lane {
         Some(m)
     }
 
-    /// The next visible message, if any.
+    /// The next visible message, if any: the oldest of those sent for at once, but one in
+    /// [`DUE_SHARE`] from those back from a wait while there are both. So when the
+    /// dispatcher falls behind, a burst of retries (a dead endpoint's, falling due
+    /// together) waits behind the first attempts that were sent for at once, instead of
+    /// holding them up, and still gets a share of the receives.
     fn pop_visible(&mut self) -> Option<u64> {
-        while let Some(id) = self.visible.pop_front() {
-            if self
-                .messages
-                .get(&id)
-                .is_some_and(|m| m.hidden_until.is_none())
-            {
+        if self.ready_streak >= DUE_SHARE - 1
+            && let Some(id) = Self::pop_live(&mut self.due, &self.messages)
+        {
+            self.ready_streak = 0;
+            return Some(id);
+        }
+        if let Some(id) = Self::pop_live(&mut self.ready, &self.messages) {
+            self.ready_streak = self.ready_streak.saturating_add(1);
+            return Some(id);
+        }
+        let id = Self::pop_live(&mut self.due, &self.messages)?;
+        self.ready_streak = 0;
+        Some(id)
+    }
+
+    /// The first id of `ids` whose message is still there and visible.
+    fn pop_live(ids: &mut VecDeque<u64>, messages: &FxHashMap<u64, Message>) -> Option<u64> {
+        while let Some(id) = ids.pop_front() {
+            if messages.get(&id).is_some_and(|m| m.hidden_until.is_none()) {
                 return Some(id);
             }
         }
@@ -337,14 +375,13 @@ impl DeliveryQueue for MemoryQueue {
             let mut wake = false;
             for entry in entries {
                 let message = state.new_message(&entry.body, None);
-                let id = message.id;
-                state.main.push(message);
                 if entry.delay.is_zero() {
+                    state.main.push(message);
                     wake = true;
                 } else {
                     let until = now + entry.delay.min(MAX_DELAY);
                     wake |= sooner(until, first_hidden);
-                    state.main.hide(id, until);
+                    state.main.push_hidden(message, until);
                 }
             }
             wake
@@ -467,6 +504,35 @@ mod tests {
             delay,
             ..OutgoingMessage::new("0", body.into())
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_falling_due_wait_behind_first_attempts_but_get_one_receive_in_eight() {
+        let queue = MemoryQueue::new(Duration::from_secs(30), 10);
+        let retries: Vec<_> = (0..3)
+            .map(|i| delayed(&format!("retry{i}"), Duration::from_secs(5)))
+            .collect();
+        queue.send_batch(&retries).await.unwrap();
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let first: Vec<_> = (0..16)
+            .map(|i| delayed(&format!("first{i}"), Duration::ZERO))
+            .collect();
+        queue.send_batch(&first).await.unwrap();
+
+        let mut order = Vec::new();
+        while let Some(m) = queue.receive(1, Duration::ZERO).await.unwrap().pop() {
+            order.push(m.body);
+        }
+        let expected: Vec<String> = (0..7)
+            .map(|i| format!("first{i}"))
+            .chain(["retry0".to_owned()])
+            .chain((7..14).map(|i| format!("first{i}")))
+            .chain(["retry1".to_owned()])
+            .chain((14..16).map(|i| format!("first{i}")))
+            // Nothing sent for at once is left: the rest of the retries, at once.
+            .chain(["retry2".to_owned()])
+            .collect();
+        assert_eq!(order, expected);
     }
 
     #[tokio::test]
