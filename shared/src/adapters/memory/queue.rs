@@ -102,6 +102,10 @@ impl Receipt {
     }
 }
 
+/// How late a message may become visible after its wait, at most: the granularity of the
+/// receive loops' sleep (see [`MemoryQueue::poll`]).
+const REVEAL_TICK: Duration = Duration::from_millis(10);
+
 /// While messages sent for at once and messages back from a wait are both visible, one
 /// receive in this many takes from the second (see [`Lane::pop_visible`]).
 const DUE_SHARE: u32 = 8;
@@ -353,7 +357,12 @@ impl MemoryQueue {
             if !messages.is_empty() || Instant::now() >= deadline {
                 return messages;
             }
-            let until = next_reveal.map_or(deadline, |at| at.min(deadline));
+            // Every idle receive loop sleeps until the same next reveal: not sooner than a
+            // tick from now, so that retries falling due a few hundred microseconds apart
+            // wake them once per tick for all of them, not each for every one.
+            let until = next_reveal.map_or(deadline, |at| {
+                at.max(Instant::now() + REVEAL_TICK).min(deadline)
+            });
             tokio::select! {
                 _ = arrival => {}
                 _ = tokio::time::sleep_until(until) => {}
@@ -533,6 +542,25 @@ mod tests {
             .chain(["retry2".to_owned()])
             .collect();
         assert_eq!(order, expected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_falling_due_within_a_tick_are_received_together() {
+        let queue = MemoryQueue::new(Duration::from_secs(30), 10);
+        let start = Instant::now();
+        let retries: Vec<_> = [1, 4, 9]
+            .map(|ms| delayed(&format!("retry{ms}"), Duration::from_millis(ms)))
+            .into();
+        queue.send_batch(&retries).await.unwrap();
+        // A receive waiting for them wakes once, a tick on, for all three.
+        let taken = queue.receive(10, Duration::from_secs(1)).await.unwrap();
+        let bodies: Vec<_> = taken.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(bodies, ["retry1", "retry4", "retry9"]);
+        let waited = start.elapsed();
+        assert!(
+            (REVEAL_TICK..REVEAL_TICK * 2).contains(&waited),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]
