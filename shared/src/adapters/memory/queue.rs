@@ -480,16 +480,23 @@ impl DeliveryQueue for MemoryQueue {
         let now = Instant::now();
         let state = self.state();
         let messages = &state.main.messages;
-        // Hidden until a time still to come; one whose time has passed is visible already.
-        let in_flight = messages
-            .values()
-            .filter(|m| m.hidden_until.is_some_and(|at| at > now))
-            .count();
+        // Hidden until a time still to come (one whose time has passed is visible already):
+        // as SQS counts them, "delayed" if it was sent with a delay and never received since,
+        // "in flight" (not visible) if it was received.
+        let (mut in_flight, mut delayed) = (0, 0);
+        for m in messages.values() {
+            if m.hidden_until.is_some_and(|at| at > now) {
+                if m.receive_count == 0 {
+                    delayed += 1;
+                } else {
+                    in_flight += 1;
+                }
+            }
+        }
         Ok(QueueStats {
-            waiting: (messages.len() - in_flight) as u64,
-            // Every hidden message was received: this queue has no delayed sends.
+            waiting: (messages.len() - in_flight - delayed) as u64,
             in_flight: in_flight as u64,
-            delayed: 0,
+            delayed: delayed as u64,
             oldest_age: messages.values().map(|m| now - m.sent_at).max(),
             dead_letters: state.dead.messages.len() as u64,
         })
@@ -561,6 +568,31 @@ mod tests {
             (REVEAL_TICK..REVEAL_TICK * 2).contains(&waited),
             "{waited:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stats_count_delayed_sends_apart_from_received_messages() {
+        let queue = MemoryQueue::new(Duration::from_secs(30), 10);
+        queue
+            .send_batch(&[
+                delayed("now", Duration::ZERO),
+                delayed("waiting", Duration::ZERO),
+                delayed("later", Duration::from_secs(5)),
+            ])
+            .await
+            .unwrap();
+        let taken = queue.receive(1, Duration::ZERO).await.unwrap();
+        assert_eq!(taken[0].body, "now");
+        let stats = queue.stats().await.unwrap();
+        assert_eq!(
+            (stats.waiting, stats.in_flight, stats.delayed),
+            (1, 1, 1),
+            "{stats:?}"
+        );
+        // Its delay over, the delayed send is waiting like any other.
+        tokio::time::advance(Duration::from_secs(6)).await;
+        let stats = queue.stats().await.unwrap();
+        assert_eq!((stats.waiting, stats.in_flight, stats.delayed), (2, 1, 0));
     }
 
     #[tokio::test]
