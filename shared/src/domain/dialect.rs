@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::catalog::{self, CATALOG};
+use super::rfc3339;
 use super::{Event, ValidationError};
 
 /// The wire dialect of a subscription's deliveries: body shape and event naming.
@@ -493,7 +494,7 @@ struct MedusaBody<'a> {
     event: &'a str,
     data: &'a RawValue,
     /// `new Date().toISOString()`: milliseconds and `Z`.
-    timestamp: String,
+    timestamp: &'a str,
 }
 
 /// Seed 001's receivers read `event_type` and `data` and dedup on `id`.
@@ -501,7 +502,7 @@ struct MedusaBody<'a> {
 struct CommerceEngineBody<'a> {
     id: &'a str,
     event_type: &'a str,
-    created_at: String,
+    created_at: &'a str,
     data: &'a RawValue,
 }
 
@@ -511,7 +512,7 @@ struct BareCommerceBody<'a> {
     #[serde(rename = "type")]
     event_type: &'a str,
     id: &'a str,
-    timestamp: String,
+    timestamp: &'a str,
     #[serde(rename = "storeId")]
     store_id: &'a str,
     data: &'a RawValue,
@@ -536,24 +537,24 @@ pub fn render_body(
     store_id: &str,
 ) -> Result<Vec<u8>, serde_json::Error> {
     let name = name_as_sent(format, event.event_type.as_str());
-    let rfc3339 = || event.timestamp.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let timestamp = |precision| rfc3339::format(&event.timestamp, precision);
     match format {
         Format::Standard => serde_json::to_vec(event),
         Format::Medusa => serde_json::to_vec(&MedusaBody {
             event: &name,
             data: event.data.raw(),
-            timestamp: event.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true),
+            timestamp: timestamp(SecondsFormat::Millis).as_str(),
         }),
         Format::CommerceEngine => serde_json::to_vec(&CommerceEngineBody {
             id: event.id.as_str(),
             event_type: &name,
-            created_at: rfc3339(),
+            created_at: timestamp(SecondsFormat::AutoSi).as_str(),
             data: event.data.raw(),
         }),
         Format::BareCommerce => serde_json::to_vec(&BareCommerceBody {
             event_type: &name,
             id: event.id.as_str(),
-            timestamp: rfc3339(),
+            timestamp: timestamp(SecondsFormat::AutoSi).as_str(),
             store_id,
             data: event.data.raw(),
         }),

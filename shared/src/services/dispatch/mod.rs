@@ -31,6 +31,7 @@ use crate::Backend;
 use crate::config::Config;
 use crate::domain::catalog;
 use crate::domain::circuit::{Pass, Reach, Transition};
+use crate::domain::rfc3339;
 use crate::domain::{
     Admission, AttemptLog, DeliveryMessage, DeliveryRecord, DeliveryStatus, DeploymentKeys,
     RateLimit, SentAs, Subscription, SubscriptionId, TenantId, TenantSettings, WireContext,
@@ -593,7 +594,7 @@ impl Dispatcher {
             .unwrap_or_else(|_| Utc::now());
         let error = format!(
             "not sent: the endpoint's circuit is open until {} after {} failed attempts in a row",
-            reopens.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            rfc3339::format(&reopens, chrono::SecondsFormat::Secs).as_str(),
             self.config.circuit.open_after,
         );
         let attempt = Attempt {
