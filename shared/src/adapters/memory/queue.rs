@@ -43,6 +43,21 @@ struct State {
 }
 
 impl State {
+    /// The lane and the message a live receipt handle names (its latest receive's handle:
+    /// an older one, or text no receive handed out, names nothing).
+    fn in_flight(&mut self, handle: &str) -> Option<(LaneName, &mut Lane, u64)> {
+        let receipt = Receipt::parse(handle)?;
+        let lane = match receipt.lane {
+            LaneName::Main => &mut self.main,
+            LaneName::Dead => &mut self.dead,
+        };
+        let live = lane
+            .messages
+            .get(&receipt.id)
+            .is_some_and(|m| m.receive_count == receipt.receive);
+        live.then_some((receipt.lane, lane, receipt.id))
+    }
+
     fn new_message(&mut self, body: &str, reason: Option<&str>) -> Message {
         self.next_id += 1;
         Message {
@@ -240,32 +255,10 @@ impl Lane {
         Some(received)
     }
 
-    /// The message a live receipt handle names: its latest receive's.
-    fn by_receipt(&self, receipt: Receipt) -> Option<u64> {
-        self.messages
-            .get(&receipt.id)
-            .filter(|m| m.receive_count == receipt.receive)
-            .map(|m| m.id)
-    }
-
     /// When the next hidden message becomes visible.
     fn next_reveal(&self) -> Option<Instant> {
         self.hidden.first_key_value().map(|((at, _), _)| *at)
     }
-}
-
-fn not_in_flight() -> QueueError {
-    QueueError::Unavailable("the receipt handle is not in flight".into())
-}
-
-/// A receipt handle of the main queue's, parsed.
-fn main_receipt(handle: &str) -> Option<Receipt> {
-    Receipt::parse(handle).filter(|r| r.lane == LaneName::Main)
-}
-
-/// A receipt handle of the dead-letter queue's, parsed.
-fn dead_receipt(handle: &str) -> Option<Receipt> {
-    Receipt::parse(handle).filter(|r| r.lane == LaneName::Dead)
 }
 
 /// Whether a message hidden `until` becomes visible before the first hidden one (at
@@ -410,9 +403,8 @@ impl DeliveryQueue for MemoryQueue {
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        let mut state = self.state();
-        if let Some(id) = main_receipt(receipt_handle).and_then(|r| state.main.by_receipt(r)) {
-            state.main.remove(id);
+        if let Some((LaneName::Main, lane, id)) = self.state().in_flight(receipt_handle) {
+            lane.remove(id);
         }
         Ok(())
     }
@@ -423,17 +415,10 @@ impl DeliveryQueue for MemoryQueue {
         timeout: Duration,
     ) -> Result<(), QueueError> {
         let wake = {
-            let mut guard = self.state();
-            let state = &mut *guard;
-            let receipt = Receipt::parse(receipt_handle);
-            let lane = match receipt.map(|r| r.lane) {
-                Some(LaneName::Main) => &mut state.main,
-                Some(LaneName::Dead) => &mut state.dead,
-                None => return Err(not_in_flight()),
-            };
-            let id = receipt
-                .and_then(|r| lane.by_receipt(r))
-                .ok_or_else(not_in_flight)?;
+            let mut state = self.state();
+            let (_, lane, id) = state.in_flight(receipt_handle).ok_or_else(|| {
+                QueueError::Unavailable("the receipt handle is not in flight".into())
+            })?;
             let until = Instant::now() + timeout;
             // As for a delayed send: a backoff that ends after the next reveal a receive
             // already waits for needs nobody woken (a dead endpoint's retries are
@@ -459,9 +444,8 @@ impl DeliveryQueue for MemoryQueue {
 
     async fn release_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
         {
-            let mut state = self.state();
-            if let Some(id) = dead_receipt(receipt_handle).and_then(|r| state.dead.by_receipt(r)) {
-                state.dead.hide(id, Instant::now());
+            if let Some((LaneName::Dead, lane, id)) = self.state().in_flight(receipt_handle) {
+                lane.hide(id, Instant::now());
             }
         }
         self.arrivals.notify_waiters();
@@ -469,9 +453,8 @@ impl DeliveryQueue for MemoryQueue {
     }
 
     async fn delete_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
-        let mut state = self.state();
-        if let Some(id) = dead_receipt(receipt_handle).and_then(|r| state.dead.by_receipt(r)) {
-            state.dead.remove(id);
+        if let Some((LaneName::Dead, lane, id)) = self.state().in_flight(receipt_handle) {
+            lane.remove(id);
         }
         Ok(())
     }
