@@ -14,23 +14,43 @@ const read = (name) => {
 };
 const bareFlat = read('bare-flat');
 const bareRate = read('bare-rate');
-const a = read('a');
 const b = read('b');
-const c = read('c');
+// The rounds of (a) and (c), alternating: a-1, c-1, a-2, c-2…
+const rounds = [];
+for (let i = 1; read(`a-${i}`) || read(`c-${i}`); i++) rounds.push({ i, a: read(`a-${i}`), c: read(`c-${i}`), attempts: read(`attempts-c-${i}`) });
+const median = (xs) => {
+  const s = xs.filter((x) => x !== null && x !== undefined).map(Number).sort((p, q) => p - q);
+  if (!s.length) return null;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+// A figure's median over the rounds, as one run's object (so the rows below read it alike).
+const medianRun = (side, keys) => {
+  const runs = rounds.map((r) => r[side]).filter(Boolean);
+  if (!runs.length) return null;
+  return Object.fromEntries(keys.map((k) => [k, Math.round(median(runs.map((r) => r[k])))]));
+};
+const a = medianRun('a', ['accepted_per_s', 'deliveries_per_s']);
+const c = medianRun('c', ['accepted_per_s', 'deliveries_per_s']);
+// (c) against the (a) of its own round, then the median of those ratios.
+const pairRatios = (key) => rounds.filter((r) => r.a && r.c && r.a[key]).map((r) => r.c[key] / r.a[key]);
+const attemptsC = rounds.some((r) => r.attempts) ? { failed_per_s: median(rounds.map((r) => r.attempts && r.attempts.failed_per_s)) } : null;
 const e = read('e');
 const eRate = read('e-rate');
 const settled = read('e-settled');
-const attemptsC = read('attempts-c');
 const attemptsE = read('attempts-e');
 const dispatch = read('dispatch');
 
 const rows = [];
 const fmt = (v, unit) => (v === null || v === undefined ? '—' : `${Number(v).toLocaleString('en-US')}${unit}`);
-function row(figure, value, baseline, unit, target, baselineName) {
+// `ratio`, when given, is shown instead of value ÷ baseline (the median of paired rounds).
+function row(figure, value, baseline, unit, target, baselineName, ratioOf) {
   const ratio =
-    value !== null && value !== undefined && baseline && Number(baseline) !== 0
-      ? `${(Number(value) / Number(baseline)).toFixed(2)}×`
-      : '—';
+    ratioOf !== undefined
+      ? ratioOf === null ? '—' : `${ratioOf.toFixed(2)}×`
+      : value !== null && value !== undefined && baseline && Number(baseline) !== 0
+        ? `${(Number(value) / Number(baseline)).toFixed(2)}×`
+        : '—';
   rows.push([figure, fmt(value, unit), baseline === undefined ? '—' : `${fmt(baseline, unit)}${baselineName ? ` (${baselineName})` : ''}`, ratio, target || '']);
 }
 const g = (r, k) => (r ? r[k] : null);
@@ -41,8 +61,8 @@ row(`(b) ingest p50 at ${rate} ev/s`, g(b, 'ingest_p50_ms'), g(bareRate, 'ingest
 row(`(b) ingest p99 at ${rate} ev/s`, g(b, 'ingest_p99_ms'), g(bareRate, 'ingest_p99_ms'), ' ms', '', 'd: bare POST');
 row(`(b) ingest→receipt p50 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p50_ms'), g(bareRate, 'e2e_p50_ms'), ' ms', '', 'd: bare send→receipt');
 row(`(b) ingest→receipt p99 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p99_ms'), g(bareRate, 'e2e_p99_ms'), ' ms', '< 50 ms', 'd: bare send→receipt');
-row(`(c) healthy deliveries/s, + 1 dead endpoint`, g(c, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a');
-row(`(c) events/s accepted, + 1 dead endpoint`, g(c, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a');
+row(`(c) healthy deliveries/s, + 1 dead endpoint`, g(c, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a', median(pairRatios('deliveries_per_s')));
+row(`(c) events/s accepted, + 1 dead endpoint`, g(c, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a', median(pairRatios('accepted_per_s')));
 // The dead endpoint's requests share the cores too: shown, so a reader sees that share.
 const allAttempts = (r, at) => (r && at ? r.deliveries_per_s + at.failed_per_s : null);
 if (attemptsC) {
@@ -51,11 +71,11 @@ if (attemptsC) {
 }
 if (e) {
   const n = settled ? settled.settled : null;
-  row(`(e) healthy deliveries/s, dead + ${fmt(n, '')} waiting`, g(e, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a');
-  row(`(e) events/s accepted, dead + ${fmt(n, '')} waiting`, g(e, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a');
+  row(`(e) healthy deliveries/s, dead + ${fmt(n, '')} waiting`, g(e, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a: median');
+  row(`(e) events/s accepted, dead + ${fmt(n, '')} waiting`, g(e, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a: median');
   if (attemptsE) {
     row(`(e) requests to the dead endpoint/s`, g(attemptsE, 'failed_per_s'), undefined, '/s', '');
-    row(`(e) all requests/s, healthy + dead`, allAttempts(e, attemptsE), g(a, 'deliveries_per_s'), '/s', '', 'a');
+    row(`(e) all requests/s, healthy + dead`, allAttempts(e, attemptsE), g(a, 'deliveries_per_s'), '/s', '', 'a: median');
   }
 }
 if (eRate) {
@@ -72,9 +92,14 @@ if (dispatch) {
     'bare reqwest',
   );
 }
+// The highest of a scenario's rounds.
+const rss = (s) => {
+  const kbs = [read(`rss-${s}`), ...rounds.map((r) => read(`rss-${s}-${r.i}`))].filter((r) => r && r.vmhwm_kb).map((r) => r.vmhwm_kb);
+  return kbs.length ? Math.max(...kbs) : null;
+};
 for (const s of ['a', 'b', 'c', 'e']) {
-  const r = read(`rss-${s}`);
-  if (r && r.vmhwm_kb) rows.push([`peak RSS of the runner after (${s})`, `${(r.vmhwm_kb / 1024).toFixed(1)} MB`, '—', '—', '']);
+  const kb = rss(s);
+  if (kb) rows.push([`peak RSS of the runner after (${s})`, `${(kb / 1024).toFixed(1)} MB`, '—', '—', '']);
 }
 
 const head = ['figure', 'value', 'baseline', 'ratio', 'target'];
@@ -87,13 +112,23 @@ console.log(line(head));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 console.log('');
+if (rounds.length) {
+  const list = (xs) => xs.map((x) => `${x.toFixed(2)}×`).join(', ');
+  console.log(
+    `(a), (c) ${rounds.length} rounds, alternating; the table gives their medians, (c)'s ratios the median of each round's (c) ÷ (a): ` +
+      `(a) deliveries/s ${rounds.map((r) => fmt(g(r.a, 'deliveries_per_s'), '')).join(', ')}; (c) ${list(pairRatios('deliveries_per_s'))}`,
+  );
+}
 if (dispatch) {
   console.log(
     `(f) ${dispatch.rounds} rounds of ${dispatch.deliveries_per_round} deliveries, ${dispatch.concurrency} receive loops, ` +
       `${dispatch.in_flight} POSTs in flight; ratio per round: ${dispatch.round_ratios.map((r) => `${r}×`).join(', ')}`,
   );
 }
-for (const [name, r] of [['d bare flat', bareFlat], ['d bare rate', bareRate], ['a', a], ['b', b], ['c', c], ['e rate', eRate], ['e', e]]) {
+const runs = [['d bare flat', bareFlat], ['d bare rate', bareRate], ['b', b]];
+for (const r of rounds) runs.push([`a, round ${r.i}`, r.a], [`c, round ${r.i}`, r.c]);
+runs.push(['e rate', eRate], ['e', e]);
+for (const [name, r] of runs) {
   if (!r) continue;
   const drained = r.drained_after_s === null ? `not all within the drain wait` : `all ${r.drained_after_s} s after the window`;
   console.log(
