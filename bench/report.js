@@ -15,9 +15,20 @@ const read = (name) => {
 const bareFlat = read('bare-flat');
 const bareRate = read('bare-rate');
 const b = read('b');
-// The rounds of (a) and (c), alternating: a-1, c-1, a-2, c-2…
+// The rounds of (a), (c) and (e), taking turns: a-1, c-1, e-1, a-2…
 const rounds = [];
-for (let i = 1; read(`a-${i}`) || read(`c-${i}`); i++) rounds.push({ i, a: read(`a-${i}`), c: read(`c-${i}`), attempts: read(`attempts-c-${i}`) });
+for (let i = 1; read(`a-${i}`) || read(`c-${i}`) || read(`e-${i}`); i++) {
+  rounds.push({
+    i,
+    a: read(`a-${i}`),
+    c: read(`c-${i}`),
+    attemptsC: read(`attempts-c-${i}`),
+    e: read(`e-${i}`),
+    eRate: read(`e-rate-${i}`),
+    attemptsE: read(`attempts-e-${i}`),
+    settled: read(`e-settled-${i}`),
+  });
+}
 const median = (xs) => {
   const s = xs.filter((x) => x !== null && x !== undefined).map(Number).sort((p, q) => p - q);
   if (!s.length) return null;
@@ -28,17 +39,23 @@ const median = (xs) => {
 const medianRun = (side, keys) => {
   const runs = rounds.map((r) => r[side]).filter(Boolean);
   if (!runs.length) return null;
-  return Object.fromEntries(keys.map((k) => [k, Math.round(median(runs.map((r) => r[k])))]));
+  // Rates as whole numbers; latencies as measured.
+  const value = (k, m) => (m !== null && k.endsWith('_per_s') ? Math.round(m) : m);
+  return Object.fromEntries(keys.map((k) => [k, value(k, median(runs.map((r) => r[k])))]));
 };
 const a = medianRun('a', ['accepted_per_s', 'deliveries_per_s']);
 const c = medianRun('c', ['accepted_per_s', 'deliveries_per_s']);
-// (c) against the (a) of its own round, then the median of those ratios.
-const pairRatios = (key) => rounds.filter((r) => r.a && r.c && r.a[key]).map((r) => r.c[key] / r.a[key]);
-const attemptsC = rounds.some((r) => r.attempts) ? { failed_per_s: median(rounds.map((r) => r.attempts && r.attempts.failed_per_s)) } : null;
-const e = read('e');
-const eRate = read('e-rate');
-const settled = read('e-settled');
-const attemptsE = read('attempts-e');
+const e = medianRun('e', ['accepted_per_s', 'deliveries_per_s']);
+const eRate = medianRun('eRate', ['e2e_p50_ms', 'e2e_p99_ms']);
+// (c) or (e) against the (a) of its own round, then the median of those ratios.
+const pairRatios = (side, key) => rounds.filter((r) => r.a && r[side] && r.a[key]).map((r) => r[side][key] / r.a[key]);
+const medianAttempts = (side) =>
+  rounds.some((r) => r[side]) ? { failed_per_s: Math.round(median(rounds.map((r) => r[side] && r[side].failed_per_s))) } : null;
+const attemptsC = medianAttempts('attemptsC');
+const attemptsE = medianAttempts('attemptsE');
+// The fewest that settled in any round (each round's prefill is its own).
+const settledCounts = rounds.filter((r) => r.settled).map((r) => r.settled.settled);
+const settled = settledCounts.length ? { settled: Math.min(...settledCounts) } : null;
 const dispatch = read('dispatch');
 
 const rows = [];
@@ -61,8 +78,8 @@ row(`(b) ingest p50 at ${rate} ev/s`, g(b, 'ingest_p50_ms'), g(bareRate, 'ingest
 row(`(b) ingest p99 at ${rate} ev/s`, g(b, 'ingest_p99_ms'), g(bareRate, 'ingest_p99_ms'), ' ms', '', 'd: bare POST');
 row(`(b) ingest→receipt p50 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p50_ms'), g(bareRate, 'e2e_p50_ms'), ' ms', '', 'd: bare send→receipt');
 row(`(b) ingest→receipt p99 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p99_ms'), g(bareRate, 'e2e_p99_ms'), ' ms', '< 50 ms', 'd: bare send→receipt');
-row(`(c) healthy deliveries/s, + 1 dead endpoint`, g(c, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a', median(pairRatios('deliveries_per_s')));
-row(`(c) events/s accepted, + 1 dead endpoint`, g(c, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a', median(pairRatios('accepted_per_s')));
+row(`(c) healthy deliveries/s, + 1 dead endpoint`, g(c, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a', median(pairRatios('c', 'deliveries_per_s')));
+row(`(c) events/s accepted, + 1 dead endpoint`, g(c, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a', median(pairRatios('c', 'accepted_per_s')));
 // The dead endpoint's requests share the cores too: shown, so a reader sees that share.
 const allAttempts = (r, at) => (r && at ? r.deliveries_per_s + at.failed_per_s : null);
 if (attemptsC) {
@@ -71,11 +88,11 @@ if (attemptsC) {
 }
 if (e) {
   const n = settled ? settled.settled : null;
-  row(`(e) healthy deliveries/s, dead + ${fmt(n, '')} waiting`, g(e, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a: median');
-  row(`(e) events/s accepted, dead + ${fmt(n, '')} waiting`, g(e, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a: median');
+  row(`(e) healthy deliveries/s, dead + ${fmt(n, '')} waiting`, g(e, 'deliveries_per_s'), g(a, 'deliveries_per_s'), '/s', '≥ 0.90×', 'a', median(pairRatios('e', 'deliveries_per_s')));
+  row(`(e) events/s accepted, dead + ${fmt(n, '')} waiting`, g(e, 'accepted_per_s'), g(a, 'accepted_per_s'), '/s', '', 'a', median(pairRatios('e', 'accepted_per_s')));
   if (attemptsE) {
     row(`(e) requests to the dead endpoint/s`, g(attemptsE, 'failed_per_s'), undefined, '/s', '');
-    row(`(e) all requests/s, healthy + dead`, allAttempts(e, attemptsE), g(a, 'deliveries_per_s'), '/s', '', 'a: median');
+    row(`(e) all requests/s, healthy + dead`, allAttempts(e, attemptsE), g(a, 'deliveries_per_s'), '/s', '', 'a');
   }
 }
 if (eRate) {
@@ -115,8 +132,10 @@ console.log('');
 if (rounds.length) {
   const list = (xs) => xs.map((x) => `${x.toFixed(2)}×`).join(', ');
   console.log(
-    `(a), (c) ${rounds.length} rounds, alternating; the table gives their medians, (c)'s ratios the median of each round's (c) ÷ (a): ` +
-      `(a) deliveries/s ${rounds.map((r) => fmt(g(r.a, 'deliveries_per_s'), '')).join(', ')}; (c) ${list(pairRatios('deliveries_per_s'))}`,
+    `(a), (c), (e): ${rounds.length} rounds, taking turns; the table gives medians, and the healthy deliveries' ratios of (c) and (e) ` +
+      `are the median of each round's ÷ (a) of the same round. (a) deliveries/s per round: ${rounds.map((r) => fmt(g(r.a, 'deliveries_per_s'), '')).join(', ')}; ` +
+      `(c) ÷ (a): ${list(pairRatios('c', 'deliveries_per_s'))}` +
+      (e ? `; (e) ÷ (a): ${list(pairRatios('e', 'deliveries_per_s'))}` : ''),
   );
 }
 if (dispatch) {
@@ -126,8 +145,9 @@ if (dispatch) {
   );
 }
 const runs = [['d bare flat', bareFlat], ['d bare rate', bareRate], ['b', b]];
-for (const r of rounds) runs.push([`a, round ${r.i}`, r.a], [`c, round ${r.i}`, r.c]);
-runs.push(['e rate', eRate], ['e', e]);
+for (const r of rounds) {
+  runs.push([`a, round ${r.i}`, r.a], [`c, round ${r.i}`, r.c], [`e rate, round ${r.i}`, r.eRate], [`e, round ${r.i}`, r.e]);
+}
 for (const [name, r] of runs) {
   if (!r) continue;
   const drained = r.drained_after_s === null ? `not all within the drain wait` : `all ${r.drained_after_s} s after the window`;
