@@ -128,7 +128,10 @@ const DUE_SHARE: u32 = 8;
 /// One queue: its messages, which of them are visible, and when the others will be.
 #[derive(Default)]
 struct Lane {
-    messages: FxHashMap<u64, Message>,
+    /// Boxed: the table then holds 16 bytes a message, not a hundred, so with a backlog of
+    /// a hundred thousand waiting retries its growth (a copy of every slot, then page
+    /// faults across a table several times larger) stays small, under the queue's lock.
+    messages: FxHashMap<u64, Box<Message>>,
     /// Visible messages sent to be received at once (an event's first attempts), oldest
     /// first. A message deleted or hidden again since is skipped when it comes up.
     ready: VecDeque<u64>,
@@ -155,13 +158,13 @@ impl Lane {
     fn push(&mut self, mut message: Message) {
         message.hidden_until = None;
         self.ready.push_back(message.id);
-        self.messages.insert(message.id, message);
+        self.messages.insert(message.id, Box::new(message));
     }
 
     /// Adds a message that stays hidden until `until`.
     fn push_hidden(&mut self, message: Message, until: Instant) {
         let id = message.id;
-        self.messages.insert(id, message);
+        self.messages.insert(id, Box::new(message));
         self.hide(id, until);
     }
 
@@ -195,7 +198,7 @@ impl Lane {
         if let Some(at) = m.hidden_until {
             self.hidden.remove(&(at, id));
         }
-        Some(m)
+        Some(*m)
     }
 
     /// The next visible message, if any: the oldest of those sent for at once, but one in
@@ -220,7 +223,7 @@ impl Lane {
     }
 
     /// The first id of `ids` whose message is still there and visible.
-    fn pop_live(ids: &mut VecDeque<u64>, messages: &FxHashMap<u64, Message>) -> Option<u64> {
+    fn pop_live(ids: &mut VecDeque<u64>, messages: &FxHashMap<u64, Box<Message>>) -> Option<u64> {
         while let Some(id) = ids.pop_front() {
             if messages.get(&id).is_some_and(|m| m.hidden_until.is_none()) {
                 return Some(id);
