@@ -3,6 +3,8 @@
 //! ([`crate::adapters::dynamo::DynamoStore`]) that keep the same semantics. One contract test
 //! suite (`tests/contract.rs`) runs against both.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -32,6 +34,16 @@ pub trait SubscriptionStore: Send + Sync {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError>;
+    /// As [`SubscriptionStore::get_subscription`], shared: the dispatcher reads the
+    /// subscription for every delivery, and a store that keeps it in memory hands out its
+    /// own copy instead of cloning it each time.
+    async fn get_subscription_shared(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Option<Arc<Subscription>>, StoreError> {
+        Ok(self.get_subscription(tenant, id).await?.map(Arc::new))
+    }
     /// Replaces a stored subscription; [`StoreError::Conflict`] if it does not exist.
     async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError>;
     /// Sets or clears when the endpoint started failing, leaving every other field alone;

@@ -24,7 +24,8 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct State {
-    subscriptions: BTreeMap<(TenantId, SubscriptionId), Subscription>,
+    /// Shared, so the dispatcher's read of one for every delivery copies nothing.
+    subscriptions: BTreeMap<(TenantId, SubscriptionId), Arc<Subscription>>,
     events: HashMap<(TenantId, EventId), StoredEvent>,
     /// Per tenant, by delivery id (ids are ULIDs: the newest last, as the listing wants).
     /// Nested so that a lookup borrows the caller's ids and compares only delivery ids.
@@ -256,7 +257,9 @@ impl SubscriptionStore for MemoryStore {
         if state.subscriptions.contains_key(&key) {
             return Err(StoreError::Conflict);
         }
-        state.subscriptions.insert(key, subscription.clone());
+        state
+            .subscriptions
+            .insert(key, Arc::new(subscription.clone()));
         Ok(())
     }
 
@@ -265,6 +268,15 @@ impl SubscriptionStore for MemoryStore {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError> {
+        let shared = self.get_subscription_shared(tenant, id).await?;
+        Ok(shared.map(Arc::unwrap_or_clone))
+    }
+
+    async fn get_subscription_shared(
+        &self,
+        tenant: &TenantId,
+        id: &SubscriptionId,
+    ) -> Result<Option<Arc<Subscription>>, StoreError> {
         Ok(self
             .state()
             .subscriptions
@@ -276,7 +288,7 @@ impl SubscriptionStore for MemoryStore {
         let key = (subscription.tenant.clone(), subscription.id.clone());
         match self.state().subscriptions.get_mut(&key) {
             Some(stored) => {
-                *stored = subscription.clone();
+                *stored = Arc::new(subscription.clone());
                 Ok(())
             }
             None => Err(StoreError::Conflict),
@@ -295,6 +307,8 @@ impl SubscriptionStore for MemoryStore {
             .subscriptions
             .get_mut(&(tenant.clone(), id.clone()))
             .ok_or(StoreError::Conflict)?;
+        // Copied first if a reader holds it: what it read stays as it was.
+        let stored = Arc::make_mut(stored);
         stored.failing_since = failing_since;
         if deactivate {
             stored.active = false;
@@ -313,7 +327,7 @@ impl SubscriptionStore for MemoryStore {
             .subscriptions
             .iter()
             .filter(|((t, id), _)| t == tenant && after.is_none_or(|a| id > a))
-            .map(|(_, s)| s.clone())
+            .map(|(_, s)| Subscription::clone(s))
             .take(limit + 1)
             .collect();
         let more = page.len() > limit;
@@ -327,7 +341,7 @@ impl SubscriptionStore for MemoryStore {
             .subscriptions
             .iter()
             .filter(|((t, _), _)| t == tenant)
-            .map(|(_, s)| s.clone())
+            .map(|(_, s)| Subscription::clone(s))
             .collect())
     }
 
@@ -733,6 +747,66 @@ mod tests {
         let state = store.state();
         let records: usize = state.deliveries.values().map(BTreeMap::len).sum();
         assert_eq!(state.expiry.len(), records);
+    }
+
+    /// The dispatcher's read shares the stored subscription instead of copying it, and a
+    /// change after that read leaves what the reader holds as it was.
+    #[tokio::test]
+    async fn a_shared_subscription_read_copies_nothing_and_sees_later_changes_only_on_the_next_read()
+     {
+        use crate::domain::dialect::Format;
+        use crate::domain::{NewSubscription, SaleorOptions, SignatureScheme, fields};
+        use crate::egress::EgressPolicy;
+        let tenant = TenantId::parse("acme").unwrap();
+        let subscription = NewSubscription {
+            url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
+            events: fields::events(&["*".into()], |_| Ok(())).unwrap(),
+            filter: None,
+            fields: None,
+            rate_limit: None,
+            active: true,
+            description: None,
+            secret: None,
+            signature: SignatureScheme::Standard,
+            signing_key: None,
+            headers: Default::default(),
+            format: Format::default(),
+            standard_webhooks: true,
+            saleor: SaleorOptions::default(),
+        }
+        .into_subscription(tenant.clone(), chrono::Utc::now());
+        let store = MemoryStore::new();
+        store.create_subscription(&subscription).await.unwrap();
+
+        let first = store
+            .get_subscription_shared(&tenant, &subscription.id)
+            .await
+            .unwrap();
+        let again = store
+            .get_subscription_shared(&tenant, &subscription.id)
+            .await
+            .unwrap();
+        let (first, again) = (first.unwrap(), again.unwrap());
+        assert!(Arc::ptr_eq(&first, &again), "the same stored copy, shared");
+
+        store
+            .set_subscription_health(&tenant, &subscription.id, None, true)
+            .await
+            .unwrap();
+        assert!(first.active, "what a reader holds stays as it read it");
+        let after = store
+            .get_subscription_shared(&tenant, &subscription.id)
+            .await
+            .unwrap();
+        assert!(
+            !after.unwrap().active,
+            "the next read sees the deactivation"
+        );
+        let owned = store
+            .get_subscription(&tenant, &subscription.id)
+            .await
+            .unwrap();
+        assert!(!owned.unwrap().active);
     }
 
     proptest::proptest! {

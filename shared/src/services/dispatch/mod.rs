@@ -755,9 +755,8 @@ impl Dispatcher {
         let read = self
             .backend
             .subscriptions
-            .get_subscription(tenant, id)
-            .await?
-            .map(Arc::new);
+            .get_subscription_shared(tenant, id)
+            .await?;
         self.subscriptions.insert(key, read.clone());
         Ok(read)
     }
