@@ -165,6 +165,27 @@ impl Client {
         .await
     }
 
+    /// As [`Client::until`], for something that may not exist yet: a `404` counts as not
+    /// yet, any other status but `200` fails. A delivery has no record of its own until its
+    /// first attempt (its event shows it as pending meanwhile).
+    pub async fn until_found(
+        &self,
+        path: &str,
+        wait: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let what = format!("GET {path} to be found and answer as expected");
+        eventually(&what, wait, || async {
+            let (status, body) = self.call(Method::GET, path, None).await;
+            match status {
+                200 if done(&body) => Ok(body),
+                200 | 404 => Err(format!("{status} {body}")),
+                _ => panic!("GET {path}: {status} {body}"),
+            }
+        })
+        .await
+    }
+
     /// Subscribes `url` to `order.*` events, and returns the subscription's id.
     pub async fn subscribe_to_orders(&self, url: &str) -> String {
         let created = self
