@@ -43,6 +43,8 @@ async fn a_batch_is_answered_event_by_event(running: Running) {
         201,
     )
     .await;
+    // One event over the 240 KiB an event may take, measured as its envelope is written.
+    let too_large = "x".repeat(240 * 1024);
     let batch = json!({"events": [
         {"id": "evt_b1", "type": "order.created", "data": {"n": 1}},
         {"id": "evt_b2", "type": "ORDER_UPDATED", "data": {"n": 2}},
@@ -50,13 +52,14 @@ async fn a_batch_is_answered_event_by_event(running: Running) {
         {"id": "evt_b4", "type": "Order.Created", "data": {}},
         {"id": "evt_b1", "type": "order.created", "data": {"n": 1}},
         {"id": "evt_b2", "type": "order.updated", "data": {"other": true}},
+        {"id": "evt_b5", "type": "order.created", "data": {"blob": too_large}},
     ]});
     let answer = api
         .ok(Method::POST, "/v1/events/batch", Some(batch.clone()), 200)
         .await;
     assert_eq!(
         statuses(&answer),
-        [202, 202, 202, 422, 202, 409],
+        [202, 202, 202, 422, 202, 409, 422],
         "{answer}"
     );
     let results = &answer["results"];
@@ -70,6 +73,15 @@ async fn a_batch_is_answered_event_by_event(running: Running) {
         results[5]["problem"]["type"],
         "urn:tidings:problem:conflict"
     );
+    assert_eq!(results[6]["problem"]["field"], "events[6]");
+    assert!(
+        results[6]["problem"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("larger than 240 KiB")),
+        "{answer}"
+    );
+    let (status, _) = api.call(Method::GET, "/v1/events/evt_b5", None).await;
+    assert_eq!(status, 404, "the event over the limit was not kept");
 
     let received = receiver.wait_for("r", 2, WAIT).await;
     assert_eq!(received.len(), 2);
@@ -78,7 +90,7 @@ async fn a_batch_is_answered_event_by_event(running: Running) {
     let again = api
         .ok(Method::POST, "/v1/events/batch", Some(batch), 200)
         .await;
-    assert_eq!(statuses(&again), [202, 202, 202, 422, 202, 409]);
+    assert_eq!(statuses(&again), [202, 202, 202, 422, 202, 409, 422]);
     assert!(
         [0, 1, 2, 4]
             .iter()
