@@ -57,6 +57,7 @@ const attemptsE = medianAttempts('attemptsE');
 const settledCounts = rounds.filter((r) => r.settled).map((r) => r.settled.settled);
 const settled = settledCounts.length ? { settled: Math.min(...settledCounts) } : null;
 const dispatch = read('dispatch');
+const dispatchSlow = read('dispatch-slow');
 
 const rows = [];
 const fmt = (v, unit) => (v === null || v === undefined ? '—' : `${Number(v).toLocaleString('en-US')}${unit}`);
@@ -109,6 +110,17 @@ if (dispatch) {
     'bare reqwest',
   );
 }
+if (dispatchSlow) {
+  // Not the target's figure: the same comparison where the endpoint, not the CPU, sets the pace.
+  row(
+    `(f) the same, sink answering after ${dispatchSlow.sink_delay_ms} ms`,
+    dispatchSlow.dispatcher_per_s,
+    dispatchSlow.bare_per_s,
+    '/s',
+    '',
+    'bare reqwest',
+  );
+}
 // The highest of a scenario's rounds.
 const rss = (s) => {
   const kbs = [read(`rss-${s}`), ...rounds.map((r) => read(`rss-${s}-${r.i}`))].filter((r) => r && r.vmhwm_kb).map((r) => r.vmhwm_kb);
@@ -142,6 +154,12 @@ if (dispatch) {
   console.log(
     `(f) ${dispatch.rounds} rounds of ${dispatch.deliveries_per_round} deliveries, ${dispatch.concurrency} receive loops, ` +
       `${dispatch.in_flight} POSTs in flight; ratio per round: ${dispatch.round_ratios.map((r) => `${r}×`).join(', ')}`,
+  );
+}
+if (dispatchSlow) {
+  console.log(
+    `(f) to the sink answering after ${dispatchSlow.sink_delay_ms} ms: ${dispatchSlow.rounds} rounds of ${dispatchSlow.deliveries_per_round}; ` +
+      `ratio per round: ${dispatchSlow.round_ratios.map((r) => `${r}×`).join(', ')}`,
   );
 }
 const runs = [['d bare flat', bareFlat], ['d bare rate', bareRate], ['b', b]];

@@ -3,6 +3,8 @@
 //
 //   node bench/sink.js [port]        (port 0 or absent: any free port)
 //
+// SINK_DELAY_MS (default 0) holds each POST's answer that long after its body arrived, as
+// an endpoint on the network would (it is counted on arrival either way).
 // Prints `sink listening on <port>` once ready. Every POST whose JSON body has
 // `data.bench_run` and `data.sent_at` (ms since the epoch, as the load driver
 // sets them, in a Tidings envelope or posted straight) is counted under that
@@ -34,6 +36,8 @@ function pct(sorted, p) {
 }
 
 let unlabelled = 0;
+const DELAY_MS = Number(process.env.SINK_DELAY_MS || 0);
+const answer = (res) => res.writeHead(200, { 'content-length': '0' }).end();
 const server = http.createServer((req, res) => {
   if (req.method === 'GET') {
     const url = new URL(req.url, 'http://sink');
@@ -65,7 +69,8 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const t = now();
-    res.writeHead(200, { 'content-length': '0' }).end();
+    if (DELAY_MS > 0) setTimeout(answer, DELAY_MS, res);
+    else answer(res);
     let data;
     try {
       data = JSON.parse(Buffer.concat(chunks).toString('utf8')).data;
