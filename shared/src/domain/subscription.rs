@@ -666,18 +666,14 @@ impl NewSubscription {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn any_type(_: &EventType) -> Result<(), String> {
-        Ok(())
-    }
-
-    fn new(url: &str, events: &[&str]) -> Result<NewSubscription, ValidationError> {
+impl NewSubscription {
+    /// A plain request for the crate's tests: `url` (public addresses only) and `events`
+    /// (any type), every option at its default.
+    pub(crate) fn for_test(url: &str, events: &[&str]) -> Result<Self, ValidationError> {
         let events: Vec<String> = events.iter().map(|s| s.to_string()).collect();
         Ok(NewSubscription {
             url: fields::url(url, EgressPolicy::PublicOnly)?,
-            events: fields::events(&events, any_type)?,
+            events: fields::events(&events, |_| Ok(()))?,
             filter: None,
             fields: None,
             rate_limit: None,
@@ -691,6 +687,15 @@ mod tests {
             standard_webhooks: true,
             saleor: SaleorOptions::default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(url: &str, events: &[&str]) -> Result<NewSubscription, ValidationError> {
+        NewSubscription::for_test(url, events)
     }
 
     #[test]

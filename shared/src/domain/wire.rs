@@ -143,29 +143,16 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{
-        NewEvent, NewSubscription, SaleorOptions, SignatureScheme, TenantId, fields,
-    };
-    use crate::egress::EgressPolicy;
+    use crate::domain::{NewEvent, NewSubscription, SignatureScheme, TenantId, fields};
     use crate::signing::{self, sign_hex};
     use serde_json::{Value, json};
 
     fn subscription(format: Format, secret: &str) -> Subscription {
         NewSubscription {
-            url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
-            events: fields::events(&["*".into()], |_| Ok(())).unwrap(),
-            filter: None,
-            fields: None,
-            rate_limit: None,
-            active: true,
-            description: None,
             secret: Some(fields::secret(secret, format).unwrap()),
-            signature: SignatureScheme::Standard,
-            signing_key: None,
             headers: [("x-shop".to_owned(), "acme".to_owned())].into(),
             format,
-            standard_webhooks: true,
-            saleor: SaleorOptions::default(),
+            ..NewSubscription::for_test("https://shop.example/hooks", &["*"]).unwrap()
         }
         .into_subscription(TenantId::parse("acme").unwrap(), Utc::now())
     }

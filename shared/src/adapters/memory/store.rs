@@ -754,27 +754,11 @@ mod tests {
     #[tokio::test]
     async fn a_shared_subscription_read_copies_nothing_and_sees_later_changes_only_on_the_next_read()
      {
-        use crate::domain::dialect::Format;
-        use crate::domain::{NewSubscription, SaleorOptions, SignatureScheme, fields};
-        use crate::egress::EgressPolicy;
         let tenant = TenantId::parse("acme").unwrap();
-        let subscription = NewSubscription {
-            url: fields::url("https://shop.example/hooks", EgressPolicy::PublicOnly).unwrap(),
-            events: fields::events(&["*".into()], |_| Ok(())).unwrap(),
-            filter: None,
-            fields: None,
-            rate_limit: None,
-            active: true,
-            description: None,
-            secret: None,
-            signature: SignatureScheme::Standard,
-            signing_key: None,
-            headers: Default::default(),
-            format: Format::default(),
-            standard_webhooks: true,
-            saleor: SaleorOptions::default(),
-        }
-        .into_subscription(tenant.clone(), chrono::Utc::now());
+        let subscription =
+            crate::domain::NewSubscription::for_test("https://shop.example/hooks", &["*"])
+                .unwrap()
+                .into_subscription(tenant.clone(), chrono::Utc::now());
         let store = MemoryStore::new();
         store.create_subscription(&subscription).await.unwrap();
 
