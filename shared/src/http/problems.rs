@@ -42,6 +42,13 @@ const OVERRIDES: &[(&str, &[(u16, &str)])] = &[
         )],
     ),
     ("createSubscription", &[(422, FIELD_NAMED)]),
+    (
+        "getDelivery",
+        &[(
+            404,
+            "No delivery of this tenant with this id, or none attempted yet: a delivery's record is written at its first attempt (its event lists it as `pending` until then)",
+        )],
+    ),
     ("updateSubscription", &[(422, FIELD_NAMED)]),
     (
         "rotateSubscriptionSecret",
