@@ -56,7 +56,7 @@ pub struct ApiKeyHash(String);
 impl ApiKeyHash {
     pub fn of(plaintext: &str) -> Self {
         let digest = Sha256::digest(plaintext.as_bytes());
-        Self(digest.iter().map(|b| format!("{b:02x}")).collect())
+        Self(hex::encode(digest))
     }
 
     pub fn as_str(&self) -> &str {

@@ -8,8 +8,6 @@
 //! dispatcher drops when their delivery already has a record. A producer's retry thus always
 //! completes an event, and an ordinary duplicate costs one SQS send and no POST.
 
-use std::fmt::Write as _;
-
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -413,12 +411,7 @@ fn fingerprint(event: &Event, given: Option<DateTime<Utc>>) -> String {
     if let Some(ts) = given {
         hasher.update(ts.timestamp_micros().to_be_bytes());
     }
-    // One string, not one per byte: this runs for every event accepted.
-    let mut hex = String::with_capacity(64);
-    for b in hasher.finalize() {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]

@@ -13,7 +13,6 @@ mod jws;
 pub use jws::{Jwk, RsaKeyError, RsaSigningKey};
 
 use std::fmt;
-use std::fmt::Write as _;
 
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use base64::Engine;
@@ -453,12 +452,7 @@ pub fn sign_hex(secret: &str, body: &[u8]) -> String {
     let mut mac =
         HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any size");
     mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let mut hex = String::with_capacity(2 * digest.len());
-    for b in digest {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[cfg(test)]
