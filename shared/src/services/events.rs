@@ -67,11 +67,8 @@ pub async fn accept(
     tenant: &TenantId,
     body: Value,
 ) -> Result<Receipt, IngestError> {
-    let new_event = NewEvent::from_json(body)?;
-    let given = new_event.timestamp;
     let now = Utc::now();
-    let (event, data) = new_event.into_event_and_data(tenant.clone(), now);
-    let fingerprint = fingerprint(&event, given);
+    let (event, data, fingerprint) = admitted(NewEvent::from_json(body)?, tenant, now);
 
     let envelope = EventEnvelope::with_data(&event, data);
     let deliveries = plan(backend, &envelope, SubscriptionRoute::wants).await?;
@@ -140,9 +137,7 @@ pub async fn accept_batch(
                 continue;
             }
         };
-        let given = new_event.timestamp;
-        let (event, data) = new_event.into_event_and_data(tenant.clone(), now);
-        let fingerprint = fingerprint(&event, given);
+        let (event, data, fingerprint) = admitted(new_event, tenant, now);
         if json_len(&event) > crate::config::MAX_EVENT_BYTES {
             let rule = "is larger than 240 KiB";
             answers[i] = Some(Err(
@@ -398,6 +393,14 @@ async fn enqueue(backend: &Backend, records: &[(&EventRecord, bool)]) -> Result<
         .collect::<Result<Vec<_>, IngestError>>()?;
     queue::send_all(backend.queue.as_ref(), &messages).await?;
     Ok(())
+}
+
+/// A valid event as `tenant`'s, with its parsed `data` (for filters) and its fingerprint.
+fn admitted(new_event: NewEvent, tenant: &TenantId, now: DateTime<Utc>) -> (Event, Value, String) {
+    let given = new_event.timestamp;
+    let (event, data) = new_event.into_event_and_data(tenant.clone(), now);
+    let fingerprint = fingerprint(&event, given);
+    (event, data, fingerprint)
 }
 
 /// What makes two posts with one id the same event: its type, its data (the JSON text
