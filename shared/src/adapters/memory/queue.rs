@@ -13,7 +13,7 @@
 //! there are both: a wave of retries falling due together cannot hold up first attempts
 //! when the dispatcher is behind, and is not starved either. SQS promises no order.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -141,7 +141,7 @@ struct Lane {
     /// Receives from `ready` in a row, counted towards the next from `due`.
     ready_streak: u32,
     /// Hidden messages by the time they become visible (the number keeps keys apart).
-    hidden: BTreeMap<(Instant, u64), ()>,
+    hidden: BTreeSet<(Instant, u64)>,
 }
 
 struct Message {
@@ -170,12 +170,11 @@ impl Lane {
 
     /// Makes visible every hidden message whose time has come.
     fn reveal(&mut self, now: Instant) {
-        while let Some(entry) = self.hidden.first_entry() {
-            let (at, id) = *entry.key();
+        while let Some(&(at, id)) = self.hidden.first() {
             if at > now {
                 break;
             }
-            entry.remove();
+            self.hidden.pop_first();
             if let Some(m) = self.messages.get_mut(&id) {
                 m.hidden_until = None;
                 self.due.push_back(id);
@@ -190,7 +189,7 @@ impl Lane {
         if let Some(at) = m.hidden_until.replace(until) {
             self.hidden.remove(&(at, id));
         }
-        self.hidden.insert((until, id), ());
+        self.hidden.insert((until, id));
     }
 
     fn remove(&mut self, id: u64) -> Option<Message> {
@@ -260,7 +259,7 @@ impl Lane {
 
     /// When the next hidden message becomes visible.
     fn next_reveal(&self) -> Option<Instant> {
-        self.hidden.first_key_value().map(|((at, _), _)| *at)
+        self.hidden.first().map(|(at, _)| *at)
     }
 }
 
