@@ -1,10 +1,10 @@
 // Prints the table of scripts/bench from the JSON files the scenarios left in a directory.
-//   node bench/report.js DIR DATE MACHINE CONNS RATE SUBS DURATION WAITING
+//   node bench/report.js DIR DATE MACHINE CONNS RATE SUBS DURATION WAITING LATENCY_MS
 'use strict';
 const fs = require('fs');
 const path = require('path');
 
-const [dir, date, machine, conns, rate, subs, duration, waiting] = process.argv.slice(2);
+const [dir, date, machine, conns, rate, subs, duration, waiting, latencyMs] = process.argv.slice(2);
 const read = (name) => {
   try {
     return JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8'));
@@ -113,7 +113,7 @@ if (dispatch) {
 if (dispatchSlow) {
   // Not the target's figure: the same comparison where the endpoint, not the CPU, sets the pace.
   row(
-    `(f) the same, sink answering after ${dispatchSlow.sink_delay_ms} ms`,
+    `(f) the same, sink answering after ${latencyMs} ms`,
     dispatchSlow.dispatcher_per_s,
     dispatchSlow.bare_per_s,
     '/s',
@@ -158,7 +158,7 @@ if (dispatch) {
 }
 if (dispatchSlow) {
   console.log(
-    `(f) to the sink answering after ${dispatchSlow.sink_delay_ms} ms: ${dispatchSlow.rounds} rounds of ${dispatchSlow.deliveries_per_round}; ` +
+    `(f) to the sink answering after ${latencyMs} ms: ${dispatchSlow.rounds} rounds of ${dispatchSlow.deliveries_per_round}; ` +
       `ratio per round: ${dispatchSlow.round_ratios.map((r) => `${r}×`).join(', ')}`,
   );
 }
