@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::json;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use tidings::adapters::Embedded;
 use tidings::config::Config;
@@ -87,14 +88,9 @@ impl Phase {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_writer(std::io::stderr)
-        .init();
+    // The runner's own logger (its filter and line format), to stderr: the span it formats
+    // for every delivery is part of the dispatcher's cost.
+    tidings::telemetry::local_subscriber(std::io::stderr).init();
     let args = Args::parse()?;
     let control = reqwest::Client::new();
     let (mut dispatched, mut bare) = (Vec::new(), Vec::new());
