@@ -4,6 +4,7 @@
 use std::borrow::Borrow;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -24,8 +25,10 @@ pub struct MemoryStore {
 
 #[derive(Default)]
 struct State {
-    /// Shared, so the dispatcher's read of one for every delivery copies nothing.
-    subscriptions: BTreeMap<(TenantId, SubscriptionId), Arc<Subscription>>,
+    /// Per tenant, by id: an event's routing and a listing read only its own tenant's, and
+    /// a lookup borrows the caller's ids. Shared, so the dispatcher's read of one for every
+    /// delivery copies nothing.
+    subscriptions: HashMap<TenantId, BTreeMap<SubscriptionId, Arc<Subscription>>>,
     events: HashMap<(TenantId, EventId), StoredEvent>,
     /// Per tenant, by delivery id (ids are ULIDs: the newest last, as the listing wants).
     /// Nested so that a lookup borrows the caller's ids and compares only delivery ids.
@@ -252,15 +255,18 @@ impl MemoryStore {
 #[async_trait]
 impl SubscriptionStore for MemoryStore {
     async fn create_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        let key = (subscription.tenant.clone(), subscription.id.clone());
         let mut state = self.state();
-        if state.subscriptions.contains_key(&key) {
-            return Err(StoreError::Conflict);
-        }
-        state
+        let tenant = state
             .subscriptions
-            .insert(key, Arc::new(subscription.clone()));
-        Ok(())
+            .entry(subscription.tenant.clone())
+            .or_default();
+        match tenant.entry(subscription.id.clone()) {
+            Entry::Occupied(_) => Err(StoreError::Conflict),
+            Entry::Vacant(slot) => {
+                slot.insert(Arc::new(subscription.clone()));
+                Ok(())
+            }
+        }
     }
 
     async fn get_subscription(
@@ -280,13 +286,18 @@ impl SubscriptionStore for MemoryStore {
         Ok(self
             .state()
             .subscriptions
-            .get(&(tenant.clone(), id.clone()))
+            .get(tenant)
+            .and_then(|subscriptions| subscriptions.get(id))
             .cloned())
     }
 
     async fn update_subscription(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        let key = (subscription.tenant.clone(), subscription.id.clone());
-        match self.state().subscriptions.get_mut(&key) {
+        let mut state = self.state();
+        let stored = state
+            .subscriptions
+            .get_mut(&subscription.tenant)
+            .and_then(|subscriptions| subscriptions.get_mut(&subscription.id));
+        match stored {
             Some(stored) => {
                 *stored = Arc::new(subscription.clone());
                 Ok(())
@@ -305,7 +316,8 @@ impl SubscriptionStore for MemoryStore {
         let mut state = self.state();
         let stored = state
             .subscriptions
-            .get_mut(&(tenant.clone(), id.clone()))
+            .get_mut(tenant)
+            .and_then(|subscriptions| subscriptions.get_mut(id))
             .ok_or(StoreError::Conflict)?;
         // Copied first if a reader holds it: what it read stays as it was.
         let stored = Arc::make_mut(stored);
@@ -323,10 +335,12 @@ impl SubscriptionStore for MemoryStore {
         limit: usize,
     ) -> Result<(Vec<Subscription>, bool), StoreError> {
         let state = self.state();
-        let mut page: Vec<Subscription> = state
-            .subscriptions
-            .iter()
-            .filter(|((t, id), _)| t == tenant && after.is_none_or(|a| id > a))
+        let Some(subscriptions) = state.subscriptions.get(tenant) else {
+            return Ok((Vec::new(), false));
+        };
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let mut page: Vec<Subscription> = subscriptions
+            .range((from, Bound::Unbounded))
             .map(|(_, s)| Subscription::clone(s))
             .take(limit + 1)
             .collect();
@@ -339,10 +353,14 @@ impl SubscriptionStore for MemoryStore {
         Ok(self
             .state()
             .subscriptions
-            .iter()
-            .filter(|((t, _), _)| t == tenant)
-            .map(|(_, s)| Subscription::clone(s))
-            .collect())
+            .get(tenant)
+            .map(|subscriptions| {
+                subscriptions
+                    .values()
+                    .map(|s| Subscription::clone(s))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     async fn list_subscription_routes(
@@ -352,10 +370,9 @@ impl SubscriptionStore for MemoryStore {
         Ok(self
             .state()
             .subscriptions
-            .iter()
-            .filter(|((t, _), _)| t == tenant)
-            .map(|(_, s)| s.route())
-            .collect())
+            .get(tenant)
+            .map(|subscriptions| subscriptions.values().map(|s| s.route()).collect())
+            .unwrap_or_default())
     }
 
     async fn delete_subscription(
@@ -366,7 +383,8 @@ impl SubscriptionStore for MemoryStore {
         Ok(self
             .state()
             .subscriptions
-            .remove(&(tenant.clone(), id.clone()))
+            .get_mut(tenant)
+            .and_then(|subscriptions| subscriptions.remove(id))
             .is_some())
     }
 }
