@@ -469,13 +469,13 @@ impl DeliveryStore for MemoryStore {
             let Some(records) = state.deliveries.get(tenant) else {
                 return Ok((Vec::new(), false));
             };
+            // From the cursor on, not from the newest: a later page costs no more than the
+            // first.
+            let to = before.map_or(Bound::Unbounded, |b| Bound::Excluded(b.as_bytes()));
             records
-                .iter()
+                .range::<[u8], _>((Bound::Unbounded, to))
                 .rev()
-                .filter(|(id, r)| {
-                    &r.subscription_id == subscription
-                        && before.is_none_or(|b| id.as_bytes() < b.as_bytes())
-                })
+                .filter(|(_, r)| &r.subscription_id == subscription)
                 .take(limit + 1)
                 .map(|(_, r)| r.text.clone())
                 .collect()
