@@ -220,7 +220,9 @@ pub(super) mod opt_rfc3339 {
         s: S,
     ) -> Result<S::Ok, S::Error> {
         match value {
-            Some(t) => rfc3339::serialize(t, SecondsFormat::Millis, s),
+            // As an option (in JSON, the same bare string), so that a format that marks
+            // `Some` reads it back.
+            Some(t) => s.serialize_some(rfc3339::format(t, SecondsFormat::Millis).as_str()),
             None => s.serialize_none(),
         }
     }

@@ -107,35 +107,69 @@ impl Ord for DeliveryKey {
     }
 }
 
-/// A record kept as its JSON text, as DynamoDB keeps an item: one allocation of about 600
-/// bytes where the record itself is twenty-odd. The embedded backend keeps every record for
-/// its retention, so this is most of its memory. Serialised and parsed outside the lock,
-/// which is held only to store the text or take a reference to it (shared, so a read copies
-/// no text).
+/// Encodes a record into a buffer kept per thread, then copies it once into an allocation
+/// of its exact size (`finish`): encoding straight into a new buffer grows it five or six
+/// times for a record, each time into fresh memory, a measurable share of every attempt.
+fn encode<R>(
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    finish: impl FnOnce(&[u8]) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|buffer| {
+        buffer.clear();
+        write(buffer).map_err(StoreError::Corrupt)?;
+        finish(buffer)
+    })
+}
+
+/// A record kept as its JSON text, as DynamoDB keeps an item: one allocation where the
+/// record itself is twenty-odd (events, whose `data` is JSON text already). Serialised and
+/// parsed outside the lock, which is held only to store the text or take a reference to it
+/// (shared, so a read copies no text).
 #[derive(Clone)]
 struct Text(Arc<str>);
 
 impl Text {
     fn of<T: Serialize>(record: &T) -> Result<Self, StoreError> {
-        // Written into a buffer kept per thread, then copied once into a box of its exact
-        // size: serializing straight into a new `String` grows it five or six times for a
-        // record, each time into fresh memory, a measurable share of every attempt.
-        thread_local! {
-            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        BUFFER.with_borrow_mut(|buffer| {
-            buffer.clear();
-            serde_json::to_writer(&mut *buffer, record)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        encode(
+            |buffer| serde_json::to_writer(buffer, record).map_err(|e| e.to_string()),
             // serde_json writes UTF-8 only.
-            let text =
-                std::str::from_utf8(buffer).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            Ok(Self(text.into()))
-        })
+            |bytes| match std::str::from_utf8(bytes) {
+                Ok(text) => Ok(Self(text.into())),
+                Err(e) => Err(StoreError::Corrupt(e.to_string())),
+            },
+        )
     }
 
     fn open<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
         serde_json::from_str(&self.0).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// A delivery record kept packed (`postcard`: the same serde fields, without their names
+/// or JSON's quoting), as one shared allocation like [`Text`]. The embedded backend keeps
+/// every delivery record for its retention, so this is most of its memory: about half the
+/// bytes of the JSON text (a record with two attempts 550 bytes against 930), and about
+/// half the time to write or read one.
+#[derive(Clone)]
+struct Packed(Arc<[u8]>);
+
+impl Packed {
+    fn of(record: &DeliveryRecord) -> Result<Self, StoreError> {
+        encode(
+            |buffer| {
+                postcard::to_io(record, buffer)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
+            |bytes| Ok(Self(bytes.into())),
+        )
+    }
+
+    fn open(&self) -> Result<DeliveryRecord, StoreError> {
+        postcard::from_bytes(&self.0).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }
 
@@ -150,7 +184,7 @@ struct StoredDelivery {
     subscription_id: SubscriptionId,
     status: DeliveryStatus,
     expires_at: i64,
-    text: Text,
+    record: Packed,
 }
 
 impl StoredDelivery {
@@ -159,7 +193,7 @@ impl StoredDelivery {
             subscription_id: record.subscription_id.clone(),
             status: record.status,
             expires_at: record.expires_at,
-            text: Text::of(record)?,
+            record: Packed::of(record)?,
         })
     }
 }
@@ -435,13 +469,13 @@ impl DeliveryStore for MemoryStore {
         tenant: &TenantId,
         delivery_id: &str,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
-        let text = self
+        let packed = self
             .state()
             .deliveries
             .get(tenant)
             .and_then(|records| records.get(delivery_id.as_bytes()))
-            .map(|stored| stored.text.clone());
-        text.map(|text| text.open()).transpose()
+            .map(|stored| stored.record.clone());
+        packed.map(|packed| packed.open()).transpose()
     }
 
     async fn put_delivery(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
@@ -464,7 +498,7 @@ impl DeliveryStore for MemoryStore {
         before: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<DeliveryRecord>, bool), StoreError> {
-        let texts: Vec<Text> = {
+        let packed: Vec<Packed> = {
             let state = self.state();
             let Some(records) = state.deliveries.get(tenant) else {
                 return Ok((Vec::new(), false));
@@ -477,11 +511,11 @@ impl DeliveryStore for MemoryStore {
                 .rev()
                 .filter(|(_, r)| &r.subscription_id == subscription)
                 .take(limit + 1)
-                .map(|(_, r)| r.text.clone())
+                .map(|(_, r)| r.record.clone())
                 .collect()
         };
         let mut page: Vec<DeliveryRecord> =
-            texts.iter().map(Text::open).collect::<Result<_, _>>()?;
+            packed.iter().map(Packed::open).collect::<Result<_, _>>()?;
         let more = page.len() > limit;
         page.truncate(limit);
         Ok((page, more))
