@@ -11,8 +11,8 @@ use super::{TenantId, ValidationError};
 use crate::ids;
 
 /// An event id: given by the producer (their idempotency key) or generated as `evt_` + ULID.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct EventId(String);
 
 impl EventId {
@@ -65,8 +65,8 @@ impl fmt::Display for EventId {
 
 /// An event type: lowercase dot-separated words, such as `order.created` or
 /// `payment.refund.success` (at least two words; `_` and digits allowed inside a word).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct EventType(String);
 
 impl EventType {

@@ -1,6 +1,18 @@
 //! Domain types. Each one is validated when it is built, so the rest of the code never
 //! sees an event type with capitals, a subscription with no events, or a secret too short.
 
+/// Serialises an id as its text, borrowed: serde's `into = "String"` would copy it for every
+/// record and message written. (Each reads back through `try_from = "String"`, validated.)
+macro_rules! serialize_as_str {
+    ($($id:ty),+) => {$(
+        impl serde::Serialize for $id {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    )+};
+}
+
 mod api_key;
 pub mod catalog;
 pub mod circuit;
@@ -38,3 +50,5 @@ pub use subscription::{
 };
 pub use tenant::{TenantId, TenantSettings};
 pub use wire::{WireContext, WireError, WireRequest};
+
+serialize_as_str!(EventId, EventType, SubscriptionId, TenantId);

@@ -16,8 +16,8 @@ use crate::egress::EgressPolicy;
 use crate::ids;
 use crate::signing::{Secret, SigningKey, SigningKeys};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct SubscriptionId(String);
 
 impl SubscriptionId {

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::ValidationError;
 
 /// The shop (or account) that owns subscriptions, events and keys.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
 pub struct TenantId(String);
 
 impl TenantId {
