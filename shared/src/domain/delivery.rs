@@ -104,7 +104,8 @@ pub enum DeliveryStatus {
     Skipped,
 }
 
-/// What happened to one delivery (event × subscription) so far.
+/// What happened to one delivery (event × subscription) so far. The embedded store packs
+/// it without field names (`postcard`), so no field may be skipped when empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeliveryRecord {
     pub delivery_id: String,

@@ -752,6 +752,14 @@ mod tests {
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].delivery_id, "dlv_2");
         assert!(more);
+
+        // Packed records keep no field names: one with every optional field empty reads
+        // back as well (a field skipped when empty would shift every field after it).
+        let mut pending = DeliveryRecord::pending(&message, at.timestamp() + 3600);
+        pending.delivery_id = "dlv_3".into();
+        store.put_delivery(&pending).await.unwrap();
+        let read = store.get_delivery(&event.tenant, "dlv_3").await.unwrap();
+        assert_eq!(read, Some(pending));
     }
 
     #[tokio::test]
