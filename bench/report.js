@@ -15,7 +15,7 @@ const read = (name) => {
 const bareFlat = read('bare-flat');
 const bareRate = read('bare-rate');
 const b = read('b');
-// The rounds of (a), (c) and (e), taking turns: a-1, c-1, e-1, a-2…
+// The rounds of (a), (c) and (e), taking turns (a-1, c-1, e-1, then c-2, e-2, a-2…).
 const rounds = [];
 for (let i = 1; read(`a-${i}`) || read(`c-${i}`) || read(`e-${i}`); i++) {
   rounds.push({
