@@ -107,20 +107,17 @@ impl Ord for DeliveryKey {
     }
 }
 
-/// Encodes a record into a buffer kept per thread, then copies it once into an allocation
-/// of its exact size (`finish`): encoding straight into a new buffer grows it five or six
+/// Encodes a record into a buffer kept per thread, then copies it once into a shared
+/// allocation of its exact size: encoding straight into a new buffer grows it five or six
 /// times for a record, each time into fresh memory, a measurable share of every attempt.
-fn encode<R>(
-    write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
-    finish: impl FnOnce(&[u8]) -> Result<R, StoreError>,
-) -> Result<R, StoreError> {
+fn encode(write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>) -> Result<Arc<[u8]>, StoreError> {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     BUFFER.with_borrow_mut(|buffer| {
         buffer.clear();
         write(buffer).map_err(StoreError::Corrupt)?;
-        finish(buffer)
+        Ok(Arc::from(buffer.as_slice()))
     })
 }
 
@@ -129,22 +126,15 @@ fn encode<R>(
 /// parsed outside the lock, which is held only to store the text or take a reference to it
 /// (shared, so a read copies no text).
 #[derive(Clone)]
-struct Text(Arc<str>);
+struct Text(Arc<[u8]>);
 
 impl Text {
     fn of<T: Serialize>(record: &T) -> Result<Self, StoreError> {
-        encode(
-            |buffer| serde_json::to_writer(buffer, record).map_err(|e| e.to_string()),
-            // serde_json writes UTF-8 only.
-            |bytes| match std::str::from_utf8(bytes) {
-                Ok(text) => Ok(Self(text.into())),
-                Err(e) => Err(StoreError::Corrupt(e.to_string())),
-            },
-        )
+        encode(|buffer| serde_json::to_writer(buffer, record).map_err(|e| e.to_string())).map(Self)
     }
 
     fn open<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_str(&self.0).map_err(|e| StoreError::Corrupt(e.to_string()))
+        serde_json::from_slice(&self.0).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 }
 
@@ -158,14 +148,12 @@ struct Packed(Arc<[u8]>);
 
 impl Packed {
     fn of(record: &DeliveryRecord) -> Result<Self, StoreError> {
-        encode(
-            |buffer| {
-                postcard::to_io(record, buffer)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            },
-            |bytes| Ok(Self(bytes.into())),
-        )
+        encode(|buffer| {
+            postcard::to_io(record, buffer)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .map(Self)
     }
 
     fn open(&self) -> Result<DeliveryRecord, StoreError> {
