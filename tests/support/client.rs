@@ -151,35 +151,37 @@ impl Client {
     }
 
     /// Polls `GET path` until `done` holds for its answer, and returns it; fails, showing
-    /// the last answer, when `wait` passes first.
+    /// the last answer, when `wait` passes first, and at once on any status but `200`.
     pub async fn until(&self, path: &str, wait: Duration, done: impl Fn(&Value) -> bool) -> Value {
-        let what = format!("GET {path} to answer as expected");
-        eventually(&what, wait, || async {
-            let body = self.ok(Method::GET, path, None, 200).await;
-            if done(&body) {
-                Ok(body)
-            } else {
-                Err(body.to_string())
-            }
-        })
-        .await
+        self.poll(path, wait, done, false).await
     }
 
     /// As [`Client::until`], for something that may not exist yet: a `404` counts as not
-    /// yet, any other status but `200` fails. A delivery has no record of its own until its
-    /// first attempt (its event shows it as pending meanwhile).
+    /// yet. A delivery has no record of its own until its first attempt (its event shows it
+    /// as pending meanwhile).
     pub async fn until_found(
         &self,
         path: &str,
         wait: Duration,
         done: impl Fn(&Value) -> bool,
     ) -> Value {
-        let what = format!("GET {path} to be found and answer as expected");
+        self.poll(path, wait, done, true).await
+    }
+
+    async fn poll(
+        &self,
+        path: &str,
+        wait: Duration,
+        done: impl Fn(&Value) -> bool,
+        missing_is_not_yet: bool,
+    ) -> Value {
+        let what = format!("GET {path} to answer as expected");
         eventually(&what, wait, || async {
             let (status, body) = self.call(Method::GET, path, None).await;
             match status {
                 200 if done(&body) => Ok(body),
-                200 | 404 => Err(format!("{status} {body}")),
+                200 => Err(body.to_string()),
+                404 if missing_is_not_yet => Err(format!("{status} {body}")),
                 _ => panic!("GET {path}: {status} {body}"),
             }
         })
