@@ -139,10 +139,11 @@ impl Text {
 }
 
 /// A delivery record kept packed (`postcard`: the same serde fields, without their names
-/// or JSON's quoting), as one shared allocation like [`Text`]. The embedded backend keeps
-/// every delivery record for its retention, so this is most of its memory: about half the
-/// bytes of the JSON text (a record with two attempts 550 bytes against 930), and about
-/// half the time to write or read one.
+/// or JSON's quoting, and timestamps as numbers: [`crate::domain::rfc3339::serialize`]),
+/// as one shared allocation like [`Text`]. The embedded backend keeps every delivery
+/// record for its retention, so this is most of its memory: about half the bytes of the
+/// JSON text (a record with two attempts 473 bytes against 930), written in about a sixth
+/// of the time and read in about half.
 #[derive(Clone)]
 struct Packed(Arc<[u8]>);
 
