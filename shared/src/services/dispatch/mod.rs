@@ -60,6 +60,10 @@ pub struct Dispatcher {
     successes: std::sync::Mutex<Vec<Success>>,
     /// Endpoints that keep failing, and whether to send to them (`domain::circuit`).
     circuits: Circuits,
+    /// What Saleor's dialect names this deployment by ([`Config::public_domain`],
+    /// [`Config::saleor_api_url`]), worked out once instead of for every delivery.
+    public_domain: String,
+    saleor_api_url: String,
 }
 
 /// How long a container signs with the JWS keys it read before reading them again: a
@@ -199,6 +203,8 @@ impl Dispatcher {
             tenants: TtlCache::new(config.subscription_cache),
             successes: std::sync::Mutex::new(Vec::new()),
             circuits: Circuits::new(config.circuit),
+            public_domain: config.public_domain(),
+            saleor_api_url: config.saleor_api_url(),
             backend,
             config,
             client,
@@ -455,12 +461,10 @@ impl Dispatcher {
             return (failed(format!("endpoint refused: url {e}")), None);
         }
         let now = Utc::now();
-        let public_domain = self.config.public_domain();
-        let saleor_api_url = self.config.saleor_api_url();
         let context = WireContext {
             tenant,
-            public_domain: &public_domain,
-            saleor_api_url: &saleor_api_url,
+            public_domain: &self.public_domain,
+            saleor_api_url: &self.saleor_api_url,
             jws_key,
         };
         let wire = match subscription.wire_request(&delivery.event, context, now) {
