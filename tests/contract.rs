@@ -501,7 +501,7 @@ async fn queue_send_receive_delete(backend: Backend) {
         assert!(batch.len() <= 10);
         for m in batch {
             assert_eq!(m.receive_count, 1);
-            bodies.insert(m.body.clone());
+            bodies.insert(m.body.to_string());
             received.push(m);
         }
         if bodies.len() == 12 {
@@ -539,7 +539,7 @@ async fn queue_visibility_and_redrive(backend: Backend) {
     assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
     let dead = q.receive_dead_letters(10, WAIT).await.unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].body, "{\"n\":0}");
+    assert_eq!(&*dead[0].body, "{\"n\":0}");
 }
 
 async fn queue_dead_letter_with_reason(backend: Backend) {
@@ -550,7 +550,7 @@ async fn queue_dead_letter_with_reason(backend: Backend) {
         .unwrap();
     let dead = q.receive_dead_letters(10, WAIT).await.unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].body, "{\"broken\":true}");
+    assert_eq!(&*dead[0].body, "{\"broken\":true}");
     assert_eq!(
         dead[0].reason.as_deref(),
         Some("unreadable delivery message")

@@ -302,7 +302,7 @@ async fn an_unreadable_message_goes_to_the_dead_letter_queue_with_its_reason(bac
         .await
         .unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!(dead[0].body, "{\"not\": \"a delivery\"}");
+    assert_eq!(&*dead[0].body, "{\"not\": \"a delivery\"}");
     assert!(
         dead[0]
             .reason

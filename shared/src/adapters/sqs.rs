@@ -54,7 +54,7 @@ impl SqsQueue {
                 Some(ReceivedMessage {
                     message_id: m.message_id()?.to_owned(),
                     receipt_handle: m.receipt_handle()?.to_owned(),
-                    body: m.body().unwrap_or_default().to_owned(),
+                    body: m.body().unwrap_or_default().into(),
                     receive_count: m
                         .attributes()
                         .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))

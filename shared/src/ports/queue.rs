@@ -2,6 +2,7 @@
 //! keeps SQS's semantics (visibility timeouts, receive counts, redrive to a dead-letter queue
 //! after `maxReceiveCount`), and [`crate::adapters::sqs::SqsQueue`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -50,7 +51,9 @@ impl OutgoingMessage {
 pub struct ReceivedMessage {
     pub message_id: String,
     pub receipt_handle: String,
-    pub body: String,
+    /// Shared: the embedded queue hands out the body it keeps instead of a copy at every
+    /// receive (a retry is received again and again).
+    pub body: Arc<str>,
     /// How many times the queue has handed this message out, this time included.
     pub receive_count: u32,
     /// Why it was dead-lettered, for messages read from the dead-letter queue.

@@ -321,7 +321,7 @@ async fn move_back(
     }
     queue::send_all(
         backend.queue.as_ref(),
-        &[OutgoingMessage::new("0", m.body.clone())],
+        &[OutgoingMessage::new("0", m.body.to_string())],
     )
     .await?;
     backend.queue.delete_dead_letter(&m.receipt_handle).await?;

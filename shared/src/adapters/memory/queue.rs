@@ -14,7 +14,7 @@
 //! when the dispatcher is behind, and is not starved either. SQS promises no order.
 
 use std::collections::{BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -62,7 +62,7 @@ impl State {
         self.next_id += 1;
         Message {
             id: self.next_id,
-            body: body.to_owned(),
+            body: body.into(),
             receive_count: 0,
             hidden_until: None,
             reason: reason.map(str::to_owned),
@@ -146,7 +146,7 @@ struct Lane {
 
 struct Message {
     id: u64,
-    body: String,
+    body: Arc<str>,
     receive_count: u32,
     /// When it becomes visible again, while it is hidden (its key in `Lane::hidden`).
     hidden_until: Option<Instant>,
@@ -522,7 +522,7 @@ mod tests {
 
         let mut order = Vec::new();
         while let Some(m) = queue.receive(1, Duration::ZERO).await.unwrap().pop() {
-            order.push(m.body);
+            order.push(m.body.to_string());
         }
         let expected: Vec<String> = (0..7)
             .map(|i| format!("first{i}"))
@@ -546,7 +546,7 @@ mod tests {
         queue.send_batch(&retries).await.unwrap();
         // A receive waiting for them wakes once, a tick on, for all three.
         let taken = queue.receive(10, Duration::from_secs(1)).await.unwrap();
-        let bodies: Vec<_> = taken.iter().map(|m| m.body.as_str()).collect();
+        let bodies: Vec<_> = taken.iter().map(|m| &*m.body).collect();
         assert_eq!(bodies, ["retry1", "retry4", "retry9"]);
         let waited = start.elapsed();
         assert!(
@@ -567,7 +567,7 @@ mod tests {
             .await
             .unwrap();
         let taken = queue.receive(1, Duration::ZERO).await.unwrap();
-        assert_eq!(taken[0].body, "now");
+        assert_eq!(&*taken[0].body, "now");
         let stats = queue.stats().await.unwrap();
         assert_eq!(
             (stats.waiting, stats.in_flight, stats.delayed),

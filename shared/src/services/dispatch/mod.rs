@@ -106,7 +106,7 @@ impl Carrier<'_> {
     /// This delivery's message body.
     fn body(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Self::Own(message) => message.body.as_str().into(),
+            Self::Own(message) => (*message.body).into(),
             Self::Part { part, .. } => json_body(part).into(),
         }
     }

@@ -33,7 +33,7 @@ pub fn received_messages(event: SqsEvent) -> Vec<ReceivedMessage> {
             Some(ReceivedMessage {
                 message_id,
                 receipt_handle,
-                body: record.body.unwrap_or_default(),
+                body: record.body.unwrap_or_default().into(),
                 receive_count: record
                     .attributes
                     .get("ApproximateReceiveCount")
