@@ -192,7 +192,7 @@ async fn deliveries(backend: Backend) {
         delivery_id: "dlv_9".into(),
         tenant: acme.clone(),
         subscription_id: sub.id.clone(),
-        event,
+        event: event.into(),
         repeat: false,
         more: Vec::new(),
         not_before: None,
@@ -594,7 +594,7 @@ async fn delivery_listing_and_reset(backend: Backend) {
             } else {
                 sub.id.clone()
             },
-            event: record.event.clone(),
+            event: record.event.clone().into(),
         };
         let pending = DeliveryRecord::pending(&message, Utc::now().timestamp() + 60);
         b.deliveries.put_delivery(&pending).await.unwrap();

@@ -941,7 +941,8 @@ async fn gone_is_announced_to_the_subscriptions_that_asked_for_subscription_disa
     let event_id = serde_json::from_str::<DeliveryMessage>(&told[0].body)
         .unwrap()
         .event
-        .id;
+        .id
+        .clone();
     let event = backend
         .events
         .get_event(&acme(), &event_id)

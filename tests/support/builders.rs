@@ -155,7 +155,7 @@ pub fn delivery(subscription: &Subscription, event: Value) -> DeliveryMessage {
         delivery_id: tidings::ids::new_id("dlv"),
         tenant: subscription.tenant.clone(),
         subscription_id: subscription.id.clone(),
-        event,
+        event: event.into(),
         repeat: false,
         more: Vec::new(),
         not_before: None,

@@ -2,6 +2,7 @@
 //! its attempts.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,9 @@ pub struct DeliveryMessage {
     pub delivery_id: String,
     pub tenant: TenantId,
     pub subscription_id: SubscriptionId,
-    pub event: Event,
+    /// Shared: the deliveries one message carries ([`DeliveryMessage::split`]) each refer
+    /// to the one event instead of a copy of its ids and data.
+    pub event: Arc<Event>,
     /// Sent again because the producer posted the event's id again. Ingest cannot tell
     /// whether its first try got every message onto the queue (it writes once, before
     /// sending), so it sends a repeat; the dispatcher drops a repeat whose delivery already
@@ -61,7 +64,7 @@ impl DeliveryMessage {
             delivery_id,
             tenant: event.tenant.clone(),
             subscription_id,
-            event: event.clone(),
+            event: Arc::new(event.clone()),
             repeat: false,
             more: Vec::new(),
             not_before: None,
@@ -282,7 +285,7 @@ mod tests {
         for part in &parts {
             assert!(part.more.is_empty());
             assert!(part.repeat, "the message's flags go with every part");
-            assert_eq!(part.event, event);
+            assert_eq!(*part.event, event);
         }
     }
 }
