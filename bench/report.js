@@ -27,6 +27,7 @@ for (let i = 1; read(`a-${i}`) || read(`c-${i}`) || read(`e-${i}`); i++) {
     eRate: read(`e-rate-${i}`),
     attemptsE: read(`attempts-e-${i}`),
     settled: read(`e-settled-${i}`),
+    cpu: Object.fromEntries(['a', 'c', 'e'].map((side) => [side, read(`cpu-${side}-${i}`)])),
   });
 }
 const median = (xs) => {
@@ -47,6 +48,15 @@ const a = medianRun('a', ['accepted_per_s', 'deliveries_per_s']);
 const c = medianRun('c', ['accepted_per_s', 'deliveries_per_s']);
 const e = medianRun('e', ['accepted_per_s', 'deliveries_per_s']);
 const eRate = medianRun('eRate', ['e2e_p50_ms', 'e2e_p99_ms']);
+// The runner's CPU time per accepted event of one round's flat-out run, in µs (over its window
+// and drain, as scripts/bench reads it).
+const cpuPerEvent = (r, side) => {
+  const cpu = r.cpu[side];
+  return cpu && r[side] && r[side].accepted ? (cpu.cpu_s * 1e6) / r[side].accepted : null;
+};
+const cpuMedian = (side) => median(rounds.map((r) => cpuPerEvent(r, side)));
+const cpuPairRatios = (side) =>
+  rounds.map((r) => [cpuPerEvent(r, side), cpuPerEvent(r, 'a')]).filter(([x, y]) => x && y).map(([x, y]) => x / y);
 // (c) or (e) against the (a) of its own round, then the median of those ratios.
 const pairRatios = (side, key) => rounds.filter((r) => r.a && r[side] && r.a[key]).map((r) => r[side][key] / r.a[key]);
 const medianAttempts = (side) =>
@@ -125,6 +135,18 @@ if (dispatchSlow) {
     'bare reqwest',
   );
 }
+// What the dead endpoint (and the backlog) cost the runner itself, whoever sets the pace:
+// its CPU per accepted event against (a)'s of the same round (more is worse).
+const wholeUs = (v) => (v === null ? null : Math.round(v));
+if (rounds.some((r) => r.cpu.a)) {
+  row(`(a) runner CPU per accepted event, flat out`, wholeUs(cpuMedian('a')), undefined, ' µs', '');
+  if (rounds.some((r) => r.cpu.c)) {
+    row(`(c) runner CPU per accepted event, + 1 dead endpoint`, wholeUs(cpuMedian('c')), wholeUs(cpuMedian('a')), ' µs', '', 'a', median(cpuPairRatios('c')));
+  }
+  if (rounds.some((r) => r.cpu.e)) {
+    row(`(e) runner CPU per accepted event, dead + waiting`, wholeUs(cpuMedian('e')), wholeUs(cpuMedian('a')), ' µs', '', 'a', median(cpuPairRatios('e')));
+  }
+}
 // The highest of a scenario's rounds.
 const rss = (s) => {
   const kbs = [read(`rss-${s}`), ...rounds.map((r) => read(`rss-${s}-${r.i}`))].filter((r) => r && r.vmhwm_kb).map((r) => r.vmhwm_kb);
@@ -151,7 +173,9 @@ if (rounds.length) {
     `(a), (c), (e): ${rounds.length} rounds, taking turns; the table gives medians, and the healthy deliveries' ratios of (c) and (e) ` +
       `are the median of each round's ÷ (a) of the same round. (a) deliveries/s per round: ${rounds.map((r) => fmt(g(r.a, 'deliveries_per_s'), '')).join(', ')}; ` +
       `(c) ÷ (a): ${list(pairRatios('c', 'deliveries_per_s'))}` +
-      (e ? `; (e) ÷ (a): ${list(pairRatios('e', 'deliveries_per_s'))}` : ''),
+      (e ? `; (e) ÷ (a): ${list(pairRatios('e', 'deliveries_per_s'))}` : '') +
+      (rounds.some((r) => r.cpu.c) ? `; runner CPU per accepted event (c) ÷ (a): ${list(cpuPairRatios('c'))}` : '') +
+      (rounds.some((r) => r.cpu.e) ? `; (e) ÷ (a): ${list(cpuPairRatios('e'))}` : ''),
   );
   // The sink is one Node process: when it cannot answer as fast as the runner delivers,
   // deliveries queue behind it, the sink sets the pace of (a), and a dead endpoint's cost
@@ -161,7 +185,8 @@ if (rounds.length) {
     const share = a && bareFlat ? ` ((a) at ${(a.deliveries_per_s / bareFlat.accepted_per_s).toFixed(2)}× of (d))` : '';
     console.log(
       `Caution: (a)'s deliveries fell ${fmt(lag, ' ms')} behind their events (ingest→receipt p50, median of the rounds)${share}: ` +
-        `the sink, not the runner, set the pace of the flat-out runs, so (c) and (e) understate what the dead endpoint costs the runner. ` +
+        `the sink, not the runner, set the pace of the flat-out runs, so (c) and (e) understate what the dead endpoint costs the runner ` +
+        `(the rows of runner CPU per accepted event still show it). ` +
         `Prefer a run on a quieter machine, where they stay under ${SINK_LAG_MS} ms.`,
     );
   }
