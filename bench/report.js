@@ -124,6 +124,18 @@ if (dispatch) {
     'bare reqwest',
   );
 }
+if (dispatch && dispatch.dispatcher_cpu_us) {
+  // bench-dispatch's own CPU time per delivery in each phase (the sink's is not in it): the
+  // dispatcher's cost whatever the sink's share of the cores (more is worse).
+  row(
+    `(f) CPU per delivery, dispatcher (its process)`,
+    dispatch.dispatcher_cpu_us,
+    dispatch.bare_cpu_us,
+    ' µs',
+    '',
+    'bare reqwest',
+  );
+}
 if (dispatchSlow) {
   // Not the target's figure: the same comparison where the endpoint, not the CPU, sets the pace.
   row(
@@ -194,7 +206,8 @@ if (rounds.length) {
 if (dispatch) {
   console.log(
     `(f) ${dispatch.rounds} rounds of ${dispatch.deliveries_per_round} deliveries, ${dispatch.concurrency} receive loops, ` +
-      `${dispatch.in_flight} POSTs in flight; ratio per round: ${dispatch.round_ratios.map((r) => `${r}×`).join(', ')}`,
+      `${dispatch.in_flight} POSTs in flight; ratio per round: ${dispatch.round_ratios.map((r) => `${r}×`).join(', ')}` +
+      (dispatch.round_cpu_ratios ? `; CPU per delivery, dispatcher ÷ bare, per round: ${dispatch.round_cpu_ratios.map((r) => `${r}×`).join(', ')}` : ''),
   );
 }
 if (dispatchSlow) {

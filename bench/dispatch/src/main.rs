@@ -8,8 +8,10 @@
 //! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them. Then a bare `reqwest::Client`
 //! POSTs the same number of bodies of the same bytes to the same sink, with as many requests
 //! in flight as the pollers can have (`concurrency` × 10). Rounds alternate the two, so the
-//! machine's noise falls on both alike. Prints one JSON object per round and one in all, on
-//! stdout; the dispatcher's log lines (`RUST_LOG`, `info` by default, as the runner logs)
+//! machine's noise falls on both alike. Each phase also reads this process's CPU time
+//! (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher against bare loop, which the
+//! sink's share of the cores does not move. Prints one JSON object per round and one in all,
+//! on stdout; the dispatcher's log lines (`RUST_LOG`, `info` by default, as the runner logs)
 //! go to stderr.
 
 use std::sync::Arc;
@@ -73,10 +75,12 @@ impl Args {
     }
 }
 
-/// One timed phase: how many POSTs the sink counted and how long they took.
+/// One timed phase: how many POSTs the sink counted, how long they took, and the CPU time
+/// this process spent on them (the sink's is its own).
 struct Phase {
     delivered: usize,
     elapsed: Duration,
+    cpu: Duration,
     body_bytes: usize,
 }
 
@@ -84,6 +88,17 @@ impl Phase {
     fn rate(&self) -> f64 {
         self.delivered as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// This process's CPU time per delivery, in µs.
+    fn cpu_us(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.delivered as f64
+    }
+}
+
+/// This process's CPU time so far: user and system, all its threads.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec.unsigned_abs(), t.tv_nsec.unsigned_abs() as u32)
 }
 
 #[tokio::main]
@@ -103,6 +118,8 @@ async fn main() -> anyhow::Result<()> {
                 "run": "dispatch-round", "round": round,
                 "dispatcher_per_s": d.rate().round(), "bare_per_s": b.rate().round(),
                 "ratio": round2(d.rate() / b.rate()),
+                "dispatcher_cpu_us": round2(d.cpu_us()), "bare_cpu_us": round2(b.cpu_us()),
+                "cpu_ratio": round2(d.cpu_us() / b.cpu_us()),
                 "deliveries": d.delivered, "body_bytes": d.body_bytes,
             })
         );
@@ -114,11 +131,22 @@ async fn main() -> anyhow::Result<()> {
         let t: f64 = phases.iter().map(|p| p.elapsed.as_secs_f64()).sum();
         n as f64 / t
     };
+    let cpu_us = |phases: &[Phase]| {
+        let n: usize = phases.iter().map(|p| p.delivered).sum();
+        let t: f64 = phases.iter().map(|p| p.cpu.as_secs_f64()).sum();
+        t * 1e6 / n as f64
+    };
     let (d, b) = (total(&dispatched), total(&bare));
+    let (d_cpu, b_cpu) = (cpu_us(&dispatched), cpu_us(&bare));
     let ratios: Vec<f64> = dispatched
         .iter()
         .zip(&bare)
         .map(|(d, b)| round2(d.rate() / b.rate()))
+        .collect();
+    let cpu_ratios: Vec<f64> = dispatched
+        .iter()
+        .zip(&bare)
+        .map(|(d, b)| round2(d.cpu_us() / b.cpu_us()))
         .collect();
     println!(
         "{}",
@@ -127,6 +155,8 @@ async fn main() -> anyhow::Result<()> {
             "concurrency": args.concurrency, "in_flight": args.concurrency * MAX_BATCH,
             "dispatcher_per_s": d.round(), "bare_per_s": b.round(), "ratio": round2(d / b),
             "round_ratios": ratios,
+            "dispatcher_cpu_us": round2(d_cpu), "bare_cpu_us": round2(b_cpu),
+            "cpu_ratio": round2(d_cpu / b_cpu), "round_cpu_ratios": cpu_ratios,
         })
     );
     Ok(())
@@ -194,7 +224,7 @@ async fn dispatch_round(
     let body_bytes = dialect::render_body(Format::Standard, &event, "")?.len();
 
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), process_cpu());
     let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
     // A message leaves the queue once it is settled: the queue empty is the end.
     let deadline = started + Duration::from_secs(600);
@@ -204,7 +234,7 @@ async fn dispatch_round(
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let elapsed = started.elapsed();
+    let (elapsed, cpu) = (started.elapsed(), process_cpu() - cpu_before);
     drop(pollers);
     let (left, dead) = embedded.queue.depths();
     if left != 0 || dead != 0 {
@@ -220,6 +250,7 @@ async fn dispatch_round(
     Ok(Phase {
         delivered,
         elapsed,
+        cpu,
         body_bytes,
     })
 }
@@ -240,7 +271,7 @@ async fn bare_round(
         .collect();
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), process_cpu());
     let workers: Vec<_> = (0..args.concurrency * MAX_BATCH)
         .map(|_| {
             let (client, url, bodies, next) =
@@ -271,6 +302,7 @@ async fn bare_round(
     for worker in workers {
         finished = finished.max(worker.await??);
     }
+    let cpu = process_cpu() - cpu_before;
     let delivered = sink_count(control, &args.sink, &run).await?;
     if delivered != args.deliveries {
         bail!("the sink counted {delivered} of {} POSTs", args.deliveries);
@@ -278,6 +310,7 @@ async fn bare_round(
     Ok(Phase {
         delivered,
         elapsed: finished - started,
+        cpu,
         body_bytes,
     })
 }
