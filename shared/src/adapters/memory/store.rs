@@ -196,6 +196,11 @@ enum Expiring {
 /// How many event and delivery writes pass between two sweeps of expired records.
 const SWEEP_EVERY: usize = 4096;
 
+/// How many of a tenant's delivery records a listing looks at each time it holds the lock.
+/// Listing a quiet subscription of a busy tenant reads back through up to the retention's
+/// records, and every delivery's record read and write waits for that lock meanwhile.
+const LIST_CHUNK: usize = 4096;
+
 impl State {
     /// Counts a write, and now and then drops the records whose `expires_at` has passed,
     /// as DynamoDB's TTL does: the embedded backend's memory stays bounded by the retention.
@@ -487,22 +492,42 @@ impl DeliveryStore for MemoryStore {
         before: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<DeliveryRecord>, bool), StoreError> {
-        let packed: Vec<Packed> = {
-            let state = self.state();
-            let Some(records) = state.deliveries.get(tenant) else {
-                return Ok((Vec::new(), false));
+        // From the cursor on, not from the newest: a later page costs no more than the first.
+        let mut below: Option<Box<[u8]>> = before.map(|b| b.as_bytes().into());
+        let mut packed: Vec<Packed> = Vec::new();
+        loop {
+            // At most LIST_CHUNK records per hold of the lock, then from the last one seen.
+            let exhausted = {
+                let state = self.state();
+                let Some(records) = state.deliveries.get(tenant) else {
+                    break;
+                };
+                let to = below.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+                let mut seen = records
+                    .range::<[u8], _>((Bound::Unbounded, to))
+                    .rev()
+                    .take(LIST_CHUNK);
+                let mut last = None;
+                let mut count = 0;
+                while packed.len() <= limit {
+                    let Some((key, record)) = seen.next() else {
+                        break;
+                    };
+                    last = Some(key);
+                    count += 1;
+                    if &record.subscription_id == subscription {
+                        packed.push(record.record.clone());
+                    }
+                }
+                below = last.map(|key| key.as_bytes().into());
+                // Fewer than a chunk: the tenant's records ran out before the chunk did.
+                count < LIST_CHUNK
             };
-            // From the cursor on, not from the newest: a later page costs no more than the
-            // first.
-            let to = before.map_or(Bound::Unbounded, |b| Bound::Excluded(b.as_bytes()));
-            records
-                .range::<[u8], _>((Bound::Unbounded, to))
-                .rev()
-                .filter(|(_, r)| &r.subscription_id == subscription)
-                .take(limit + 1)
-                .map(|(_, r)| r.record.clone())
-                .collect()
-        };
+            if exhausted || packed.len() > limit {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         let mut page: Vec<DeliveryRecord> =
             packed.iter().map(Packed::open).collect::<Result<_, _>>()?;
         let more = page.len() > limit;
@@ -749,6 +774,73 @@ mod tests {
         store.put_delivery(&pending).await.unwrap();
         let read = store.get_delivery(&event.tenant, "dlv_3").await.unwrap();
         assert_eq!(read, Some(pending));
+    }
+
+    #[tokio::test]
+    async fn a_quiet_subscription_lists_in_full_past_chunks_of_a_busy_one() {
+        let store = MemoryStore::new();
+        let (event, _, message) = an_event();
+        let (busy, quiet) = (message.subscription_id.clone(), SubscriptionId::generate());
+        let live_until = chrono::Utc::now().timestamp() + 3600;
+        // Ids sort in the order written (as ULIDs do); the quiet subscription's are spread
+        // over more than two chunks of the busy one's, the oldest in the last chunk.
+        let total = 2 * LIST_CHUNK + 100;
+        let quiet_at = [
+            10,
+            LIST_CHUNK - 1,
+            LIST_CHUNK,
+            LIST_CHUNK + 1,
+            2 * LIST_CHUNK + 50,
+        ];
+        for i in 0..total {
+            let mut record = DeliveryRecord::pending(&message, live_until);
+            record.delivery_id = format!("dlv_{i:06}");
+            if quiet_at.contains(&i) {
+                record.subscription_id = quiet.clone();
+            }
+            store.put_delivery(&record).await.unwrap();
+        }
+        let newest_first: Vec<String> = quiet_at
+            .iter()
+            .rev()
+            .map(|i| format!("dlv_{i:06}"))
+            .collect();
+        let ids = |page: &[DeliveryRecord]| -> Vec<String> {
+            page.iter().map(|r| r.delivery_id.clone()).collect()
+        };
+
+        let (page, more) = store
+            .list_deliveries(&event.tenant, &quiet, None, 10)
+            .await
+            .unwrap();
+        assert_eq!((ids(&page), more), (newest_first.clone(), false));
+
+        // Pages of two, each from the cursor the last one ended at.
+        let mut cursor: Option<String> = None;
+        let mut paged = Vec::new();
+        loop {
+            let (page, more) = store
+                .list_deliveries(&event.tenant, &quiet, cursor.as_deref(), 2)
+                .await
+                .unwrap();
+            paged.extend(ids(&page));
+            cursor = page.last().map(|r| r.delivery_id.clone());
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(paged, newest_first);
+
+        // The busy subscription's page stops at its limit, in the first chunk.
+        let (page, more) = store
+            .list_deliveries(&event.tenant, &busy, None, 3)
+            .await
+            .unwrap();
+        let expected: Vec<String> = (total - 3..total)
+            .rev()
+            .map(|i| format!("dlv_{i:06}"))
+            .collect();
+        assert_eq!((ids(&page), more), (expected, true));
     }
 
     #[tokio::test]
