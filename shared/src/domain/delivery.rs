@@ -215,18 +215,9 @@ impl DeliveryRecord {
 
 pub(super) mod opt_rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Deserialize, Deserializer, Serializer};
 
     use crate::domain::rfc3339;
-
-    /// A present timestamp, written to the millisecond as [`rfc3339::serialize`] writes one.
-    struct Millis<'a>(&'a DateTime<Utc>);
-
-    impl Serialize for Millis<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            rfc3339::serialize(self.0, SecondsFormat::Millis, s)
-        }
-    }
 
     pub fn serialize<S: Serializer>(
         value: &Option<DateTime<Utc>>,
@@ -235,7 +226,7 @@ pub(super) mod opt_rfc3339 {
         match value {
             // As an option (in JSON, the same bare string), so that a format that marks
             // `Some` reads it back.
-            Some(t) => s.serialize_some(&Millis(t)),
+            Some(t) => s.serialize_some(&rfc3339::Precise(t, SecondsFormat::Millis)),
             None => s.serialize_none(),
         }
     }

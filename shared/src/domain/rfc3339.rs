@@ -47,16 +47,7 @@ pub fn format(t: &DateTime<Utc>, precision: SecondsFormat) -> Text {
         w.byte(sep);
         w.digits(value, 2);
     }
-    let fraction = match precision {
-        SecondsFormat::Secs => 0,
-        SecondsFormat::Millis => 3,
-        SecondsFormat::Micros => 6,
-        SecondsFormat::Nanos => 9,
-        _ if nano == 0 => 0,
-        _ if nano % 1_000_000 == 0 => 3,
-        _ if nano % 1_000 == 0 => 6,
-        _ => 9,
-    };
+    let fraction = fraction_digits(precision, nano);
     if fraction > 0 {
         w.byte(b'.');
         w.digits(nano / 10u32.pow(9 - fraction), fraction);
@@ -87,6 +78,20 @@ impl Writer {
     }
 }
 
+/// How many digits of the second's fraction `precision` writes of `nano` nanoseconds.
+fn fraction_digits(precision: SecondsFormat, nano: u32) -> u32 {
+    match precision {
+        SecondsFormat::Secs => 0,
+        SecondsFormat::Millis => 3,
+        SecondsFormat::Micros => 6,
+        SecondsFormat::Nanos => 9,
+        _ if nano == 0 => 0,
+        _ if nano.is_multiple_of(1_000_000) => 3,
+        _ if nano.is_multiple_of(1_000) => 6,
+        _ => 9,
+    }
+}
+
 /// Reads an RFC 3339 timestamp, borrowing the text where the format allows; from a binary
 /// format, the seconds and nanoseconds [`serialize`] wrote there.
 pub fn parse<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
@@ -114,13 +119,18 @@ pub fn serialize<S: Serializer>(
         return s.serialize_str(format(t, precision).as_str());
     }
     let nanos = t.timestamp_subsec_nanos();
-    let kept = match precision {
-        SecondsFormat::Secs => 0,
-        SecondsFormat::Millis => nanos / 1_000_000 * 1_000_000,
-        SecondsFormat::Micros => nanos / 1_000 * 1_000,
-        _ => nanos,
-    };
-    (t.timestamp(), kept).serialize(s)
+    let unit = 10u32.pow(9 - fraction_digits(precision, nanos));
+    (t.timestamp(), nanos / unit * unit).serialize(s)
+}
+
+/// A timestamp and the precision to write it with, as a value of its own: for a field that
+/// is not a bare timestamp (an `Option`, say) to write it as [`serialize`] does.
+pub struct Precise<'a>(pub &'a DateTime<Utc>, pub SecondsFormat);
+
+impl Serialize for Precise<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize(self.0, self.1, s)
+    }
 }
 
 #[cfg(test)]
@@ -147,15 +157,6 @@ mod tests {
         }
     }
 
-    /// A timestamp written with a precision, as a record's field writes it.
-    struct Stamp(DateTime<Utc>, SecondsFormat);
-
-    impl Serialize for Stamp {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            serialize(&self.0, self.1, s)
-        }
-    }
-
     /// The embedded store packs records with `postcard`: what it reads back must be what
     /// JSON (the API, DynamoDB) reads back, to the precision written. (RFC 3339 text has
     /// four-digit years only.)
@@ -164,8 +165,8 @@ mod tests {
             return;
         }
         for precision in PRECISIONS {
-            let packed = postcard::to_allocvec(&Stamp(t, precision)).unwrap();
-            let text = serde_json::to_string(&Stamp(t, precision)).unwrap();
+            let packed = postcard::to_allocvec(&Precise(&t, precision)).unwrap();
+            let text = serde_json::to_string(&Precise(&t, precision)).unwrap();
             let from_packed = parse(&mut postcard::Deserializer::from_bytes(&packed)).unwrap();
             let from_text = parse(&mut serde_json::Deserializer::from_str(&text)).unwrap();
             assert_eq!(from_packed, from_text, "{t:?} {precision:?}");
