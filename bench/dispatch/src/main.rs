@@ -93,6 +93,16 @@ impl Phase {
     fn cpu_us(&self) -> f64 {
         self.cpu.as_secs_f64() * 1e6 / self.delivered as f64
     }
+
+    /// The rounds of one side as one phase: their deliveries, times and CPU summed.
+    fn sum(phases: &[Phase]) -> Phase {
+        Phase {
+            delivered: phases.iter().map(|p| p.delivered).sum(),
+            elapsed: phases.iter().map(|p| p.elapsed).sum(),
+            cpu: phases.iter().map(|p| p.cpu).sum(),
+            body_bytes: phases.first().map_or(0, |p| p.body_bytes),
+        }
+    }
 }
 
 /// This process's CPU time so far: user and system, all its threads.
@@ -126,37 +136,25 @@ async fn main() -> anyhow::Result<()> {
         dispatched.push(d);
         bare.push(b);
     }
-    let total = |phases: &[Phase]| {
-        let n: usize = phases.iter().map(|p| p.delivered).sum();
-        let t: f64 = phases.iter().map(|p| p.elapsed.as_secs_f64()).sum();
-        n as f64 / t
+    // Each round's dispatcher ÷ bare loop of `figure`.
+    let per_round = |figure: fn(&Phase) -> f64| -> Vec<f64> {
+        dispatched
+            .iter()
+            .zip(&bare)
+            .map(|(d, b)| round2(figure(d) / figure(b)))
+            .collect()
     };
-    let cpu_us = |phases: &[Phase]| {
-        let n: usize = phases.iter().map(|p| p.delivered).sum();
-        let t: f64 = phases.iter().map(|p| p.cpu.as_secs_f64()).sum();
-        t * 1e6 / n as f64
-    };
-    let (d, b) = (total(&dispatched), total(&bare));
-    let (d_cpu, b_cpu) = (cpu_us(&dispatched), cpu_us(&bare));
-    let ratios: Vec<f64> = dispatched
-        .iter()
-        .zip(&bare)
-        .map(|(d, b)| round2(d.rate() / b.rate()))
-        .collect();
-    let cpu_ratios: Vec<f64> = dispatched
-        .iter()
-        .zip(&bare)
-        .map(|(d, b)| round2(d.cpu_us() / b.cpu_us()))
-        .collect();
+    let (ratios, cpu_ratios) = (per_round(Phase::rate), per_round(Phase::cpu_us));
+    let (d, b) = (Phase::sum(&dispatched), Phase::sum(&bare));
     println!(
         "{}",
         json!({
             "run": "dispatch", "rounds": args.rounds, "deliveries_per_round": args.deliveries,
             "concurrency": args.concurrency, "in_flight": args.concurrency * MAX_BATCH,
-            "dispatcher_per_s": d.round(), "bare_per_s": b.round(), "ratio": round2(d / b),
-            "round_ratios": ratios,
-            "dispatcher_cpu_us": round2(d_cpu), "bare_cpu_us": round2(b_cpu),
-            "cpu_ratio": round2(d_cpu / b_cpu), "round_cpu_ratios": cpu_ratios,
+            "dispatcher_per_s": d.rate().round(), "bare_per_s": b.rate().round(),
+            "ratio": round2(d.rate() / b.rate()), "round_ratios": ratios,
+            "dispatcher_cpu_us": round2(d.cpu_us()), "bare_cpu_us": round2(b.cpu_us()),
+            "cpu_ratio": round2(d.cpu_us() / b.cpu_us()), "round_cpu_ratios": cpu_ratios,
         })
     );
     Ok(())
