@@ -55,10 +55,12 @@ const cpuPerEvent = (r, side) => {
   return cpu && r[side] && r[side].accepted ? (cpu.cpu_s * 1e6) / r[side].accepted : null;
 };
 const cpuMedian = (side) => median(rounds.map((r) => cpuPerEvent(r, side)));
-const cpuPairRatios = (side) =>
-  rounds.map((r) => [cpuPerEvent(r, side), cpuPerEvent(r, 'a')]).filter(([x, y]) => x && y).map(([x, y]) => x / y);
-// (c) or (e) against the (a) of its own round, then the median of those ratios.
-const pairRatios = (side, key) => rounds.filter((r) => r.a && r[side] && r.a[key]).map((r) => r[side][key] / r.a[key]);
+// Each round's (c) or (e) against the (a) of that round, of the figure `value(round, side)`
+// reads (rounds without it left out); the report takes the median of those ratios.
+const roundRatios = (side, value) =>
+  rounds.map((r) => [value(r, side), value(r, 'a')]).filter(([x, y]) => x != null && y).map(([x, y]) => x / y);
+const pairRatios = (side, key) => roundRatios(side, (r, s) => r[s] && r[s][key]);
+const cpuPairRatios = (side) => roundRatios(side, cpuPerEvent);
 const medianAttempts = (side) =>
   rounds.some((r) => r[side]) ? { failed_per_s: Math.round(median(rounds.map((r) => r[side] && r[side].failed_per_s))) } : null;
 const attemptsC = medianAttempts('attemptsC');
