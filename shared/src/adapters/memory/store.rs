@@ -503,16 +503,16 @@ impl DeliveryStore for MemoryStore {
                     break;
                 };
                 let to = below.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-                let mut seen = records
-                    .range::<[u8], _>((Bound::Unbounded, to))
-                    .rev()
-                    .take(LIST_CHUNK);
                 let mut last = None;
                 let mut count = 0;
-                while packed.len() <= limit {
-                    let Some((key, record)) = seen.next() else {
+                for (key, record) in records
+                    .range::<[u8], _>((Bound::Unbounded, to))
+                    .rev()
+                    .take(LIST_CHUNK)
+                {
+                    if packed.len() > limit {
                         break;
-                    };
+                    }
                     last = Some(key);
                     count += 1;
                     if &record.subscription_id == subscription {
