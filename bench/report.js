@@ -138,6 +138,18 @@ if (dispatch && dispatch.dispatcher_cpu_us) {
     'bare reqwest',
   );
 }
+if (dispatch && dispatch.dispatcher_allocations) {
+  // Counted, not timed: the one (f) figure this shared machine's noise does not move, so a
+  // change to the dispatcher's work shows in it even when the CPU rows scatter.
+  row(
+    `(f) allocations per delivery, dispatcher`,
+    dispatch.dispatcher_allocations,
+    dispatch.bare_allocations,
+    '',
+    '',
+    'bare reqwest',
+  );
+}
 if (dispatchSlow) {
   // Not the target's figure: the same comparison where the endpoint, not the CPU, sets the pace.
   row(

@@ -10,9 +10,10 @@
 //! in flight as the pollers can have (`concurrency` × 10). Rounds alternate the two, so the
 //! machine's noise falls on both alike. Each phase also reads this process's CPU time
 //! (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher against bare loop, which the
-//! sink's share of the cores does not move. Prints one JSON object per round and one in all,
-//! on stdout; the dispatcher's log lines (`RUST_LOG`, `info` by default, as the runner logs)
-//! go to stderr.
+//! sink's share of the cores does not move, and counts the allocations each phase makes per
+//! delivery (`counting`), which this shared machine's noise does not move at all. Prints one
+//! JSON object per round and one in all, on stdout; the dispatcher's log lines (`RUST_LOG`,
+//! `info` by default, as the runner logs) go to stderr.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,9 +33,12 @@ use tidings::services::dispatch::Dispatcher;
 use tidings::services::{events, subscriptions};
 use tidings_local::VISIBILITY_TIMEOUT;
 
-// As the runner (local/src/main.rs): the dispatcher is measured with the runner's allocator.
+mod counting;
+
+// As the runner (local/src/main.rs): the dispatcher is measured with the runner's allocator,
+// its allocations counted.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: counting::Counting<mimalloc::MiMalloc> = counting::Counting(mimalloc::MiMalloc);
 
 struct Args {
     sink: reqwest::Url,
@@ -81,6 +85,8 @@ struct Phase {
     delivered: usize,
     elapsed: Duration,
     cpu: Duration,
+    /// Allocations this process made during it.
+    allocations: u64,
     body_bytes: usize,
 }
 
@@ -94,12 +100,18 @@ impl Phase {
         self.cpu.as_secs_f64() * 1e6 / self.delivered as f64
     }
 
+    /// Allocations per delivery.
+    fn allocations(&self) -> f64 {
+        self.allocations as f64 / self.delivered as f64
+    }
+
     /// The rounds of one side as one phase: their deliveries, times and CPU summed.
     fn sum(phases: &[Phase]) -> Phase {
         Phase {
             delivered: phases.iter().map(|p| p.delivered).sum(),
             elapsed: phases.iter().map(|p| p.elapsed).sum(),
             cpu: phases.iter().map(|p| p.cpu).sum(),
+            allocations: phases.iter().map(|p| p.allocations).sum(),
             body_bytes: phases.first().map_or(0, |p| p.body_bytes),
         }
     }
@@ -130,6 +142,8 @@ async fn main() -> anyhow::Result<()> {
                 "ratio": round2(d.rate() / b.rate()),
                 "dispatcher_cpu_us": round2(d.cpu_us()), "bare_cpu_us": round2(b.cpu_us()),
                 "cpu_ratio": round2(d.cpu_us() / b.cpu_us()),
+                "dispatcher_allocations": round2(d.allocations()),
+                "bare_allocations": round2(b.allocations()),
                 "deliveries": d.delivered, "body_bytes": d.body_bytes,
             })
         );
@@ -155,6 +169,8 @@ async fn main() -> anyhow::Result<()> {
             "ratio": round2(d.rate() / b.rate()), "round_ratios": ratios,
             "dispatcher_cpu_us": round2(d.cpu_us()), "bare_cpu_us": round2(b.cpu_us()),
             "cpu_ratio": round2(d.cpu_us() / b.cpu_us()), "round_cpu_ratios": cpu_ratios,
+            "dispatcher_allocations": round2(d.allocations()),
+            "bare_allocations": round2(b.allocations()),
         })
     );
     Ok(())
@@ -222,7 +238,8 @@ async fn dispatch_round(
     let body_bytes = dialect::render_body(Format::Standard, &event, "")?.len();
 
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
-    let (started, cpu_before) = (Instant::now(), process_cpu());
+    let (started, cpu_before, allocations_before) =
+        (Instant::now(), process_cpu(), counting::allocations());
     let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
     // A message leaves the queue once it is settled: the queue empty is the end.
     let deadline = started + Duration::from_secs(600);
@@ -233,6 +250,7 @@ async fn dispatch_round(
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let (elapsed, cpu) = (started.elapsed(), process_cpu() - cpu_before);
+    let allocations = counting::allocations() - allocations_before;
     drop(pollers);
     let (left, dead) = embedded.queue.depths();
     if left != 0 || dead != 0 {
@@ -249,6 +267,7 @@ async fn dispatch_round(
         delivered,
         elapsed,
         cpu,
+        allocations,
         body_bytes,
     })
 }
@@ -269,7 +288,8 @@ async fn bare_round(
         .collect();
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
-    let (started, cpu_before) = (Instant::now(), process_cpu());
+    let (started, cpu_before, allocations_before) =
+        (Instant::now(), process_cpu(), counting::allocations());
     let workers: Vec<_> = (0..args.concurrency * MAX_BATCH)
         .map(|_| {
             let (client, url, bodies, next) =
@@ -300,7 +320,10 @@ async fn bare_round(
     for worker in workers {
         finished = finished.max(worker.await??);
     }
-    let cpu = process_cpu() - cpu_before;
+    let (cpu, allocations) = (
+        process_cpu() - cpu_before,
+        counting::allocations() - allocations_before,
+    );
     let delivered = sink_count(control, &args.sink, &run).await?;
     if delivered != args.deliveries {
         bail!("the sink counted {delivered} of {} POSTs", args.deliveries);
@@ -309,6 +332,7 @@ async fn bare_round(
         delivered,
         elapsed: finished - started,
         cpu,
+        allocations,
         body_bytes,
     })
 }
