@@ -20,13 +20,17 @@ impl EventId {
 
     /// 1 to 128 characters of letters, digits, and `_ - . :`.
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        Self::check(value).map(|()| Self(value.to_owned()))
+    }
+
+    fn check(value: &str) -> Result<(), ValidationError> {
         let ok = !value.is_empty()
             && value.len() <= Self::MAX_LEN
             && value
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
         if ok {
-            Ok(Self(value.to_owned()))
+            Ok(())
         } else {
             Err(ValidationError::new(
                 "id",
@@ -46,8 +50,9 @@ impl EventId {
 
 impl TryFrom<String> for EventId {
     type Error = ValidationError;
+    /// Keeps `value` itself: no copy for each id read back from a record or message.
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::check(&value).map(|()| Self(value))
     }
 }
 
@@ -75,9 +80,13 @@ impl EventType {
          (at least two words; each starts with a letter and holds only a-z, 0-9 and '_')";
 
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        Self::check(value).map(|()| Self(value.to_owned()))
+    }
+
+    fn check(value: &str) -> Result<(), ValidationError> {
         let words_ok = value.split('.').all(is_word);
         if value.len() <= Self::MAX_LEN && value.contains('.') && words_ok {
-            Ok(Self(value.to_owned()))
+            Ok(())
         } else {
             Err(ValidationError::new("type", Self::RULE))
         }
@@ -126,8 +135,9 @@ pub(super) fn is_word(word: &str) -> bool {
 
 impl TryFrom<String> for EventType {
     type Error = ValidationError;
+    /// Keeps `value` itself: no copy for each type read back from a record or message.
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::check(&value).map(|()| Self(value))
     }
 }
 

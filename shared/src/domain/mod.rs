@@ -52,3 +52,29 @@ pub use tenant::{TenantId, TenantSettings};
 pub use wire::{WireContext, WireError, WireRequest};
 
 serialize_as_str!(EventId, EventType, SubscriptionId, TenantId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::de::DeserializeOwned;
+
+    /// Read back from a record or message, an id passes the same rule as when it was built.
+    fn reads_back_as_parsed<T: DeserializeOwned + PartialEq + std::fmt::Debug>(
+        parse: fn(&str) -> Result<T, ValidationError>,
+        good: &str,
+        bad: &str,
+    ) {
+        let read = |text: &str| serde_json::from_value::<T>(serde_json::json!(text));
+        assert_eq!(read(good).unwrap(), parse(good).unwrap());
+        let refused = read(bad).expect_err(bad).to_string();
+        assert_eq!(refused, parse(bad).unwrap_err().to_string());
+    }
+
+    #[test]
+    fn ids_read_back_through_the_rule_they_were_built_by() {
+        reads_back_as_parsed(TenantId::parse, "acme-shop_1", "Acme");
+        reads_back_as_parsed(EventId::parse, "evt_01.a:b-c", "evt 1");
+        reads_back_as_parsed(EventType::parse, "order.created", "Order.created");
+        reads_back_as_parsed(SubscriptionId::parse, "sub_01JD7Y", "sub_");
+    }
+}

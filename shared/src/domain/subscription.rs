@@ -27,12 +27,16 @@ impl SubscriptionId {
 
     /// Ids come back from clients in paths; anything not shaped like one is simply not found.
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        Self::check(value).map(|()| Self(value.to_owned()))
+    }
+
+    fn check(value: &str) -> Result<(), ValidationError> {
         let ok = value.len() <= 64
             && value.starts_with("sub_")
             && value[4..].chars().all(|c| c.is_ascii_alphanumeric())
             && value.len() > 4;
         if ok {
-            Ok(Self(value.to_owned()))
+            Ok(())
         } else {
             Err(ValidationError::new(
                 "id",
@@ -48,8 +52,9 @@ impl SubscriptionId {
 
 impl TryFrom<String> for SubscriptionId {
     type Error = ValidationError;
+    /// Keeps `value` itself: no copy for each id read back from a record or message.
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::check(&value).map(|()| Self(value))
     }
 }
 

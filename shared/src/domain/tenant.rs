@@ -14,6 +14,10 @@ pub struct TenantId(String);
 impl TenantId {
     /// 1 to 64 characters of `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
+        Self::check(value).map(|()| Self(value.to_owned()))
+    }
+
+    fn check(value: &str) -> Result<(), ValidationError> {
         let ok = !value.is_empty()
             && value.len() <= 64
             && value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
@@ -21,7 +25,7 @@ impl TenantId {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
         if ok {
-            Ok(Self(value.to_owned()))
+            Ok(())
         } else {
             Err(ValidationError::new(
                 "tenant",
@@ -37,8 +41,9 @@ impl TenantId {
 
 impl TryFrom<String> for TenantId {
     type Error = ValidationError;
+    /// Keeps `value` itself: no copy for each id read back from a record or message.
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
+        Self::check(&value).map(|()| Self(value))
     }
 }
 

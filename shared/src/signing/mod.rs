@@ -26,6 +26,11 @@ use crate::ids;
 
 type HmacSha256 = Hmac<Sha256>;
 
+/// `v1,` and the base64 of an HMAC-SHA256, a space after it when there are several.
+const SIGNATURE_LEN: usize = 3 + 44 + 1;
+/// `v1a,` and the base64 of an Ed25519 signature, and a space.
+const V1A_SIGNATURE_LEN: usize = 4 + 88 + 1;
+
 pub const HEADER_ID: &str = "webhook-id";
 pub const HEADER_TIMESTAMP: &str = "webhook-timestamp";
 pub const HEADER_SIGNATURE: &str = "webhook-signature";
@@ -117,17 +122,25 @@ impl Secret {
 
     /// Standard Webhooks signature of one message: `v1,<base64>`.
     pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
-        format!("v1,{}", STANDARD.encode(self.mac(msg_id, timestamp, body)))
+        let mut signature = String::with_capacity(SIGNATURE_LEN);
+        self.sign_into(&mut signature, msg_id, timestamp, body);
+        signature
     }
 
-    fn mac(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
+    /// [`Secret::sign`], appended to `out`: one string for all of a delivery's signatures.
+    fn sign_into(&self, out: &mut String, msg_id: &str, timestamp: i64, body: &[u8]) {
+        out.push_str("v1,");
+        STANDARD.encode_string(self.mac(msg_id, timestamp, body), out);
+    }
+
+    fn mac(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any size");
         mac.update(msg_id.as_bytes());
         mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
+        mac.update(decimal(timestamp, &mut [0; 20]));
         mac.update(b".");
         mac.update(body);
-        mac.finalize().into_bytes().to_vec()
+        mac.finalize().into_bytes().into()
     }
 }
 
@@ -260,6 +273,16 @@ impl fmt::Debug for SigningKey {
 }
 
 /// What Standard Webhooks signs: `{id}.{timestamp}.{body}`.
+/// `n` in decimal, written into `buf` (an `i64` takes at most 20 bytes): no string for it.
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // 20 bytes hold any i64, sign included, so the write cannot run out of room.
+    let _ = write!(cursor, "{n}");
+    let len = cursor.position() as usize;
+    &buf[..len]
+}
+
 fn signed_content(msg_id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
     let mut content = format!("{msg_id}.{timestamp}.").into_bytes();
     content.extend_from_slice(body);
@@ -292,17 +315,22 @@ pub fn delivery_headers(
 ) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     if keys.standard {
-        let signatures = keys
-            .secrets
-            .iter()
-            .map(|secret| secret.sign(msg_id, timestamp, body))
-            .chain(
-                keys.ed25519
-                    .iter()
-                    .map(|key| key.sign(msg_id, timestamp, body)),
-            )
-            .collect::<Vec<_>>()
-            .join(" ");
+        // Space-separated, as Standard Webhooks lists several; written into one string.
+        let mut signatures = String::with_capacity(
+            keys.secrets.len() * SIGNATURE_LEN + keys.ed25519.len() * V1A_SIGNATURE_LEN,
+        );
+        for secret in &keys.secrets {
+            if !signatures.is_empty() {
+                signatures.push(' ');
+            }
+            secret.sign_into(&mut signatures, msg_id, timestamp, body);
+        }
+        for key in &keys.ed25519 {
+            if !signatures.is_empty() {
+                signatures.push(' ');
+            }
+            signatures.push_str(&key.sign(msg_id, timestamp, body));
+        }
         headers.extend([
             (HEADER_ID.to_owned(), msg_id.to_owned()),
             (HEADER_TIMESTAMP.to_owned(), timestamp.to_string()),
@@ -384,7 +412,7 @@ impl VerifyingKey {
                 };
                 let expected = secret.mac(msg_id, ts, body);
                 candidates("v1,").any(|candidate| {
-                    subtle::ConstantTimeEq::ct_eq(candidate.as_slice(), expected.as_slice()).into()
+                    subtle::ConstantTimeEq::ct_eq(candidate.as_slice(), &expected[..]).into()
                 })
             }
             Self::Ed25519(public) => {
@@ -458,6 +486,13 @@ pub fn sign_hex(secret: &str, body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timestamp_is_signed_as_its_decimal_digits() {
+        for n in [0, 7, 1614265330, -42, i64::MAX, i64::MIN] {
+            assert_eq!(decimal(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
+    }
 
     // The Standard Webhooks reference libraries' own test vectors.
     const VECTORS: [(&str, &str, i64, &str, &str); 2] = [
