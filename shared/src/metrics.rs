@@ -416,7 +416,7 @@ impl Metrics {
     }
 
     /// Whether lines go anywhere now; each metric checks before it builds its line.
-    fn on(&self) -> bool {
+    pub fn on(&self) -> bool {
         self.sink.as_ref().is_some_and(|s| s.enabled())
     }
 

@@ -148,10 +148,11 @@ impl Format {
         catalog_type: &str,
         saleor: &SaleorContext<'_>,
     ) -> Vec<(&'static str, String)> {
-        let name = name_as_sent(self, catalog_type);
+        // The name is worked out only for the dialects that send it in a header.
         match self {
-            Format::Commercio => vec![(COMMERCIO_EVENT, name)],
+            Format::Commercio => vec![(COMMERCIO_EVENT, name_as_sent(self, catalog_type))],
             Format::Saleor => {
+                let name = name_as_sent(self, catalog_type);
                 let mut headers = vec![
                     (SALEOR_EVENT, name.clone()),
                     (SALEOR_DOMAIN, saleor.domain.to_owned()),

@@ -910,14 +910,18 @@ impl Dispatcher {
         timing: Option<(Duration, Duration)>,
     ) {
         if let (DeliveryOutcome::Succeeded, Some((duration, event_age))) = (outcome, timing) {
-            self.successes
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(Success {
-                    tenant: record.tenant.clone(),
-                    duration,
-                    event_age,
-                });
+            // Kept for the batch's metric line only when there is one to write (not on the
+            // local runner, whose metrics are off).
+            if self.config.metrics.on() {
+                self.successes
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Success {
+                        tenant: record.tenant.clone(),
+                        duration,
+                        event_age,
+                    });
+            }
             return;
         }
         let ids = DeliveryIds {
