@@ -6,20 +6,12 @@
 //! deleted as soon as it is settled. An endpoint that makes its deliveries hang until the
 //! timeout therefore holds only its own slots, never the healthy deliveries received in the
 //! same batch, and the other slots keep receiving.
-//!
-//! The loops and their deliveries run on a thread of their own, on a single-threaded tokio
-//! runtime, as each Lambda dispatcher runs on one: a delivery's tasks (its receive, its
-//! request and the connection's, its record) then wake one another on the same thread, and
-//! its buffers are freed where they were allocated. On the HTTP API's multi-threaded
-//! runtime they took a fifth more CPU a delivery and delivered a fifth fewer a second
-//! (`bench-dispatch` on two cores: 24 against 20 µs, 39,000 against 48,000 a second).
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
-use tokio::task::JoinSet;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::warn;
 
 use tidings::ports::queue::{DeliveryQueue, MAX_BATCH, ReceivedMessage};
@@ -28,63 +20,31 @@ use tidings::services::dispatch::Dispatcher;
 /// How long one receive waits for messages (SQS long polling).
 const WAIT: Duration = Duration::from_secs(1);
 
-/// How long stopping waits for the deliveries under way to be dropped (their connections
-/// closed) before it leaves them to the thread.
-const STOP_WAIT: Duration = Duration::from_secs(1);
-
-/// The running receive loops; dropping it stops them and every delivery they started, and
-/// returns once they are stopped.
-pub struct Pollers {
-    stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
-}
+/// The running receive loops; dropping it stops them and every delivery they started.
+pub struct Pollers(Vec<JoinHandle<()>>);
 
 impl Drop for Pollers {
     fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            // Nothing on that thread waits for the caller's, so this ends within STOP_WAIT.
-            let _ = thread.join();
+        for poller in &self.0 {
+            poller.abort();
         }
     }
 }
 
-/// Starts `concurrency` receive loops sharing `concurrency × 10` delivery slots (as many
-/// deliveries in flight as `concurrency` Lambda dispatchers with batches of ten), on a
-/// thread of their own.
+/// Starts `concurrency` receive loops sharing `concurrency × 10` delivery slots: as many
+/// deliveries in flight as `concurrency` Lambda dispatchers with batches of ten.
 pub fn spawn(
     queue: Arc<dyn DeliveryQueue>,
     dispatcher: Arc<Dispatcher>,
     concurrency: usize,
-) -> std::io::Result<Pollers> {
+) -> Pollers {
     let concurrency = concurrency.max(1);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("tidings-dispatch".into())
-        .spawn(move || {
-            let slots = Arc::new(Semaphore::new(concurrency * MAX_BATCH));
-            let mut loops = JoinSet::new();
-            for _ in 0..concurrency {
-                loops.spawn_on(
-                    run(queue.clone(), dispatcher.clone(), slots.clone()),
-                    runtime.handle(),
-                );
-            }
-            // Until `Pollers` is dropped (its sender with it); then the loops, and with them
-            // their deliveries, are dropped with the runtime.
-            runtime.block_on(async move {
-                let _ = stopped.await;
-                loops.shutdown().await;
-            });
-            runtime.shutdown_timeout(STOP_WAIT);
-        })?;
-    Ok(Pollers {
-        stop: Some(stop),
-        thread: Some(thread),
-    })
+    let slots = Arc::new(Semaphore::new(concurrency * MAX_BATCH));
+    Pollers(
+        (0..concurrency)
+            .map(|_| tokio::spawn(run(queue.clone(), dispatcher.clone(), slots.clone())))
+            .collect(),
+    )
 }
 
 /// One receive loop: waits for a free slot, receives as many messages as there are free

@@ -61,8 +61,6 @@ pub enum StartError {
     Store(#[from] ServiceError),
     #[error("cannot build the delivery client: {0}")]
     Client(#[from] tidings::services::dispatch::ClientError),
-    #[error("cannot start the dispatcher's thread: {0}")]
-    Dispatcher(std::io::Error),
 }
 
 /// Starts the stack and returns once it is listening.
@@ -104,16 +102,15 @@ pub async fn start(options: Options) -> Result<Running, StartError> {
     }
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config.clone())?);
     let concurrency = config.local_concurrency;
-    // Several receive loops, as Lambda runs several dispatchers, and a slot per delivery:
-    // a slow endpoint holds its own deliveries' slots, not the others'.
-    let pollers = poller::spawn(backend.queue.clone(), dispatcher, concurrency)
-        .map_err(StartError::Dispatcher)?;
     let app = router(AppState::new(backend.clone(), config));
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "the HTTP server stopped");
         }
     });
+    // Several receive loops, as Lambda runs several dispatchers, and a slot per delivery:
+    // a slow endpoint holds its own deliveries' slots, not the others'.
+    let pollers = poller::spawn(backend.queue.clone(), dispatcher, concurrency);
     Ok(Running {
         addr,
         api_key,

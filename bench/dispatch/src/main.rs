@@ -5,10 +5,9 @@
 //! embedded backend (not timed), then times the local runner's own pollers draining them
 //! (`tidings_local::spawn_pollers`: receive up to ten, sign and POST each with
 //! `Dispatcher::handle_message`, delete it once delivered) with `concurrency` receive loops
-//! and `concurrency` × 10 deliveries in flight, on their own thread, as `tidings-local` runs
-//! them. Then a bare `reqwest::Client`, on this process's multi-threaded runtime, POSTs the
-//! same number of bodies of the same bytes to the same sink, with as many requests in flight
-//! as the pollers can have (`concurrency` × 10). Rounds alternate the two, so the
+//! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them. Then a bare `reqwest::Client`
+//! POSTs the same number of bodies of the same bytes to the same sink, with as many requests
+//! in flight as the pollers can have (`concurrency` × 10). Rounds alternate the two, so the
 //! machine's noise falls on both alike. Each phase also reads this process's CPU time
 //! (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher against bare loop, which the
 //! sink's share of the cores does not move, and counts the allocations each phase makes per
@@ -241,8 +240,7 @@ async fn dispatch_round(
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
     let (started, cpu_before, allocations_before) =
         (Instant::now(), process_cpu(), counting::allocations());
-    let pollers =
-        tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency)?;
+    let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
     // A message leaves the queue once it is settled: the queue empty is the end.
     let deadline = started + Duration::from_secs(600);
     while embedded.queue.depths() != (0, 0) {
