@@ -100,13 +100,7 @@ enum Command {
 /// The shortest JWS key overlap that no dispatcher's or receiver's cache outlives.
 const SAFE_OVERLAP_SECS: u32 = 15 * 60;
 
-// One thread for the API and the dispatcher alike, as each Lambda function runs: a
-// delivery's tasks (its receive, its request and its connection's, its record) wake one
-// another on it and free their buffers where they were allocated, which on two workers cost
-// about a fifth more CPU a delivery (`bench-dispatch`); and ingest and delivery share it as
-// tasks, so neither outruns the other (a dispatch thread beside a two-worker API runtime
-// fell behind ingest: e865037).
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tidings::telemetry::init_local();
     let args = Args::parse();

@@ -5,10 +5,9 @@
 //! embedded backend (not timed), then times the local runner's own pollers draining them
 //! (`tidings_local::spawn_pollers`: receive up to ten, sign and POST each with
 //! `Dispatcher::handle_message`, delete it once delivered) with `concurrency` receive loops
-//! and `concurrency` × 10 deliveries in flight, on one thread, as `tidings-local` runs them.
-//! Then a bare `reqwest::Client`, on this process's multi-threaded runtime, POSTs the same
-//! number of bodies of the same bytes to the same sink, with as many requests in flight as
-//! the pollers can have (`concurrency` × 10). Rounds alternate the two, so the
+//! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them. Then a bare `reqwest::Client`
+//! POSTs the same number of bodies of the same bytes to the same sink, with as many requests
+//! in flight as the pollers can have (`concurrency` × 10). Rounds alternate the two, so the
 //! machine's noise falls on both alike. Each phase also reads this process's CPU time
 //! (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher against bare loop, which the
 //! sink's share of the cores does not move, and counts the allocations each phase makes per
@@ -239,30 +238,20 @@ async fn dispatch_round(
     let body_bytes = dialect::render_body(Format::Standard, &event, "")?.len();
 
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
-    let (queue, probe, concurrency) = (
-        backend.queue.clone(),
-        embedded.queue.clone(),
-        args.concurrency,
-    );
     let (started, cpu_before, allocations_before) =
         (Instant::now(), process_cpu(), counting::allocations());
-    // On one thread and a single-threaded runtime, as `tidings-local` runs them.
-    on_own_thread(async move {
-        let pollers = tidings_local::spawn_pollers(queue, dispatcher, concurrency);
-        // A message leaves the queue once it is settled: the queue empty is the end.
-        let deadline = started + Duration::from_secs(600);
-        while probe.depths() != (0, 0) {
-            if probe.depths().1 != 0 || Instant::now() > deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+    let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
+    // A message leaves the queue once it is settled: the queue empty is the end.
+    let deadline = started + Duration::from_secs(600);
+    while embedded.queue.depths() != (0, 0) {
+        if embedded.queue.depths().1 != 0 || Instant::now() > deadline {
+            break;
         }
-        drop(pollers);
-        anyhow::Ok(())
-    })
-    .await?;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     let (elapsed, cpu) = (started.elapsed(), process_cpu() - cpu_before);
     let allocations = counting::allocations() - allocations_before;
+    drop(pollers);
     let (left, dead) = embedded.queue.depths();
     if left != 0 || dead != 0 {
         bail!("{left} deliveries left on the queue and {dead} dead-lettered: the sink failed some");
@@ -346,24 +335,6 @@ async fn bare_round(
         allocations,
         body_bytes,
     })
-}
-
-/// Runs `future` to its end on a new thread, on a single-threaded tokio runtime.
-async fn on_own_thread<T: Send + 'static>(
-    future: impl Future<Output = anyhow::Result<T>> + Send + 'static,
-) -> anyhow::Result<T> {
-    let (done, result) = tokio::sync::oneshot::channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    std::thread::Builder::new()
-        .name("dispatcher".into())
-        .spawn(move || {
-            let _ = done.send(runtime.block_on(future));
-        })?;
-    result
-        .await
-        .context("the dispatcher's thread ended without an answer")?
 }
 
 /// The event `bench/load.js` posts: the sink counts it under `run`.
