@@ -6,8 +6,8 @@
 // SINK_DELAY_MS (default 0) holds each POST's answer that long after its body arrived, as
 // an endpoint on the network would (it is counted on arrival either way).
 // Prints `sink listening on <port>` once ready. Every POST whose JSON body has
-// `data.bench_run` and `data.sent_at` (ms since the epoch, as the load driver
-// sets them, in a Tidings envelope or posted straight) is counted under that
+// `data.bench_run` and `data.sent_at` (ms on the machine's monotonic clock, as the load
+// driver sets them, in a Tidings envelope or posted straight) is counted under that
 // run, with its ingest→receipt delay (now − sent_at). Control endpoints:
 //   GET  /_stats?run=ID   {"run","count","p50_ms","p99_ms","max_ms","first_ms","last_ms"}
 //   GET  /_count?run=ID   {"count"}        (cheap: no percentile sort)
@@ -17,6 +17,8 @@ const http = require('http');
 const { performance } = require('perf_hooks');
 
 const now = () => performance.timeOrigin + performance.now();
+// The clock `sent_at` is on (bench/load.js): CLOCK_MONOTONIC, the same in every process.
+const monotonic = () => Number(process.hrtime.bigint()) / 1e6;
 const MAX_SAMPLES = 2_000_000; // per run; beyond this, latencies are no longer stored
 const runs = new Map();
 
@@ -69,6 +71,7 @@ const server = http.createServer((req, res) => {
   req.on('data', (c) => chunks.push(c));
   req.on('end', () => {
     const t = now();
+    const received = monotonic();
     if (DELAY_MS > 0) setTimeout(answer, DELAY_MS, res);
     else answer(res);
     let data;
@@ -85,7 +88,7 @@ const server = http.createServer((req, res) => {
     r.count++;
     if (r.first === null) r.first = t;
     r.last = t;
-    if (r.delays.length < MAX_SAMPLES) r.delays.push(t - data.sent_at);
+    if (r.delays.length < MAX_SAMPLES) r.delays.push(received - data.sent_at);
   });
 });
 server.keepAliveTimeout = 60_000;

@@ -370,10 +370,10 @@ fn padded_envelope(run: &str, seq: usize, bytes: usize) -> Vec<u8> {
     envelope(&"x".repeat(bytes.saturating_sub(bare))).into_bytes()
 }
 
+/// `sent_at` as `bench/load.js` sets it: ms on the machine's monotonic clock.
 fn now_ms() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
 }
 
 /// How many POSTs the sink counted for `run`; waits briefly for the last to be counted.
