@@ -123,21 +123,28 @@ impl Secret {
     /// Standard Webhooks signature of one message: `v1,<base64>`.
     pub fn sign(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> String {
         let mut signature = String::with_capacity(SIGNATURE_LEN);
-        self.sign_into(&mut signature, msg_id, timestamp, body);
+        self.sign_into(
+            &mut signature,
+            msg_id,
+            decimal(timestamp, &mut [0; 20]),
+            body,
+        );
         signature
     }
 
-    /// [`Secret::sign`], appended to `out`: one string for all of a delivery's signatures.
-    fn sign_into(&self, out: &mut String, msg_id: &str, timestamp: i64, body: &[u8]) {
+    /// [`Secret::sign`] with the timestamp as its decimal digits, appended to `out`: one
+    /// string for all of a delivery's signatures, over the digits its header carries.
+    fn sign_into(&self, out: &mut String, msg_id: &str, timestamp: &[u8], body: &[u8]) {
         out.push_str("v1,");
         STANDARD.encode_string(self.mac(msg_id, timestamp, body), out);
     }
 
-    fn mac(&self, msg_id: &str, timestamp: i64, body: &[u8]) -> [u8; 32] {
+    /// The HMAC of `{msg_id}.{timestamp}.{body}`, `timestamp` in decimal digits.
+    fn mac(&self, msg_id: &str, timestamp: &[u8], body: &[u8]) -> [u8; 32] {
         let mut mac = HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any size");
         mac.update(msg_id.as_bytes());
         mac.update(b".");
-        mac.update(decimal(timestamp, &mut [0; 20]));
+        mac.update(timestamp);
         mac.update(b".");
         mac.update(body);
         mac.finalize().into_bytes().into()
@@ -272,7 +279,6 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// What Standard Webhooks signs: `{id}.{timestamp}.{body}`.
 /// `n` in decimal, written into `buf` (an `i64` takes at most 20 bytes): no string for it.
 fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     use std::io::Write as _;
@@ -283,6 +289,7 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[..len]
 }
 
+/// What Standard Webhooks signs: `{id}.{timestamp}.{body}`.
 fn signed_content(msg_id: &str, timestamp: i64, body: &[u8]) -> Vec<u8> {
     let mut content = format!("{msg_id}.{timestamp}.").into_bytes();
     content.extend_from_slice(body);
@@ -315,6 +322,8 @@ pub fn delivery_headers(
 ) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     if keys.standard {
+        // The digits the header carries are the digits signed.
+        let digits = timestamp.to_string();
         // Space-separated, as Standard Webhooks lists several; written into one string.
         let mut signatures = String::with_capacity(
             keys.secrets.len() * SIGNATURE_LEN + keys.ed25519.len() * V1A_SIGNATURE_LEN,
@@ -323,7 +332,7 @@ pub fn delivery_headers(
             if !signatures.is_empty() {
                 signatures.push(' ');
             }
-            secret.sign_into(&mut signatures, msg_id, timestamp, body);
+            secret.sign_into(&mut signatures, msg_id, digits.as_bytes(), body);
         }
         for key in &keys.ed25519 {
             if !signatures.is_empty() {
@@ -333,7 +342,7 @@ pub fn delivery_headers(
         }
         headers.extend([
             (HEADER_ID.to_owned(), msg_id.to_owned()),
-            (HEADER_TIMESTAMP.to_owned(), timestamp.to_string()),
+            (HEADER_TIMESTAMP.to_owned(), digits),
             (HEADER_SIGNATURE.to_owned(), signatures),
         ]);
     }
@@ -410,7 +419,7 @@ impl VerifyingKey {
                     text: String::new(),
                     key: key.clone(),
                 };
-                let expected = secret.mac(msg_id, ts, body);
+                let expected = secret.mac(msg_id, decimal(ts, &mut [0; 20]), body);
                 candidates("v1,").any(|candidate| {
                     subtle::ConstantTimeEq::ct_eq(candidate.as_slice(), &expected[..]).into()
                 })
