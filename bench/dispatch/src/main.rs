@@ -100,8 +100,7 @@ impl Phase {
         self.cpu.as_secs_f64() * 1e6 / self.delivered as f64
     }
 
-    /// Allocations per delivery.
-    fn allocations(&self) -> f64 {
+    fn allocations_per_delivery(&self) -> f64 {
         self.allocations as f64 / self.delivered as f64
     }
 
@@ -117,10 +116,32 @@ impl Phase {
     }
 }
 
-/// This process's CPU time so far: user and system, all its threads.
-fn process_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec.unsigned_abs(), t.tv_nsec.unsigned_abs() as u32)
+/// What this process has spent: CPU time (user and system, all its threads) and
+/// allocations (all its threads).
+#[derive(Clone, Copy)]
+struct Usage {
+    cpu: Duration,
+    allocations: u64,
+}
+
+impl Usage {
+    /// So far.
+    fn now() -> Self {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        Self {
+            cpu: Duration::new(t.tv_sec.unsigned_abs(), t.tv_nsec.unsigned_abs() as u32),
+            allocations: counting::allocations(),
+        }
+    }
+
+    /// Since `self` was read.
+    fn since(self) -> Self {
+        let now = Self::now();
+        Self {
+            cpu: now.cpu - self.cpu,
+            allocations: now.allocations - self.allocations,
+        }
+    }
 }
 
 #[tokio::main]
@@ -142,8 +163,8 @@ async fn main() -> anyhow::Result<()> {
                 "ratio": round2(d.rate() / b.rate()),
                 "dispatcher_cpu_us": round2(d.cpu_us()), "bare_cpu_us": round2(b.cpu_us()),
                 "cpu_ratio": round2(d.cpu_us() / b.cpu_us()),
-                "dispatcher_allocations": round2(d.allocations()),
-                "bare_allocations": round2(b.allocations()),
+                "dispatcher_allocations": round2(d.allocations_per_delivery()),
+                "bare_allocations": round2(b.allocations_per_delivery()),
                 "deliveries": d.delivered, "body_bytes": d.body_bytes,
             })
         );
@@ -169,8 +190,8 @@ async fn main() -> anyhow::Result<()> {
             "ratio": round2(d.rate() / b.rate()), "round_ratios": ratios,
             "dispatcher_cpu_us": round2(d.cpu_us()), "bare_cpu_us": round2(b.cpu_us()),
             "cpu_ratio": round2(d.cpu_us() / b.cpu_us()), "round_cpu_ratios": cpu_ratios,
-            "dispatcher_allocations": round2(d.allocations()),
-            "bare_allocations": round2(b.allocations()),
+            "dispatcher_allocations": round2(d.allocations_per_delivery()),
+            "bare_allocations": round2(b.allocations_per_delivery()),
         })
     );
     Ok(())
@@ -238,8 +259,7 @@ async fn dispatch_round(
     let body_bytes = dialect::render_body(Format::Standard, &event, "")?.len();
 
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
-    let (started, cpu_before, allocations_before) =
-        (Instant::now(), process_cpu(), counting::allocations());
+    let (started, before) = (Instant::now(), Usage::now());
     let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
     // A message leaves the queue once it is settled: the queue empty is the end.
     let deadline = started + Duration::from_secs(600);
@@ -249,8 +269,7 @@ async fn dispatch_round(
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    let (elapsed, cpu) = (started.elapsed(), process_cpu() - cpu_before);
-    let allocations = counting::allocations() - allocations_before;
+    let (elapsed, spent) = (started.elapsed(), before.since());
     drop(pollers);
     let (left, dead) = embedded.queue.depths();
     if left != 0 || dead != 0 {
@@ -266,8 +285,8 @@ async fn dispatch_round(
     Ok(Phase {
         delivered,
         elapsed,
-        cpu,
-        allocations,
+        cpu: spent.cpu,
+        allocations: spent.allocations,
         body_bytes,
     })
 }
@@ -288,8 +307,7 @@ async fn bare_round(
         .collect();
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
-    let (started, cpu_before, allocations_before) =
-        (Instant::now(), process_cpu(), counting::allocations());
+    let (started, before) = (Instant::now(), Usage::now());
     let workers: Vec<_> = (0..args.concurrency * MAX_BATCH)
         .map(|_| {
             let (client, url, bodies, next) =
@@ -320,10 +338,7 @@ async fn bare_round(
     for worker in workers {
         finished = finished.max(worker.await??);
     }
-    let (cpu, allocations) = (
-        process_cpu() - cpu_before,
-        counting::allocations() - allocations_before,
-    );
+    let spent = before.since();
     let delivered = sink_count(control, &args.sink, &run).await?;
     if delivered != args.deliveries {
         bail!("the sink counted {delivered} of {} POSTs", args.deliveries);
@@ -331,8 +346,8 @@ async fn bare_round(
     Ok(Phase {
         delivered,
         elapsed: finished - started,
-        cpu,
-        allocations,
+        cpu: spent.cpu,
+        allocations: spent.allocations,
         body_bytes,
     })
 }
@@ -343,7 +358,7 @@ fn event_body(run: &str, seq: usize) -> serde_json::Value {
         "type": "order.created",
         "data": {
             "bench_run": run,
-            "sent_at": now_ms(),
+            "sent_at": monotonic_ms(),
             "seq": seq,
             "order_id": format!("order_{seq}"),
             "total": "99.99",
@@ -360,7 +375,7 @@ fn padded_envelope(run: &str, seq: usize, bytes: usize) -> Vec<u8> {
             "timestamp": "2026-11-25T00:00:00Z",
             "tenant": "dev",
             "data": {
-                "bench_run": run, "sent_at": now_ms(), "seq": seq,
+                "bench_run": run, "sent_at": monotonic_ms(), "seq": seq,
                 "order_id": format!("order_{seq}"), "total": "99.99", "pad": pad,
             },
         })
@@ -371,7 +386,7 @@ fn padded_envelope(run: &str, seq: usize, bytes: usize) -> Vec<u8> {
 }
 
 /// `sent_at` as `bench/load.js` sets it: ms on the machine's monotonic clock.
-fn now_ms() -> f64 {
+fn monotonic_ms() -> f64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
 }
