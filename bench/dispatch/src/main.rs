@@ -38,7 +38,8 @@ mod counting;
 // As the runner (local/src/main.rs): the dispatcher is measured with the runner's allocator,
 // its allocations counted.
 #[global_allocator]
-static ALLOCATOR: counting::Counting<mimalloc::MiMalloc> = counting::Counting(mimalloc::MiMalloc);
+static ALLOCATOR: counting::Counting<tikv_jemallocator::Jemalloc> =
+    counting::Counting(tikv_jemallocator::Jemalloc);
 
 struct Args {
     sink: reqwest::Url,
