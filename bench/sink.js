@@ -5,6 +5,9 @@
 //
 // SINK_DELAY_MS (default 0) holds each POST's answer that long after its body arrived, as
 // an endpoint on the network would (it is counted on arrival either way).
+// SINK_WORKERS (default 1) processes share the port (node:cluster): one Node process answers
+// about 40,000 POSTs a second on these machines, less than the runner can deliver. The
+// control endpoints then answer for all of them together.
 // Prints `sink listening on <port>` once ready. Every POST whose JSON body has
 // `data.bench_run` and `data.sent_at` (ms on the machine's monotonic clock, as the load
 // driver sets them, in a Tidings envelope or posted straight) is counted under that
@@ -13,6 +16,7 @@
 //   GET  /_count?run=ID   {"count"}        (cheap: no percentile sort)
 // The process exits by itself after SINK_MAX_SECS (default 900) as a safety net.
 'use strict';
+const cluster = require('cluster');
 const http = require('http');
 const { performance } = require('perf_hooks');
 
@@ -44,27 +48,26 @@ const server = http.createServer((req, res) => {
   if (req.method === 'GET') {
     const url = new URL(req.url, 'http://sink');
     const id = url.searchParams.get('run') || '';
-    const r = runs.get(id) || { count: 0, delays: [], first: null, last: null };
-    let body;
-    if (url.pathname === '/_count') {
-      body = { run: id, count: r.count };
-    } else if (url.pathname === '/_stats') {
-      const sorted = Float64Array.from(r.delays).sort();
-      body = {
-        run: id,
-        count: r.count,
-        p50_ms: pct(sorted, 50),
-        p99_ms: pct(sorted, 99),
-        max_ms: sorted.length ? Math.round(sorted[sorted.length - 1]) : null,
-        first_ms: r.first,
-        last_ms: r.last,
-        unlabelled,
-      };
-    } else {
+    const delays = url.pathname === '/_stats';
+    if (url.pathname !== '/_count' && !delays) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    gather(id, delays, (r) => {
+      const body = { run: id, count: r.count };
+      if (delays) {
+        const sorted = Float64Array.from(r.delays).sort();
+        Object.assign(body, {
+          p50_ms: pct(sorted, 50),
+          p99_ms: pct(sorted, 99),
+          max_ms: sorted.length ? Math.round(sorted[sorted.length - 1]) : null,
+          first_ms: r.first,
+          last_ms: r.last,
+          unlabelled: r.unlabelled,
+        });
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
     return;
   }
   const chunks = [];
@@ -93,9 +96,90 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 
+// What this process counted for run `id` (delays only when asked: they are the bulk).
+function own(id, delays) {
+  const r = runs.get(id) || { count: 0, delays: [], first: null, last: null };
+  return { count: r.count, delays: delays ? r.delays : [], first: r.first, last: r.last, unlabelled };
+}
+
+// Several processes' counts of one run as one.
+function merge(parts) {
+  const min = (xs) => (xs.length ? Math.min(...xs) : null);
+  const max = (xs) => (xs.length ? Math.max(...xs) : null);
+  const known = (key) => parts.map((p) => p[key]).filter((x) => x !== null);
+  return {
+    count: parts.reduce((n, p) => n + p.count, 0),
+    delays: parts.flatMap((p) => p.delays),
+    first: min(known('first')),
+    last: max(known('last')),
+    unlabelled: parts.reduce((n, p) => n + p.unlabelled, 0),
+  };
+}
+
+// Calls `done` with run `id` as every worker counted it: a worker asks the primary, which
+// asks every worker (this one too) and merges their answers.
+let asked = 0;
+const waiting = new Map();
+function gather(id, delays, done) {
+  if (!cluster.isWorker) return done(own(id, delays));
+  const query = ++asked;
+  waiting.set(query, done);
+  process.send({ gather: { query, id, delays } });
+}
+
+const WORKERS = Math.max(1, Number(process.env.SINK_WORKERS || 1));
+const MAX_MS = Number(process.env.SINK_MAX_SECS || 900) * 1000;
 const port = Number(process.argv[2] || process.env.SINK_PORT || 0);
-server.listen(port, '127.0.0.1', () => {
-  console.log(`sink listening on ${server.address().port}`);
-});
-setTimeout(() => process.exit(0), Number(process.env.SINK_MAX_SECS || 900) * 1000).unref();
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+
+if (WORKERS > 1 && cluster.isPrimary) {
+  // Typed arrays and large arrays of delays pass between processes as they are.
+  cluster.setupPrimary({ serialization: 'advanced' });
+  const workers = Array.from({ length: WORKERS }, () => cluster.fork());
+  let listening = 0;
+  let nextRound = 0;
+  const rounds = new Map(); // round -> { asker, query, parts }
+  for (const worker of workers) {
+    worker.on('listening', (address) => {
+      if (++listening === WORKERS) console.log(`sink listening on ${address.port}`);
+    });
+    worker.on('message', (m) => {
+      if (m.gather) {
+        const round = ++nextRound;
+        rounds.set(round, { asker: worker, query: m.gather.query, parts: [] });
+        for (const w of workers) w.send({ report: { round, id: m.gather.id, delays: m.gather.delays } });
+      } else if (m.reported) {
+        const r = rounds.get(m.reported.round);
+        r.parts.push(m.reported.part);
+        if (r.parts.length === WORKERS) {
+          rounds.delete(m.reported.round);
+          r.asker.send({ gathered: { query: r.query, run: merge(r.parts) } });
+        }
+      }
+    });
+  }
+  const stop = () => {
+    for (const w of workers) w.process.kill();
+    process.exit(0);
+  };
+  setTimeout(stop, MAX_MS).unref();
+  for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, stop);
+} else {
+  if (cluster.isWorker) {
+    process.on('message', (m) => {
+      if (m.report) {
+        process.send({ reported: { round: m.report.round, part: own(m.report.id, m.report.delays) } });
+      } else if (m.gathered) {
+        const done = waiting.get(m.gathered.query);
+        waiting.delete(m.gathered.query);
+        done(m.gathered.run);
+      }
+    });
+    // The primary gone (stopped, or its time up): so is this worker.
+    process.on('disconnect', () => process.exit(0));
+  }
+  server.listen(port, '127.0.0.1', () => {
+    if (!cluster.isWorker) console.log(`sink listening on ${server.address().port}`);
+  });
+  setTimeout(() => process.exit(0), MAX_MS).unref();
+  for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => process.exit(0));
+}
