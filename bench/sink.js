@@ -157,12 +157,23 @@ if (WORKERS > 1 && cluster.isPrimary) {
       }
     });
   }
-  const stop = () => {
+  let stopping = false;
+  const stop = (code = 0) => {
+    stopping = true;
     for (const w of workers) w.process.kill();
-    process.exit(0);
+    process.exit(code);
   };
+  // A worker gone on its own leaves its counts behind: stop, so the benchmark says so
+  // instead of waiting for an answer that cannot come.
+  for (const worker of workers) {
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      console.error(`sink: a worker exited (${signal || code}); stopping`);
+      stop(1);
+    });
+  }
   setTimeout(stop, MAX_MS).unref();
-  for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, stop);
+  for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => stop());
 } else {
   if (cluster.isWorker) {
     process.on('message', (m) => {
