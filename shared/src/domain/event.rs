@@ -15,6 +15,8 @@ use crate::ids;
 #[serde(try_from = "String")]
 pub struct EventId(String);
 
+id_as_text!(EventId);
+
 impl EventId {
     pub const MAX_LEN: usize = 128;
 
@@ -23,6 +25,7 @@ impl EventId {
         Self::check(value).map(|()| Self(value.to_owned()))
     }
 
+    /// The rule [`Self::parse`] and reading back from a record apply.
     fn check(value: &str) -> Result<(), ValidationError> {
         let ok = !value.is_empty()
             && value.len() <= Self::MAX_LEN
@@ -48,14 +51,6 @@ impl EventId {
     }
 }
 
-impl TryFrom<String> for EventId {
-    type Error = ValidationError;
-    /// Keeps `value` itself: no copy for each id read back from a record or message.
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::check(&value).map(|()| Self(value))
-    }
-}
-
 impl From<EventId> for String {
     fn from(value: EventId) -> Self {
         value.0
@@ -74,6 +69,8 @@ impl fmt::Display for EventId {
 #[serde(try_from = "String")]
 pub struct EventType(String);
 
+id_as_text!(EventType);
+
 impl EventType {
     pub const MAX_LEN: usize = 128;
     const RULE: &'static str = "must be lowercase words separated by dots, such as 'order.created' \
@@ -83,6 +80,7 @@ impl EventType {
         Self::check(value).map(|()| Self(value.to_owned()))
     }
 
+    /// The rule [`Self::parse`] and reading back from a record apply.
     fn check(value: &str) -> Result<(), ValidationError> {
         let words_ok = value.split('.').all(is_word);
         if value.len() <= Self::MAX_LEN && value.contains('.') && words_ok {
@@ -131,14 +129,6 @@ pub(super) fn is_word(word: &str) -> bool {
         && word
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-}
-
-impl TryFrom<String> for EventType {
-    type Error = ValidationError;
-    /// Keeps `value` itself: no copy for each type read back from a record or message.
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::check(&value).map(|()| Self(value))
-    }
 }
 
 impl From<EventType> for String {

@@ -1,13 +1,23 @@
 //! Domain types. Each one is validated when it is built, so the rest of the code never
 //! sees an event type with capitals, a subscription with no events, or a secret too short.
 
-/// Serialises an id as its text, borrowed: serde's `into = "String"` would copy it for every
-/// record and message written. (Each reads back through `try_from = "String"`, validated.)
-macro_rules! serialize_as_str {
-    ($($id:ty),+) => {$(
+/// An id's text in records and messages. Serialised as its text, borrowed: serde's
+/// `into = "String"` would copy it for every record and message written. Read back through
+/// `try_from = "String"`: validated by the type's own `check` (the rule its `parse` applies),
+/// and keeping serde's string instead of a copy of it. Invoked beside each type (its field
+/// is private to its module).
+macro_rules! id_as_text {
+    ($($id:ident),+) => {$(
         impl serde::Serialize for $id {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
+            }
+        }
+
+        impl TryFrom<String> for $id {
+            type Error = ValidationError;
+            fn try_from(value: String) -> Result<Self, Self::Error> {
+                $id::check(&value).map(|()| $id(value))
             }
         }
     )+};
@@ -50,8 +60,6 @@ pub use subscription::{
 };
 pub use tenant::{TenantId, TenantSettings};
 pub use wire::{WireContext, WireError, WireRequest};
-
-serialize_as_str!(EventId, EventType, SubscriptionId, TenantId);
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,8 @@ use crate::signing::{Secret, SigningKey, SigningKeys};
 #[serde(try_from = "String")]
 pub struct SubscriptionId(String);
 
+id_as_text!(SubscriptionId);
+
 impl SubscriptionId {
     pub fn generate() -> Self {
         Self(ids::new_id("sub"))
@@ -30,6 +32,7 @@ impl SubscriptionId {
         Self::check(value).map(|()| Self(value.to_owned()))
     }
 
+    /// The rule [`Self::parse`] and reading back from a record apply.
     fn check(value: &str) -> Result<(), ValidationError> {
         let ok = value.len() <= 64
             && value.starts_with("sub_")
@@ -47,14 +50,6 @@ impl SubscriptionId {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl TryFrom<String> for SubscriptionId {
-    type Error = ValidationError;
-    /// Keeps `value` itself: no copy for each id read back from a record or message.
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::check(&value).map(|()| Self(value))
     }
 }
 

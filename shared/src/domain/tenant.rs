@@ -11,12 +11,15 @@ use super::ValidationError;
 #[serde(try_from = "String")]
 pub struct TenantId(String);
 
+id_as_text!(TenantId);
+
 impl TenantId {
     /// 1 to 64 characters of `a-z`, `0-9`, `-` and `_`, starting with a letter or digit.
     pub fn parse(value: &str) -> Result<Self, ValidationError> {
         Self::check(value).map(|()| Self(value.to_owned()))
     }
 
+    /// The rule [`Self::parse`] and reading back from a record apply.
     fn check(value: &str) -> Result<(), ValidationError> {
         let ok = !value.is_empty()
             && value.len() <= 64
@@ -36,14 +39,6 @@ impl TenantId {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl TryFrom<String> for TenantId {
-    type Error = ValidationError;
-    /// Keeps `value` itself: no copy for each id read back from a record or message.
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::check(&value).map(|()| Self(value))
     }
 }
 
