@@ -328,16 +328,17 @@ pub fn delivery_headers(
         let mut signatures = String::with_capacity(
             keys.secrets.len() * SIGNATURE_LEN + keys.ed25519.len() * V1A_SIGNATURE_LEN,
         );
-        for secret in &keys.secrets {
-            if !signatures.is_empty() {
-                signatures.push(' ');
+        let next = |list: &mut String| {
+            if !list.is_empty() {
+                list.push(' ');
             }
+        };
+        for secret in &keys.secrets {
+            next(&mut signatures);
             secret.sign_into(&mut signatures, msg_id, digits.as_bytes(), body);
         }
         for key in &keys.ed25519 {
-            if !signatures.is_empty() {
-                signatures.push(' ');
-            }
+            next(&mut signatures);
             signatures.push_str(&key.sign(msg_id, timestamp, body));
         }
         headers.extend([
