@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::dialect::{self, Format, SaleorContext};
 use super::{Event, EventData, SentAs, Subscription, TenantSettings};
@@ -30,6 +31,8 @@ pub enum WireError {
     Body(#[from] serde_json::Error),
     #[error("cannot sign with the deployment's key: {0}")]
     Jws(String),
+    #[error("header {0} is not a valid HTTP header name or value")]
+    Header(String),
 }
 
 /// A delivery, ready to POST.
@@ -37,9 +40,37 @@ pub enum WireError {
 pub struct WireRequest {
     /// Exactly the bytes that were signed.
     pub body: Vec<u8>,
-    /// Every header but `content-type`, which is always `application/json`.
-    pub headers: Vec<(String, String)>,
+    /// Every header, `content-type` (always `application/json`) first, as the request
+    /// carries them.
+    pub headers: HeaderMap,
+    /// What the record keeps: every header but `content-type`, signatures elided.
     pub sent: SentAs,
+}
+
+/// The names a delivery carries besides its subscription's own, made once: a name that
+/// is not one of HTTP's standard ones is otherwise parsed and copied for every request.
+static KNOWN_NAMES: [HeaderName; 14] = [
+    HeaderName::from_static(signing::HEADER_ID),
+    HeaderName::from_static(signing::HEADER_TIMESTAMP),
+    HeaderName::from_static(signing::HEADER_SIGNATURE),
+    HeaderName::from_static(dialect::MEDUSA_SIGNATURE),
+    HeaderName::from_static(dialect::COMMERCE_ENGINE_SIGNATURE),
+    HeaderName::from_static(dialect::COMMERCIO_EVENT),
+    HeaderName::from_static(dialect::COMMERCIO_SIGNATURE),
+    HeaderName::from_static(dialect::SALEOR_EVENT),
+    HeaderName::from_static(dialect::SALEOR_DOMAIN),
+    HeaderName::from_static(dialect::SALEOR_API_URL),
+    HeaderName::from_static(dialect::SALEOR_SIGNATURE),
+    HeaderName::from_static(dialect::SALEOR_LEGACY_EVENT),
+    HeaderName::from_static(dialect::SALEOR_LEGACY_DOMAIN),
+    HeaderName::from_static(dialect::SALEOR_LEGACY_SIGNATURE),
+];
+
+fn header_name(name: &str) -> Result<HeaderName, WireError> {
+    match KNOWN_NAMES.iter().find(|known| known.as_str() == name) {
+        Some(known) => Ok(known.clone()),
+        None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| WireError::Header(name.into())),
+    }
 }
 
 impl Subscription {
@@ -98,36 +129,37 @@ impl Subscription {
             if self.saleor.legacy_headers {
                 jws_headers.push(dialect::SALEOR_LEGACY_SIGNATURE);
             }
-            signatures.extend(jws_headers.iter().map(|h| ((*h).to_owned(), jws.clone())));
+            signatures.extend(jws_headers.iter().map(|h| (*h, jws.clone())));
         }
         let event_headers = self
             .format
-            .event_headers(event.event_type.as_str(), &saleor)
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value));
-        let headers: Vec<(String, String)> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.clone(), v.clone()))
-            .chain(event_headers)
-            .chain(signatures)
-            .collect();
+            .event_headers(event.event_type.as_str(), &saleor);
         let is_signature = |name: &str| {
             name == signing::HEADER_SIGNATURE
                 || keys.hex_headers.contains(&name)
                 || jws_headers.contains(&name)
         };
-        let recorded: BTreeMap<String, String> = headers
+        let count = self.headers.len() + event_headers.len() + signatures.len();
+        let mut headers = HeaderMap::with_capacity(count + 1);
+        let mut recorded = BTreeMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let all = self
+            .headers
             .iter()
-            .map(|(name, value)| {
-                let value = if is_signature(name) {
-                    SentAs::ELIDED.to_owned()
-                } else {
-                    value.clone()
-                };
-                (name.clone(), value)
-            })
-            .collect();
+            .map(|(name, value)| (name.as_str(), value.clone()))
+            .chain(event_headers)
+            .chain(signatures);
+        for (name, value) in all {
+            let shown = if is_signature(name) {
+                SentAs::ELIDED.to_owned()
+            } else {
+                value.clone()
+            };
+            recorded.insert(name.to_owned(), shown);
+            // Appended, as `RequestBuilder::header` does; the value's bytes are not copied.
+            let value = HeaderValue::try_from(value).map_err(|_| WireError::Header(name.into()))?;
+            headers.append(header_name(name)?, value);
+        }
         Ok(WireRequest {
             body,
             headers,
@@ -169,10 +201,7 @@ mod tests {
     }
 
     fn header<'a>(wire: &'a WireRequest, name: &str) -> Option<&'a str> {
-        wire.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        wire.headers.get(name).map(|v| v.to_str().unwrap())
     }
 
     const DOMAIN: &str = "tidings.example.com";
@@ -252,7 +281,28 @@ mod tests {
         assert_eq!(wire.sent.headers["saleor-signature"], SentAs::ELIDED);
         assert_eq!(wire.sent.headers["webhook-signature"], SentAs::ELIDED);
         assert_eq!(wire.sent.headers["saleor-event"], "order_created");
-        assert_eq!(wire.sent.headers.len(), wire.headers.len());
+        // All but content-type.
+        assert_eq!(wire.sent.headers.len() + 1, wire.headers.len());
+        assert_eq!(header(&wire, "content-type"), Some("application/json"));
+    }
+
+    #[test]
+    fn a_header_that_http_cannot_carry_is_an_error_naming_it_not_a_request() {
+        // The API refuses such a header when the subscription is written; should one get
+        // this far anyway, the attempt fails naming it.
+        let mut s = subscription(Format::Standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        s.headers.insert("x-note".into(), "one\ntwo".into());
+        let error = s
+            .wire_request(
+                &event("order.created"),
+                context(&TenantSettings::default()),
+                Utc::now(),
+            )
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "header x-note is not a valid HTTP header name or value"
+        );
     }
 
     #[test]

@@ -314,12 +314,12 @@ pub struct SigningKeys<'a> {
 
 /// Every signature header of one delivery: the Standard Webhooks headers (unless turned
 /// off) with every `v1,` and `v1a,` signature, and each hex signature header.
-pub fn delivery_headers(
-    keys: &SigningKeys<'_>,
+pub fn delivery_headers<'k>(
+    keys: &SigningKeys<'k>,
     msg_id: &str,
     timestamp: i64,
     body: &[u8],
-) -> Vec<(String, String)> {
+) -> Vec<(&'k str, String)> {
     let mut headers = Vec::new();
     if keys.standard {
         // The digits the header carries are the digits signed.
@@ -342,9 +342,9 @@ pub fn delivery_headers(
             signatures.push_str(&key.sign(msg_id, timestamp, body));
         }
         headers.extend([
-            (HEADER_ID.to_owned(), msg_id.to_owned()),
-            (HEADER_TIMESTAMP.to_owned(), digits),
-            (HEADER_SIGNATURE.to_owned(), signatures),
+            (HEADER_ID, msg_id.to_owned()),
+            (HEADER_TIMESTAMP, digits),
+            (HEADER_SIGNATURE, signatures),
         ]);
     }
     // Only subscriptions with a hex header pay for the second HMAC.
@@ -355,7 +355,7 @@ pub fn delivery_headers(
     {
         let hex = sign_hex(current.expose(), body);
         for header in &keys.hex_headers {
-            headers.push(((*header).to_owned(), hex.clone()));
+            headers.push((*header, hex.clone()));
         }
     }
     headers
@@ -658,7 +658,7 @@ mod tests {
         let get = |name: &str| {
             headers
                 .iter()
-                .find(|(n, _)| n == name)
+                .find(|(n, _)| *n == name)
                 .map(|(_, v)| v.as_str())
         };
         assert_eq!(get(HEADER_ID), Some(id));
@@ -867,7 +867,7 @@ mod tests {
         let headers = delivery_headers(&keys, V1A_ID, V1A_TS, V1A_BODY.as_bytes());
         let signatures = &headers
             .iter()
-            .find(|(n, _)| n == HEADER_SIGNATURE)
+            .find(|(n, _)| *n == HEADER_SIGNATURE)
             .unwrap()
             .1;
         let parts: Vec<&str> = signatures.split(' ').collect();

@@ -471,14 +471,12 @@ impl Dispatcher {
             Ok(wire) => wire,
             Err(e) => return (failed(e.to_string()), None),
         };
-        let mut request = self
-            .client
-            .post(subscription.url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/json");
-        for (name, value) in &wire.headers {
-            request = request.header(name, value);
-        }
-        let response = request.body(wire.body).send().await;
+        // The request as the wire request has it, headers and all: no header is parsed or
+        // copied again on the way.
+        let mut request = reqwest::Request::new(reqwest::Method::POST, subscription.url.clone());
+        *request.headers_mut() = wire.headers;
+        *request.body_mut() = Some(wire.body.into());
+        let response = self.client.execute(request).await;
         let attempt = match response {
             Ok(r) => {
                 let status = r.status();
