@@ -537,30 +537,51 @@ pub fn render_body(
     event: &Event,
     store_id: &str,
 ) -> Result<Vec<u8>, serde_json::Error> {
-    let name = name_as_sent(format, event.event_type.as_str());
+    // Only the formats that carry the name in the body work it out.
+    let name = || name_as_sent(format, event.event_type.as_str());
     let timestamp = |precision| rfc3339::format(&event.timestamp, precision);
+    let data = event.data.raw();
     match format {
-        Format::Standard => serde_json::to_vec(event),
-        Format::Medusa => serde_json::to_vec(&MedusaBody {
-            event: &name,
-            data: event.data.raw(),
-            timestamp: timestamp(SecondsFormat::Millis).as_str(),
-        }),
-        Format::CommerceEngine => serde_json::to_vec(&CommerceEngineBody {
-            id: event.id.as_str(),
-            event_type: &name,
-            created_at: timestamp(SecondsFormat::AutoSi).as_str(),
-            data: event.data.raw(),
-        }),
-        Format::BareCommerce => serde_json::to_vec(&BareCommerceBody {
-            event_type: &name,
-            id: event.id.as_str(),
-            timestamp: timestamp(SecondsFormat::AutoSi).as_str(),
-            store_id,
-            data: event.data.raw(),
-        }),
-        Format::Commercio | Format::Saleor => Ok(event.data.get().as_bytes().to_vec()),
+        Format::Standard => to_json(event, data),
+        Format::Medusa => to_json(
+            &MedusaBody {
+                event: &name(),
+                data,
+                timestamp: timestamp(SecondsFormat::Millis).as_str(),
+            },
+            data,
+        ),
+        Format::CommerceEngine => to_json(
+            &CommerceEngineBody {
+                id: event.id.as_str(),
+                event_type: &name(),
+                created_at: timestamp(SecondsFormat::AutoSi).as_str(),
+                data,
+            },
+            data,
+        ),
+        Format::BareCommerce => to_json(
+            &BareCommerceBody {
+                event_type: &name(),
+                id: event.id.as_str(),
+                timestamp: timestamp(SecondsFormat::AutoSi).as_str(),
+                store_id,
+                data,
+            },
+            data,
+        ),
+        Format::Commercio | Format::Saleor => Ok(data.get().as_bytes().to_vec()),
     }
+}
+
+/// Room for an envelope's fields around its data: the body's buffer is sized once for
+/// both, not grown (and copied) as serde writes it.
+const ENVELOPE_BYTES: usize = 192;
+
+fn to_json(value: &impl Serialize, data: &RawValue) -> Result<Vec<u8>, serde_json::Error> {
+    let mut body = Vec::with_capacity(data.get().len() + ENVELOPE_BYTES);
+    serde_json::to_writer(&mut body, value)?;
+    Ok(body)
 }
 
 #[cfg(test)]
