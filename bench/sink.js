@@ -13,7 +13,9 @@
 // driver sets them, in a Tidings envelope or posted straight) is counted under that
 // run, with its ingest→receipt delay (now − sent_at). Control endpoints:
 //   GET  /_stats?run=ID   {"run","count","p50_ms","p99_ms","max_ms","first_ms","last_ms"}
-//   GET  /_count?run=ID   {"count"}        (cheap: no percentile sort)
+//   GET  /_count?run=ID   {"count","cpu_us"}   (cheap: no percentile sort)
+// `cpu_us` is the CPU time (user + system) the answering processes have used since they
+// started, summed: read before and after a phase, it is what the sink spent on it.
 // The process exits by itself after SINK_MAX_SECS (default 900) as a safety net.
 'use strict';
 const cluster = require('cluster');
@@ -54,7 +56,7 @@ const server = http.createServer((req, res) => {
       return;
     }
     gather(id, delays, (r) => {
-      const body = { run: id, count: r.count };
+      const body = { run: id, count: r.count, cpu_us: r.cpu_us };
       if (delays) {
         const sorted = Float64Array.from(r.delays).sort();
         Object.assign(body, {
@@ -99,7 +101,15 @@ server.keepAliveTimeout = 60_000;
 // What this process counted for run `id` (delays only when asked: they are the bulk).
 function own(id, delays) {
   const r = runs.get(id) || { count: 0, delays: [], first: null, last: null };
-  return { count: r.count, delays: delays ? r.delays : [], first: r.first, last: r.last, unlabelled };
+  const cpu = process.cpuUsage();
+  return {
+    count: r.count,
+    delays: delays ? r.delays : [],
+    first: r.first,
+    last: r.last,
+    unlabelled,
+    cpu_us: cpu.user + cpu.system,
+  };
 }
 
 // Several processes' counts of one run as one.
@@ -113,6 +123,7 @@ function merge(parts) {
     first: min(known('first')),
     last: max(known('last')),
     unlabelled: parts.reduce((n, p) => n + p.unlabelled, 0),
+    cpu_us: parts.reduce((n, p) => n + p.cpu_us, 0),
   };
 }
 

@@ -6,8 +6,11 @@
 //! (`tidings_local::spawn_pollers`: receive up to ten, sign and POST each with
 //! `Dispatcher::handle_message`, delete it once delivered) with `concurrency` receive loops
 //! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them. Then a bare `reqwest::Client`
-//! POSTs the same number of bodies of the same bytes to the same sink, with as many requests
-//! in flight as the pollers can have (`concurrency` × 10). Rounds alternate the two, so the
+//! POSTs the same number of requests of the same size to the same sink (bodies of the same
+//! bytes, and the headers of the dispatcher's first request: the signature headers are what
+//! any sender of these webhooks sends, and parsing them is the sink's work, not the
+//! dispatcher's), with as many requests in flight as the pollers can have
+//! (`concurrency` × 10). Rounds alternate the two, so the
 //! machine's noise falls on both alike. Each phase also reads this process's CPU time
 //! (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher against bare loop, which the
 //! sink's share of the cores does not move, and counts the allocations each phase makes per
@@ -25,11 +28,10 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 
 use tidings::adapters::Embedded;
 use tidings::config::Config;
-use tidings::domain::dialect::{self, Format};
-use tidings::domain::{EventId, TenantId};
+use tidings::domain::{EventId, TenantId, TenantSettings, WireContext};
 use tidings::egress::EgressPolicy;
 use tidings::ports::queue::MAX_BATCH;
-use tidings::services::dispatch::Dispatcher;
+use tidings::services::dispatch::{self, Dispatcher};
 use tidings::services::{events, subscriptions};
 use tidings_local::VISIBILITY_TIMEOUT;
 
@@ -88,6 +90,8 @@ struct Phase {
     cpu: Duration,
     /// Allocations this process made during it.
     allocations: u64,
+    /// The sink's CPU time over the phase (its processes, from `/_count`'s `cpu_us`).
+    sink_cpu: Duration,
     body_bytes: usize,
 }
 
@@ -105,6 +109,12 @@ impl Phase {
         self.allocations as f64 / self.delivered as f64
     }
 
+    /// The sink's CPU time per delivery, in µs: what answering this phase's requests cost
+    /// the receiver, on the same two cores.
+    fn sink_cpu_us(&self) -> f64 {
+        self.sink_cpu.as_secs_f64() * 1e6 / self.delivered as f64
+    }
+
     /// The rounds of one side as one phase: their deliveries, times and CPU summed.
     fn sum(phases: &[Phase]) -> Phase {
         Phase {
@@ -112,6 +122,7 @@ impl Phase {
             elapsed: phases.iter().map(|p| p.elapsed).sum(),
             cpu: phases.iter().map(|p| p.cpu).sum(),
             allocations: phases.iter().map(|p| p.allocations).sum(),
+            sink_cpu: phases.iter().map(|p| p.sink_cpu).sum(),
             body_bytes: phases.first().map_or(0, |p| p.body_bytes),
         }
     }
@@ -154,8 +165,8 @@ async fn main() -> anyhow::Result<()> {
     let control = reqwest::Client::new();
     let (mut dispatched, mut bare) = (Vec::new(), Vec::new());
     for round in 1..=args.rounds {
-        let d = dispatch_round(&args, &control, round).await?;
-        let b = bare_round(&args, &control, round, d.body_bytes).await?;
+        let (d, headers) = dispatch_round(&args, &control, round).await?;
+        let b = bare_round(&args, &control, round, d.body_bytes, headers).await?;
         println!(
             "{}",
             json!({
@@ -166,6 +177,8 @@ async fn main() -> anyhow::Result<()> {
                 "cpu_ratio": round2(d.cpu_us() / b.cpu_us()),
                 "dispatcher_allocations": round2(d.allocations_per_delivery()),
                 "bare_allocations": round2(b.allocations_per_delivery()),
+                "dispatcher_sink_cpu_us": round2(d.sink_cpu_us()),
+                "bare_sink_cpu_us": round2(b.sink_cpu_us()),
                 "deliveries": d.delivered, "body_bytes": d.body_bytes,
             })
         );
@@ -193,6 +206,9 @@ async fn main() -> anyhow::Result<()> {
             "cpu_ratio": round2(d.cpu_us() / b.cpu_us()), "round_cpu_ratios": cpu_ratios,
             "dispatcher_allocations": round2(d.allocations_per_delivery()),
             "bare_allocations": round2(b.allocations_per_delivery()),
+            "dispatcher_sink_cpu_us": round2(d.sink_cpu_us()),
+            "bare_sink_cpu_us": round2(b.sink_cpu_us()),
+            "sink_cpu_ratio": round2(d.sink_cpu_us() / b.sink_cpu_us()),
         })
     );
     Ok(())
@@ -202,12 +218,13 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// The local runner's dispatcher draining `deliveries` queued deliveries to the sink.
+/// The local runner's dispatcher draining `deliveries` queued deliveries to the sink; with
+/// the headers of its first request, for the bare loop to send.
 async fn dispatch_round(
     args: &Args,
     control: &reqwest::Client,
     round: usize,
-) -> anyhow::Result<Phase> {
+) -> anyhow::Result<(Phase, reqwest::header::HeaderMap)> {
     // As the local runner configures itself: loopback allowed, records kept for the
     // local retention.
     let mut config = Config {
@@ -221,7 +238,7 @@ async fn dispatch_round(
     let tenant = TenantId::parse(tidings_local::DEV_TENANT)?;
     let run = format!("{}-d{round}", args.label);
     let url = args.sink.join("/hook/dispatch")?;
-    subscriptions::create(
+    let subscription = subscriptions::create(
         &backend,
         &config,
         &tenant,
@@ -257,9 +274,22 @@ async fn dispatch_round(
         .await?
         .context("the first event is stored")?
         .event;
-    let body_bytes = dialect::render_body(Format::Standard, &event, "")?.len();
+    // The first delivery as the dispatcher puts it on the wire.
+    let context = WireContext {
+        tenant: &TenantSettings::default(),
+        public_domain: &config.public_domain(),
+        saleor_api_url: &config.saleor_api_url(),
+        jws_key: None,
+    };
+    let wire = subscription.wire_request(&event, context, chrono::Utc::now())?;
+    let (body_bytes, mut headers) = (wire.body.len(), wire.headers);
+    headers.insert(
+        reqwest::header::USER_AGENT,
+        reqwest::header::HeaderValue::from_static(dispatch::USER_AGENT),
+    );
 
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
+    let sink_before = sink_cpu(control, &args.sink).await?;
     let (started, before) = (Instant::now(), Usage::now());
     let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
     // A message leaves the queue once it is settled: the queue empty is the end.
@@ -283,22 +313,28 @@ async fn dispatch_round(
             args.deliveries
         );
     }
-    Ok(Phase {
+    let phase = Phase {
         delivered,
         elapsed,
         cpu: spent.cpu,
         allocations: spent.allocations,
+        sink_cpu: sink_cpu(control, &args.sink)
+            .await?
+            .saturating_sub(sink_before),
         body_bytes,
-    })
+    };
+    Ok((phase, headers))
 }
 
-/// A bare `reqwest` loop: the same number of POSTs, bodies of the same size, to the same
-/// sink, with `concurrency × 10` in flight (what the pollers' batches can have).
+/// A bare `reqwest` loop: the same number of POSTs, bodies of the same size and the
+/// dispatcher's `headers`, to the same sink, with `concurrency × 10` in flight (what the
+/// pollers' batches can have).
 async fn bare_round(
     args: &Args,
     control: &reqwest::Client,
     round: usize,
     body_bytes: usize,
+    headers: reqwest::header::HeaderMap,
 ) -> anyhow::Result<Phase> {
     let run = format!("{}-b{round}", args.label);
     let url = args.sink.join("/hook/bare")?;
@@ -308,11 +344,17 @@ async fn bare_round(
         .collect();
     let bodies = Arc::new(bodies);
     let next = Arc::new(AtomicUsize::new(0));
+    let sink_before = sink_cpu(control, &args.sink).await?;
     let (started, before) = (Instant::now(), Usage::now());
     let workers: Vec<_> = (0..args.concurrency * MAX_BATCH)
         .map(|_| {
-            let (client, url, bodies, next) =
-                (client.clone(), url.clone(), bodies.clone(), next.clone());
+            let (client, url, bodies, next, headers) = (
+                client.clone(),
+                url.clone(),
+                bodies.clone(),
+                next.clone(),
+                headers.clone(),
+            );
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -321,7 +363,7 @@ async fn bare_round(
                     };
                     let response = client
                         .post(url.clone())
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .headers(headers.clone())
                         .body(body.clone())
                         .send()
                         .await?;
@@ -349,6 +391,9 @@ async fn bare_round(
         elapsed: finished - started,
         cpu: spent.cpu,
         allocations: spent.allocations,
+        sink_cpu: sink_cpu(control, &args.sink)
+            .await?
+            .saturating_sub(sink_before),
         body_bytes,
     })
 }
@@ -390,6 +435,20 @@ fn padded_envelope(run: &str, seq: usize, bytes: usize) -> Vec<u8> {
 fn monotonic_ms() -> f64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
+}
+
+/// The CPU time the sink's processes have used so far (`/_count`'s `cpu_us`).
+async fn sink_cpu(control: &reqwest::Client, sink: &reqwest::Url) -> anyhow::Result<Duration> {
+    let answer: serde_json::Value = control
+        .get(sink.join("/_count")?)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let us = answer["cpu_us"]
+        .as_u64()
+        .context("the sink's /_count has no cpu_us (bench/sink.js before 2026-11-27?)")?;
+    Ok(Duration::from_micros(us))
 }
 
 /// How many POSTs the sink counted for `run`; waits briefly for the last to be counted.

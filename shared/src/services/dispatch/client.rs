@@ -10,6 +10,9 @@ use crate::egress::GuardedResolver;
 use crate::tls;
 pub use crate::tls::ClientError;
 
+/// What every delivery's `user-agent` says.
+pub const USER_AGENT: &str = concat!("Tidings/", env!("CARGO_PKG_VERSION"));
+
 /// The client every delivery goes through; every name it connects to is resolved by
 /// `resolver`, which applies the egress policy. It trusts the roots `config.trust_roots`
 /// names ([`tls::trusting`]).
@@ -18,7 +21,7 @@ pub fn build_client(
     resolver: Arc<GuardedResolver>,
 ) -> Result<reqwest::Client, ClientError> {
     let builder = reqwest::Client::builder()
-        .user_agent(concat!("Tidings/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .timeout(config.delivery_timeout)
         .connect_timeout(config.delivery_timeout.min(Duration::from_secs(5)))
         .redirect(reqwest::redirect::Policy::none())

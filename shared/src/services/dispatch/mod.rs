@@ -25,7 +25,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-pub use client::{ClientError, build_client};
+pub use client::{ClientError, USER_AGENT, build_client};
 
 use crate::Backend;
 use crate::config::Config;
