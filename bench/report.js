@@ -138,6 +138,18 @@ if (dispatch && dispatch.dispatcher_cpu_us) {
     'bare reqwest',
   );
 }
+if (dispatch && dispatch.dispatcher_sink_cpu_us) {
+  // The sink's CPU per request in each phase: it shares the two cores, so what it spends
+  // sets part of both rates. Both phases send it the same requests (since cc60525).
+  row(
+    `(f) the sink's CPU per delivery, dispatcher's requests`,
+    dispatch.dispatcher_sink_cpu_us,
+    dispatch.bare_sink_cpu_us,
+    ' µs',
+    '',
+    'bare reqwest',
+  );
+}
 if (dispatch && dispatch.dispatcher_allocations) {
   // Counted, not timed: the one (f) figure this shared machine's noise does not move, so a
   // change to the dispatcher's work shows in it even when the CPU rows scatter.
