@@ -215,6 +215,12 @@ mod tests {
         }
     }
 
+    /// `event_type`'s test event as `s` sends it now, for a tenant without settings.
+    fn wire(s: &Subscription, event_type: &str) -> Result<WireRequest, WireError> {
+        let tenant = TenantSettings::default();
+        s.wire_request(&event(event_type), context(&tenant), Utc::now())
+    }
+
     #[test]
     fn ed25519_adds_a_v1a_signature_that_its_public_key_verifies_beside_v1() {
         let mut s = subscription(Format::Standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
@@ -292,13 +298,7 @@ mod tests {
         // this far anyway, the attempt fails naming it.
         let mut s = subscription(Format::Standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
         s.headers.insert("x-note".into(), "one\ntwo".into());
-        let error = s
-            .wire_request(
-                &event("order.created"),
-                context(&TenantSettings::default()),
-                Utc::now(),
-            )
-            .unwrap_err();
+        let error = wire(&s, "order.created").unwrap_err();
         assert_eq!(
             error.to_string(),
             "header x-note is not a valid HTTP header name or value"
@@ -331,13 +331,7 @@ mod tests {
     fn medusa_without_standard_headers_carries_only_its_own_signature() {
         let mut s = subscription(Format::Medusa, "medusa_webhook_secret");
         s.standard_webhooks = false;
-        let wire = s
-            .wire_request(
-                &event("order.cancelled"),
-                context(&TenantSettings::default()),
-                Utc::now(),
-            )
-            .unwrap();
+        let wire = wire(&s, "order.cancelled").unwrap();
         assert_eq!(
             String::from_utf8(wire.body.clone()).unwrap(),
             r#"{"event":"order.canceled","data":{"order_id":"ord_1","total":4990},"timestamp":"2026-11-24T10:30:00.000Z"}"#
@@ -379,13 +373,7 @@ mod tests {
     #[test]
     fn commercio_names_the_event_in_its_header_and_signs_the_payload() {
         let s = subscription(Format::Commercio, "commercio-secret");
-        let wire = s
-            .wire_request(
-                &event("order.status_changed"),
-                context(&TenantSettings::default()),
-                Utc::now(),
-            )
-            .unwrap();
+        let wire = wire(&s, "order.status_changed").unwrap();
         assert_eq!(
             header(&wire, "x-commercio-event"),
             Some("ORDER_STATUS_CHANGED")
