@@ -117,13 +117,14 @@ function merge(parts) {
   const min = (xs) => (xs.length ? Math.min(...xs) : null);
   const max = (xs) => (xs.length ? Math.max(...xs) : null);
   const known = (key) => parts.map((p) => p[key]).filter((x) => x !== null);
+  const sum = (key) => parts.reduce((n, p) => n + p[key], 0);
   return {
-    count: parts.reduce((n, p) => n + p.count, 0),
+    count: sum('count'),
     delays: parts.flatMap((p) => p.delays),
     first: min(known('first')),
     last: max(known('last')),
-    unlabelled: parts.reduce((n, p) => n + p.unlabelled, 0),
-    cpu_us: parts.reduce((n, p) => n + p.cpu_us, 0),
+    unlabelled: sum('unlabelled'),
+    cpu_us: sum('cpu_us'),
   };
 }
 
