@@ -7,9 +7,10 @@
 //! `Dispatcher::handle_message`, delete it once delivered) with `concurrency` receive loops
 //! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them. Then a bare `reqwest::Client`
 //! POSTs the same number of requests of the same size to the same sink (bodies of the same
-//! bytes, and the headers of the dispatcher's first request: the signature headers are what
-//! any sender of these webhooks sends, and parsing them is the sink's work, not the
-//! dispatcher's), with as many requests in flight as the pollers can have
+//! size, and the headers the dispatcher sends with each event, worked out before the timed
+//! window: the signature headers are what any sender of these webhooks sends, each message
+//! its own, and parsing them is the sink's work, not the dispatcher's), with as many
+//! requests in flight as the pollers can have
 //! (`concurrency` × 10). Rounds alternate the two, so the
 //! machine's noise falls on both alike. Each phase also reads this process's CPU time
 //! (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher against bare loop, which the
@@ -165,8 +166,8 @@ async fn main() -> anyhow::Result<()> {
     let control = reqwest::Client::new();
     let (mut dispatched, mut bare) = (Vec::new(), Vec::new());
     for round in 1..=args.rounds {
-        let (d, headers) = dispatch_round(&args, &control, round).await?;
-        let b = bare_round(&args, &control, round, d.body_bytes, headers).await?;
+        let (d, sent) = dispatch_round(&args, &control, round).await?;
+        let b = bare_round(&args, &control, round, sent).await?;
         println!(
             "{}",
             json!({
@@ -218,13 +219,20 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// What the dispatcher sends for one event, as the bare loop sends it again: the same
+/// headers, and a body of the same size.
+struct Sent {
+    headers: reqwest::header::HeaderMap,
+    body_bytes: usize,
+}
+
 /// The local runner's dispatcher draining `deliveries` queued deliveries to the sink; with
-/// the headers of its first request, for the bare loop to send.
+/// what it sends for each event, for the bare loop to send.
 async fn dispatch_round(
     args: &Args,
     control: &reqwest::Client,
     round: usize,
-) -> anyhow::Result<(Phase, reqwest::header::HeaderMap)> {
+) -> anyhow::Result<(Phase, Vec<Sent>)> {
     // As the local runner configures itself: loopback allowed, records kept for the
     // local retention.
     let mut config = Config {
@@ -262,31 +270,39 @@ async fn dispatch_round(
         },
     )
     .await?;
-    let mut first_event = None;
+    let mut event_ids = Vec::with_capacity(args.deliveries);
     for seq in 0..args.deliveries {
         let receipt = events::accept(&backend, &config, &tenant, event_body(&run, seq)).await?;
-        first_event.get_or_insert(receipt.id);
+        event_ids.push(EventId::parse(&receipt.id)?);
     }
-    let event_id = EventId::parse(&first_event.context("no event")?)?;
-    let event = backend
-        .events
-        .get_event(&tenant, &event_id)
-        .await?
-        .context("the first event is stored")?
-        .event;
-    // The first delivery as the dispatcher puts it on the wire.
+    // Each delivery's headers as the dispatcher puts them on the wire (its id, timestamp
+    // and signature), and the body's size.
+    let (public_domain, saleor_api_url) = (config.public_domain(), config.saleor_api_url());
     let context = WireContext {
         tenant: &TenantSettings::default(),
-        public_domain: &config.public_domain(),
-        saleor_api_url: &config.saleor_api_url(),
+        public_domain: &public_domain,
+        saleor_api_url: &saleor_api_url,
         jws_key: None,
     };
-    let wire = subscription.wire_request(&event, context, chrono::Utc::now())?;
-    let (body_bytes, mut headers) = (wire.body.len(), wire.headers);
-    headers.insert(
-        reqwest::header::USER_AGENT,
-        reqwest::header::HeaderValue::from_static(dispatch::USER_AGENT),
-    );
+    let mut sent = Vec::with_capacity(args.deliveries);
+    for id in &event_ids {
+        let event = backend
+            .events
+            .get_event(&tenant, id)
+            .await?
+            .context("an accepted event is stored")?
+            .event;
+        let wire = subscription.wire_request(&event, context, chrono::Utc::now())?;
+        let mut headers = wire.headers;
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            reqwest::header::HeaderValue::from_static(dispatch::USER_AGENT),
+        );
+        sent.push(Sent {
+            headers,
+            body_bytes: wire.body.len(),
+        });
+    }
 
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
     let sink_before = sink_cpu(control, &args.sink).await?;
@@ -321,44 +337,41 @@ async fn dispatch_round(
         sink_cpu: sink_cpu(control, &args.sink)
             .await?
             .saturating_sub(sink_before),
-        body_bytes,
+        body_bytes: sent.first().map_or(0, |s| s.body_bytes),
     };
-    Ok((phase, headers))
+    Ok((phase, sent))
 }
 
 /// A bare `reqwest` loop: the same number of POSTs, bodies of the same size and the
-/// dispatcher's `headers`, to the same sink, with `concurrency × 10` in flight (what the
+/// dispatcher's `headers` (one set a request), to the same sink, with `concurrency × 10` in flight (what the
 /// pollers' batches can have).
 async fn bare_round(
     args: &Args,
     control: &reqwest::Client,
     round: usize,
-    body_bytes: usize,
-    headers: reqwest::header::HeaderMap,
+    sent: Vec<Sent>,
 ) -> anyhow::Result<Phase> {
     let run = format!("{}-b{round}", args.label);
     let url = args.sink.join("/hook/bare")?;
     let client = reqwest::Client::new();
-    let bodies: Vec<Vec<u8>> = (0..args.deliveries)
-        .map(|seq| padded_envelope(&run, seq, body_bytes))
+    let body_bytes = sent.first().map_or(0, |s| s.body_bytes);
+    let requests: Vec<(reqwest::header::HeaderMap, Vec<u8>)> = sent
+        .into_iter()
+        .enumerate()
+        .map(|(seq, s)| (s.headers, padded_envelope(&run, seq, s.body_bytes)))
         .collect();
-    let bodies = Arc::new(bodies);
+    let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
     let sink_before = sink_cpu(control, &args.sink).await?;
     let (started, before) = (Instant::now(), Usage::now());
     let workers: Vec<_> = (0..args.concurrency * MAX_BATCH)
         .map(|_| {
-            let (client, url, bodies, next, headers) = (
-                client.clone(),
-                url.clone(),
-                bodies.clone(),
-                next.clone(),
-                headers.clone(),
-            );
+            let (client, url, requests, next) =
+                (client.clone(), url.clone(), requests.clone(), next.clone());
             tokio::spawn(async move {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(i) else {
+                    let Some((headers, body)) = requests.get(i) else {
                         return Ok::<_, anyhow::Error>(Instant::now());
                     };
                     let response = client
