@@ -91,6 +91,9 @@ const g = (r, k) => (r ? r[k] : null);
 
 row(`(a) events/s accepted, ${subs} subs, flat out`, g(a, 'accepted_per_s'), g(bareFlat, 'accepted_per_s'), '/s', '', 'd: bare req/s');
 row(`(a) deliveries/s, ${subs} subs, flat out`, g(a, 'deliveries_per_s'), g(bareFlat, 'deliveries_per_s'), '/s', '≥ 5,000/s', 'd: bare req/s');
+row(`(b) events/s accepted at ${rate} ev/s`, g(b, 'accepted_per_s'), g(bareRate, 'accepted_per_s'), '/s', '', 'd: bare req/s');
+// Against what falls due (each event to every subscription), not the bare loop's single POSTs.
+row(`(b) deliveries/s at ${rate} ev/s × ${subs}`, g(b, 'deliveries_per_s'), b ? rate * subs : null, '/s', '', 'due');
 row(`(b) ingest p50 at ${rate} ev/s`, g(b, 'ingest_p50_ms'), g(bareRate, 'ingest_p50_ms'), ' ms', '', 'd: bare POST');
 row(`(b) ingest p99 at ${rate} ev/s`, g(b, 'ingest_p99_ms'), g(bareRate, 'ingest_p99_ms'), ' ms', '', 'd: bare POST');
 row(`(b) ingest→receipt p50 at ${rate} ev/s × ${subs}`, g(b, 'e2e_p50_ms'), g(bareRate, 'e2e_p50_ms'), ' ms', '', 'd: bare send→receipt');
