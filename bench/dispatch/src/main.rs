@@ -342,9 +342,9 @@ async fn dispatch_round(
     Ok((phase, sent))
 }
 
-/// A bare `reqwest` loop: the same number of POSTs, bodies of the same size and the
-/// dispatcher's `headers` (one set a request), to the same sink, with `concurrency × 10` in flight (what the
-/// pollers' batches can have).
+/// A bare `reqwest` loop: the same number of POSTs, each with the headers the dispatcher
+/// sent for its event and a body of the same size, to the same sink, with
+/// `concurrency × 10` in flight (what the pollers' batches can have).
 async fn bare_round(
     args: &Args,
     control: &reqwest::Client,
