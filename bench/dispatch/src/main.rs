@@ -305,7 +305,7 @@ async fn dispatch_round(
     }
 
     let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
-    let sink_before = sink_cpu(control, &args.sink).await?;
+    let sink_before = sink_read(control, &args.sink, &run).await?.cpu;
     let (started, before) = (Instant::now(), Usage::now());
     let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
     // A message leaves the queue once it is settled: the queue empty is the end.
@@ -322,21 +322,20 @@ async fn dispatch_round(
     if left != 0 || dead != 0 {
         bail!("{left} deliveries left on the queue and {dead} dead-lettered: the sink failed some");
     }
-    let delivered = sink_count(control, &args.sink, &run).await?;
-    if delivered != args.deliveries {
+    let sink = sink_settled(control, &args.sink, &run).await?;
+    if sink.count != args.deliveries {
         bail!(
-            "the sink counted {delivered} of {} deliveries",
+            "the sink counted {} of {} deliveries",
+            sink.count,
             args.deliveries
         );
     }
     let phase = Phase {
-        delivered,
+        delivered: sink.count,
         elapsed,
         cpu: spent.cpu,
         allocations: spent.allocations,
-        sink_cpu: sink_cpu(control, &args.sink)
-            .await?
-            .saturating_sub(sink_before),
+        sink_cpu: sink.cpu.saturating_sub(sink_before),
         body_bytes: sent.first().map_or(0, |s| s.body_bytes),
     };
     Ok((phase, sent))
@@ -362,7 +361,7 @@ async fn bare_round(
         .collect();
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
-    let sink_before = sink_cpu(control, &args.sink).await?;
+    let sink_before = sink_read(control, &args.sink, &run).await?.cpu;
     let (started, before) = (Instant::now(), Usage::now());
     let workers: Vec<_> = (0..args.concurrency * MAX_BATCH)
         .map(|_| {
@@ -395,18 +394,20 @@ async fn bare_round(
         finished = finished.max(worker.await??);
     }
     let spent = before.since();
-    let delivered = sink_count(control, &args.sink, &run).await?;
-    if delivered != args.deliveries {
-        bail!("the sink counted {delivered} of {} POSTs", args.deliveries);
+    let sink = sink_settled(control, &args.sink, &run).await?;
+    if sink.count != args.deliveries {
+        bail!(
+            "the sink counted {} of {} POSTs",
+            sink.count,
+            args.deliveries
+        );
     }
     Ok(Phase {
-        delivered,
+        delivered: sink.count,
         elapsed: finished - started,
         cpu: spent.cpu,
         allocations: spent.allocations,
-        sink_cpu: sink_cpu(control, &args.sink)
-            .await?
-            .saturating_sub(sink_before),
+        sink_cpu: sink.cpu.saturating_sub(sink_before),
         body_bytes,
     })
 }
@@ -450,40 +451,47 @@ fn monotonic_ms() -> f64 {
     t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
 }
 
-/// The CPU time the sink's processes have used so far (`/_count`'s `cpu_us`).
-async fn sink_cpu(control: &reqwest::Client, sink: &reqwest::Url) -> anyhow::Result<Duration> {
-    let answer: serde_json::Value = control
-        .get(sink.join("/_count")?)
-        .send()
-        .await?
-        .json()
-        .await?;
-    let us = answer["cpu_us"]
-        .as_u64()
-        .context("the sink's /_count has no cpu_us (bench/sink.js before 2026-11-27?)")?;
-    Ok(Duration::from_micros(us))
+/// What the sink's `/_count` says: the POSTs it counted for a run, and the CPU time its
+/// processes have used so far (`cpu_us`).
+struct SinkCount {
+    count: usize,
+    cpu: Duration,
 }
 
-/// How many POSTs the sink counted for `run`; waits briefly for the last to be counted.
-async fn sink_count(
+/// The sink's `/_count` for `run`, read once.
+async fn sink_read(
     control: &reqwest::Client,
     sink: &reqwest::Url,
     run: &str,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<SinkCount> {
     let mut url = sink.join("/_count")?;
     url.query_pairs_mut().append_pair("run", run);
-    let read = || async {
-        let answer: serde_json::Value = control.get(url.clone()).send().await?.json().await?;
-        anyhow::Ok(answer["count"].as_u64().unwrap_or(0) as usize)
-    };
-    let mut count = read().await?;
+    let answer: serde_json::Value = control.get(url).send().await?.json().await?;
+    let us = answer["cpu_us"]
+        .as_u64()
+        .context("the sink's /_count has no cpu_us (bench/sink.js before 2026-11-27?)")?;
+    Ok(SinkCount {
+        count: answer["count"].as_u64().unwrap_or(0) as usize,
+        cpu: Duration::from_micros(us),
+    })
+}
+
+/// The sink's `/_count` for `run` once the count stops moving: waits briefly for the last
+/// POSTs to be counted.
+async fn sink_settled(
+    control: &reqwest::Client,
+    sink: &reqwest::Url,
+    run: &str,
+) -> anyhow::Result<SinkCount> {
+    let mut last = sink_read(control, sink, run).await?;
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let again = read().await?;
-        if again == count {
+        let again = sink_read(control, sink, run).await?;
+        let settled = again.count == last.count;
+        last = again;
+        if settled {
             break;
         }
-        count = again;
     }
-    Ok(count)
+    Ok(last)
 }
