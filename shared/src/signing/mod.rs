@@ -328,17 +328,18 @@ pub fn delivery_headers<'k>(
         let mut signatures = String::with_capacity(
             keys.secrets.len() * SIGNATURE_LEN + keys.ed25519.len() * V1A_SIGNATURE_LEN,
         );
-        let next = |list: &mut String| {
+        // Signatures in the header are separated by a space.
+        let separate = |list: &mut String| {
             if !list.is_empty() {
                 list.push(' ');
             }
         };
         for secret in &keys.secrets {
-            next(&mut signatures);
+            separate(&mut signatures);
             secret.sign_into(&mut signatures, msg_id, digits.as_bytes(), body);
         }
         for key in &keys.ed25519 {
-            next(&mut signatures);
+            separate(&mut signatures);
             signatures.push_str(&key.sign(msg_id, timestamp, body));
         }
         headers.extend([
