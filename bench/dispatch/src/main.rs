@@ -322,14 +322,7 @@ async fn dispatch_round(
     if left != 0 || dead != 0 {
         bail!("{left} deliveries left on the queue and {dead} dead-lettered: the sink failed some");
     }
-    let sink = sink_settled(control, &args.sink, &run).await?;
-    if sink.count != args.deliveries {
-        bail!(
-            "the sink counted {} of {} deliveries",
-            sink.count,
-            args.deliveries
-        );
-    }
+    let sink = sink_settled(control, &args.sink, &run, args.deliveries).await?;
     let phase = Phase {
         delivered: sink.count,
         elapsed,
@@ -394,14 +387,7 @@ async fn bare_round(
         finished = finished.max(worker.await??);
     }
     let spent = before.since();
-    let sink = sink_settled(control, &args.sink, &run).await?;
-    if sink.count != args.deliveries {
-        bail!(
-            "the sink counted {} of {} POSTs",
-            sink.count,
-            args.deliveries
-        );
-    }
+    let sink = sink_settled(control, &args.sink, &run, args.deliveries).await?;
     Ok(Phase {
         delivered: sink.count,
         elapsed: finished - started,
@@ -476,12 +462,13 @@ async fn sink_read(
     })
 }
 
-/// The sink's `/_count` for `run` once the count stops moving: waits briefly for the last
-/// POSTs to be counted.
+/// The sink's `/_count` for `run` once the count stops moving (waits briefly for the last
+/// POSTs to be counted); an error unless it counted all `expected`.
 async fn sink_settled(
     control: &reqwest::Client,
     sink: &reqwest::Url,
     run: &str,
+    expected: usize,
 ) -> anyhow::Result<SinkCount> {
     let mut last = sink_read(control, sink, run).await?;
     for _ in 0..20 {
@@ -492,6 +479,12 @@ async fn sink_settled(
         if settled {
             break;
         }
+    }
+    if last.count != expected {
+        bail!(
+            "the sink counted {} of {expected} POSTs for {run}",
+            last.count
+        );
     }
     Ok(last)
 }
