@@ -2,10 +2,13 @@
 //! [`GuardedResolver`], so the check holds for the address actually connected: there is no
 //! second resolution between the check and the connection.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use hyper_util::client::legacy::connect::dns::Name;
 use thiserror::Error;
 use url::{Host, Url};
 
@@ -117,59 +120,73 @@ pub type StaticLookup = Arc<dyn Fn(&str) -> Vec<IpAddr> + Send + Sync>;
 
 /// A DNS resolver that drops every address the policy refuses, and fails when none is left.
 /// The client connects only to the addresses it returns, so nothing re-resolves in between.
+/// Cloned into the delivery client's connector (a policy and a shared table).
 #[derive(Clone)]
 pub struct GuardedResolver {
     policy: EgressPolicy,
     lookup: Option<StaticLookup>,
 }
 
+/// Why a name was not resolved to an address the client may connect to.
+pub type ResolveError = Box<dyn std::error::Error + Send + Sync>;
+
 impl GuardedResolver {
     /// Resolves with the system's resolver.
-    pub fn new(policy: EgressPolicy) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn new(policy: EgressPolicy) -> Self {
+        Self {
             policy,
             lookup: None,
-        })
+        }
     }
 
     /// Resolves with `lookup` (for tests), still filtered by `policy`.
-    pub fn with_lookup(policy: EgressPolicy, lookup: StaticLookup) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn with_lookup(policy: EgressPolicy, lookup: StaticLookup) -> Self {
+        Self {
             policy,
             lookup: Some(lookup),
-        })
+        }
+    }
+
+    /// The addresses of `host` the policy allows (port 0: the client sets the URL's).
+    pub async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, ResolveError> {
+        let resolved: Vec<SocketAddr> = match &self.lookup {
+            Some(lookup) => lookup(host)
+                .into_iter()
+                .map(|ip| SocketAddr::new(ip, 0))
+                .collect(),
+            None => tokio::net::lookup_host((host, 0)).await?.collect(),
+        };
+        let allowed: Vec<SocketAddr> = resolved
+            .iter()
+            .copied()
+            .filter(|addr| self.policy.check_ip(addr.ip()).is_ok())
+            .collect();
+        if allowed.is_empty() {
+            let refused = resolved
+                .first()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|| "no address".to_owned());
+            return Err(
+                format!("{host} resolves to {refused}, which is not a public address").into(),
+            );
+        }
+        Ok(allowed)
     }
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.policy;
-        let lookup = self.lookup.clone();
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let resolved: Vec<SocketAddr> = match lookup {
-                Some(lookup) => lookup(&host)
-                    .into_iter()
-                    .map(|ip| SocketAddr::new(ip, 0))
-                    .collect(),
-                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
-            };
-            let allowed: Vec<SocketAddr> = resolved
-                .iter()
-                .copied()
-                .filter(|addr| policy.check_ip(addr.ip()).is_ok())
-                .collect();
-            if allowed.is_empty() {
-                let refused = resolved
-                    .first()
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_else(|| "no address".to_owned());
-                return Err(
-                    format!("{host} resolves to {refused}, which is not a public address").into(),
-                );
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
-        })
+/// As hyper's connector asks its resolver.
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = ResolveError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let resolver = self.clone();
+        Box::pin(async move { Ok(resolver.resolve(name.as_str()).await?.into_iter()) })
     }
 }
 
@@ -269,18 +286,10 @@ mod tests {
     #[tokio::test]
     async fn the_resolver_drops_refused_addresses() {
         let strict = GuardedResolver::new(EgressPolicy::PublicOnly);
-        let err = strict
-            .resolve("localhost".parse().unwrap())
-            .await
-            .err()
-            .unwrap();
+        let err = strict.resolve("localhost").await.err().unwrap();
         assert!(err.to_string().contains("not a public address"), "{err}");
         let dev = GuardedResolver::new(EgressPolicy::AllowLoopback);
-        let addrs: Vec<_> = dev
-            .resolve("localhost".parse().unwrap())
-            .await
-            .unwrap()
-            .collect();
+        let addrs = dev.resolve("localhost").await.unwrap();
         assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
     }
 }

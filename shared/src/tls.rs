@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use rustls::RootCertStore;
+use rustls_platform_verifier::BuilderVerifierExt as _;
 
 use crate::config::ConfigError;
 
@@ -49,19 +50,26 @@ impl TrustRoots {
     }
 }
 
-/// The HTTPS clients' TLS settings for [`TrustRoots::Bundled`] (both are `reqwest`: the
-/// delivery client and the AWS SDK's, [`crate::adapters::aws_http`]): rustls with aws-lc-rs,
-/// TLS 1.2 and 1.3, the bundled roots, and ALPN offering HTTP/1.1, the one version the
-/// clients speak.
-pub fn bundled_rustls_config() -> Result<rustls::ClientConfig, rustls::Error> {
-    // Trust anchors compiled in as parsed: a copy of references, not a parse of each
-    // certificate at every cold start.
-    let roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+/// The HTTPS clients' TLS settings (the delivery client's,
+/// [`crate::services::dispatch::DeliveryClient`], and the AWS SDK's,
+/// [`crate::adapters::aws_http`]): rustls with aws-lc-rs, TLS 1.2 and 1.3, trusting `roots`,
+/// and ALPN offering HTTP/1.1, the one version the clients speak.
+pub fn rustls_config(roots: TrustRoots) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?;
+    let mut config = match roots {
+        TrustRoots::Bundled => {
+            // Trust anchors compiled in as parsed: a copy of references, not a parse of each
+            // certificate at every cold start.
+            let store = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            builder.with_root_certificates(store)
+        }
+        // What reqwest does on its own: the platform's verifier (on Linux, the system's
+        // store, `SSL_CERT_FILE` and `SSL_CERT_DIR` applying).
+        TrustRoots::System => builder.with_platform_verifier()?,
+    }
+    .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
@@ -75,16 +83,12 @@ pub enum ClientError {
     Http(#[from] reqwest::Error),
 }
 
-/// `builder` trusting `roots`: the bundled ones through [`bundled_rustls_config`], the
-/// system's through `reqwest`'s own configuration (rustls-platform-verifier).
+/// `builder` trusting `roots` ([`rustls_config`]).
 pub fn trusting(
     builder: reqwest::ClientBuilder,
     roots: TrustRoots,
 ) -> Result<reqwest::ClientBuilder, ClientError> {
-    Ok(match roots {
-        TrustRoots::Bundled => builder.tls_backend_preconfigured(bundled_rustls_config()?),
-        TrustRoots::System => builder,
-    })
+    Ok(builder.tls_backend_preconfigured(rustls_config(roots)?))
 }
 
 #[cfg(test)]
@@ -113,7 +117,7 @@ mod tests {
 
     #[test]
     fn the_bundled_config_trusts_mozillas_roots_over_http_1_1() {
-        let config = bundled_rustls_config().unwrap();
+        let config = rustls_config(TrustRoots::Bundled).unwrap();
         assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
         // Mozilla's program, not an empty or test list.
         assert!(webpki_roots::TLS_SERVER_ROOTS.len() > 100);

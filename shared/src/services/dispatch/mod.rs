@@ -25,7 +25,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-pub use client::{ClientError, USER_AGENT, build_client};
+pub use client::{ClientError, DeliveryClient, USER_AGENT};
 
 use crate::Backend;
 use crate::config::Config;
@@ -48,7 +48,7 @@ use circuits::Circuits;
 pub struct Dispatcher {
     backend: Backend,
     config: Config,
-    client: reqwest::Client,
+    client: DeliveryClient,
     /// The deployment's JWS keys, read at most once a [`JWS_KEYS_TTL`] per container.
     jws_keys: tokio::sync::Mutex<Option<(Instant, Arc<DeploymentKeys>)>>,
     /// Subscriptions (`None`: deleted) and tenant settings, kept for
@@ -195,9 +195,9 @@ impl Dispatcher {
     pub fn with_resolver(
         backend: Backend,
         config: Config,
-        resolver: Arc<GuardedResolver>,
+        resolver: GuardedResolver,
     ) -> Result<Self, ClientError> {
-        let client = build_client(&config, resolver)?;
+        let client = DeliveryClient::new(&config, resolver)?;
         Ok(Self {
             subscriptions: TtlCache::new(config.subscription_cache),
             tenants: TtlCache::new(config.subscription_cache),
@@ -473,29 +473,33 @@ impl Dispatcher {
         };
         // The request as the wire request has it, headers and all: no header is parsed or
         // copied again on the way.
-        let mut request = reqwest::Request::new(reqwest::Method::POST, subscription.url.clone());
-        *request.headers_mut() = wire.headers;
-        *request.body_mut() = Some(wire.body.into());
-        let response = self.client.execute(request).await;
-        let attempt = match response {
-            Ok(r) => {
-                let status = r.status();
+        let answer = self
+            .client
+            .post(
+                &subscription.url,
+                wire.headers,
+                wire.body,
+                AttemptLog::BODY_PREFIX,
+            )
+            .await;
+        let attempt = match answer {
+            Ok(answer) => {
+                let status = answer.status;
                 let retry_after = match status.as_u16() {
-                    429 | 503 => client::retry_after(r.headers(), now),
+                    429 | 503 => client::retry_after(&answer.headers, now),
                     _ => None,
                 };
-                let response_body = client::body_prefix(r, AttemptLog::BODY_PREFIX).await;
                 Attempt {
                     status_code: Some(status.as_u16()),
                     error: (!status.is_success()).then(|| format!("endpoint answered {status}")),
                     duration: started.elapsed(),
                     retry_after,
-                    response_body,
+                    response_body: answer.body_prefix,
                     event_age,
                     held_by_circuit: false,
                 }
             }
-            Err(e) => failed(client::describe_error(&e, self.config.delivery_timeout)),
+            Err(e) => failed(e.to_string()),
         };
         (attempt, Some(wire.sent))
     }
