@@ -165,6 +165,13 @@ if (dispatch && dispatch.dispatcher_allocations) {
     'bare reqwest',
   );
 }
+if (dispatch && dispatch.hyper_per_s) {
+  // The client the dispatcher sends with, bare: what the dispatcher's own work (queue,
+  // record, signature, span) costs over sending alone. Not the target's baseline.
+  row(`(f) dispatcher deliveries/s, against its own client bare`, dispatch.dispatcher_per_s, dispatch.hyper_per_s, '/s', '', 'bare hyper');
+  row(`(f) CPU per delivery, against its own client bare`, dispatch.dispatcher_cpu_us, dispatch.hyper_cpu_us, ' µs', '', 'bare hyper');
+  row(`(f) allocations per delivery, against its own client bare`, dispatch.dispatcher_allocations, dispatch.hyper_allocations, '', '', 'bare hyper');
+}
 if (dispatchSlow) {
   // Not the target's figure: the same comparison where the endpoint, not the CPU, sets the pace.
   row(

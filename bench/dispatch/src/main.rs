@@ -5,25 +5,31 @@
 //! embedded backend (not timed), then times the local runner's own pollers draining them
 //! (`tidings_local::spawn_pollers`: receive up to ten, sign and POST each with
 //! `Dispatcher::handle_message`, delete it once delivered) with `concurrency` receive loops
-//! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them. Then a bare `reqwest::Client`
-//! POSTs the same number of requests of the same size to the same sink (bodies of the same
-//! size, and the headers the dispatcher sends with each event, worked out before the timed
-//! window: the signature headers are what any sender of these webhooks sends, each message
-//! its own, and parsing them is the sink's work, not the dispatcher's), with as many
-//! requests in flight as the pollers can have
-//! (`concurrency` × 10). Rounds alternate the two, so the
-//! machine's noise falls on both alike. Each phase also reads this process's CPU time
-//! (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher against bare loop, which the
-//! sink's share of the cores does not move, and counts the allocations each phase makes per
-//! delivery (`counting`), which this shared machine's noise does not move at all. Prints one
-//! JSON object per round and one in all, on stdout; the dispatcher's log lines (`RUST_LOG`,
-//! `info` by default, as the runner logs) go to stderr.
+//! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them.
+//!
+//! Then two bare loops POST the same number of requests to the same sink, with as many in
+//! flight as the pollers can have (`concurrency` × 10): each request with the headers the
+//! dispatcher sent for its event (worked out before the timed window: the signature headers
+//! are what any sender of these webhooks sends, each message its own, and parsing them is
+//! the sink's work, not the dispatcher's) and a body of the same size. First a bare
+//! `reqwest::Client`, the baseline; then hyper's pooled client, bare, the one the
+//! dispatcher sends with (`DeliveryClient`), so the report also shows what the dispatcher's
+//! own work costs over its client's.
+//!
+//! Rounds alternate the three, so the machine's noise falls on all alike. Each phase also
+//! reads this process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher
+//! against bare loop, which the sink's share of the cores does not move, and counts the
+//! allocations each phase makes per delivery (`counting`), which this shared machine's noise
+//! does not move at all. Prints one JSON object per round and one in all, on stdout; the
+//! dispatcher's log lines (`RUST_LOG`, `info` by default, as the runner logs) go to stderr.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
 use serde_json::json;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -164,10 +170,11 @@ async fn main() -> anyhow::Result<()> {
     tidings::telemetry::local_subscriber(std::io::stderr).init();
     let args = Args::parse()?;
     let control = reqwest::Client::new();
-    let (mut dispatched, mut bare) = (Vec::new(), Vec::new());
+    let (mut dispatched, mut bare, mut bare_hyper) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=args.rounds {
         let (d, sent) = dispatch_round(&args, &control, round).await?;
-        let b = bare_round(&args, &control, round, sent).await?;
+        let b = bare_round(&args, &control, round, &sent, BareClient::reqwest()).await?;
+        let h = bare_round(&args, &control, round, &sent, BareClient::hyper()).await?;
         println!(
             "{}",
             json!({
@@ -180,11 +187,15 @@ async fn main() -> anyhow::Result<()> {
                 "bare_allocations": round2(b.allocations_per_delivery()),
                 "dispatcher_sink_cpu_us": round2(d.sink_cpu_us()),
                 "bare_sink_cpu_us": round2(b.sink_cpu_us()),
+                "hyper_per_s": h.rate().round(), "hyper_ratio": round2(d.rate() / h.rate()),
+                "hyper_cpu_us": round2(h.cpu_us()),
+                "hyper_allocations": round2(h.allocations_per_delivery()),
                 "deliveries": d.delivered, "body_bytes": d.body_bytes,
             })
         );
         dispatched.push(d);
         bare.push(b);
+        bare_hyper.push(h);
     }
     // Each round's dispatcher ÷ bare loop of `figure`.
     let per_round = |figure: fn(&Phase) -> f64| -> Vec<f64> {
@@ -195,7 +206,11 @@ async fn main() -> anyhow::Result<()> {
             .collect()
     };
     let (ratios, cpu_ratios) = (per_round(Phase::rate), per_round(Phase::cpu_us));
-    let (d, b) = (Phase::sum(&dispatched), Phase::sum(&bare));
+    let (d, b, h) = (
+        Phase::sum(&dispatched),
+        Phase::sum(&bare),
+        Phase::sum(&bare_hyper),
+    );
     println!(
         "{}",
         json!({
@@ -210,6 +225,10 @@ async fn main() -> anyhow::Result<()> {
             "dispatcher_sink_cpu_us": round2(d.sink_cpu_us()),
             "bare_sink_cpu_us": round2(b.sink_cpu_us()),
             "sink_cpu_ratio": round2(d.sink_cpu_us() / b.sink_cpu_us()),
+            "hyper_per_s": h.rate().round(), "hyper_ratio": round2(d.rate() / h.rate()),
+            "hyper_cpu_us": round2(h.cpu_us()),
+            "hyper_cpu_ratio": round2(d.cpu_us() / h.cpu_us()),
+            "hyper_allocations": round2(h.allocations_per_delivery()),
         })
     );
     Ok(())
@@ -334,23 +353,99 @@ async fn dispatch_round(
     Ok((phase, sent))
 }
 
-/// A bare `reqwest` loop: the same number of POSTs, each with the headers the dispatcher
-/// sent for its event and a body of the same size, to the same sink, with
-/// `concurrency × 10` in flight (what the pollers' batches can have).
+/// What a bare loop sends with: `reqwest` (the baseline), or hyper's pooled client
+/// as the dispatcher uses it since 2026-11-27 (`DeliveryClient`), without its TLS layer,
+/// egress resolver and timeout: what the client costs without the dispatcher's own work.
+#[derive(Clone)]
+enum BareClient {
+    Reqwest(reqwest::Client),
+    Hyper(
+        hyper_util::client::legacy::Client<
+            hyper_util::client::legacy::connect::HttpConnector,
+            Full<Bytes>,
+        >,
+    ),
+}
+
+impl BareClient {
+    fn reqwest() -> Self {
+        Self::Reqwest(reqwest::Client::new())
+    }
+
+    fn hyper() -> Self {
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_nodelay(true);
+        Self::Hyper(
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build(connector),
+        )
+    }
+
+    /// Its phase's run label and the sink's path for it.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Reqwest(_) => "bare",
+            Self::Hyper(_) => "hyper",
+        }
+    }
+
+    /// One POST, its answer read whole, as the dispatcher reads it; an error unless 2xx.
+    async fn post(
+        &self,
+        url: &reqwest::Url,
+        headers: &reqwest::header::HeaderMap,
+        body: &Bytes,
+    ) -> anyhow::Result<()> {
+        let status = match self {
+            Self::Reqwest(client) => {
+                let response = client
+                    .post(url.clone())
+                    .headers(headers.clone())
+                    .body(body.clone())
+                    .send()
+                    .await?;
+                let status = response.status();
+                response.bytes().await?;
+                status
+            }
+            Self::Hyper(client) => {
+                let mut request = http::Request::new(Full::new(body.clone()));
+                *request.method_mut() = http::Method::POST;
+                *request.uri_mut() = url.as_str().parse()?;
+                *request.headers_mut() = headers.clone();
+                let response = client.request(request).await?;
+                let status = response.status();
+                response.into_body().collect().await?;
+                status
+            }
+        };
+        if !status.is_success() {
+            bail!("the sink answered {status}");
+        }
+        Ok(())
+    }
+}
+
+/// A bare loop: the same number of POSTs, each with the headers the dispatcher sent for its
+/// event and a body of the same size, to the same sink, with `concurrency × 10` in flight
+/// (what the pollers' batches can have).
 async fn bare_round(
     args: &Args,
     control: &reqwest::Client,
     round: usize,
-    sent: Vec<Sent>,
+    sent: &[Sent],
+    client: BareClient,
 ) -> anyhow::Result<Phase> {
-    let run = format!("{}-b{round}", args.label);
-    let url = args.sink.join("/hook/bare")?;
-    let client = reqwest::Client::new();
+    let run = format!("{}-{}{round}", args.label, client.name());
+    let url = args.sink.join(&format!("/hook/{}", client.name()))?;
     let body_bytes = sent.first().map_or(0, |s| s.body_bytes);
-    let requests: Vec<(reqwest::header::HeaderMap, Vec<u8>)> = sent
-        .into_iter()
+    let requests: Vec<(reqwest::header::HeaderMap, Bytes)> = sent
+        .iter()
         .enumerate()
-        .map(|(seq, s)| (s.headers, padded_envelope(&run, seq, s.body_bytes)))
+        .map(|(seq, s)| {
+            let body = padded_envelope(&run, seq, s.body_bytes);
+            (s.headers.clone(), Bytes::from(body))
+        })
         .collect();
     let requests = Arc::new(requests);
     let next = Arc::new(AtomicUsize::new(0));
@@ -366,18 +461,7 @@ async fn bare_round(
                     let Some((headers, body)) = requests.get(i) else {
                         return Ok::<_, anyhow::Error>(Instant::now());
                     };
-                    let response = client
-                        .post(url.clone())
-                        .headers(headers.clone())
-                        .body(body.clone())
-                        .send()
-                        .await?;
-                    // Read the answer, as the dispatcher does.
-                    let status = response.status();
-                    response.bytes().await?;
-                    if !status.is_success() {
-                        bail!("the sink answered {status}");
-                    }
+                    client.post(&url, headers, body).await?;
                 }
             })
         })
