@@ -63,6 +63,15 @@ pub enum SendError {
 
 impl DeliveryClient {
     pub fn new(config: &Config, resolver: GuardedResolver) -> Result<Self, ClientError> {
+        Ok(Self::with_tls(
+            config,
+            resolver,
+            tls::rustls_config(config.trust_roots)?,
+        ))
+    }
+
+    /// As [`DeliveryClient::new`], with the TLS settings given (tests trust their own CA).
+    fn with_tls(config: &Config, resolver: GuardedResolver, tls: rustls::ClientConfig) -> Self {
         let mut http = HttpConnector::new_with_resolver(resolver);
         // `https` is the TLS layer's; `http` (loopback in development) is checked by the
         // egress policy before any request.
@@ -72,15 +81,15 @@ impl DeliveryClient {
         http.set_connect_timeout(Some(config.delivery_timeout.min(Duration::from_secs(5))));
         // Built from the config as it is (not through hyper-rustls's builder, which
         // insists on setting ALPN itself): HTTP/1.1 offered, as the one version spoken.
-        let https = HttpsConnector::from((http, tls::rustls_config(config.trust_roots)?));
+        let https = HttpsConnector::from((http, tls));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .pool_timer(TokioTimer::new())
             .build(https);
-        Ok(Self {
+        Self {
             client,
             timeout: config.delivery_timeout,
-        })
+        }
     }
 
     /// POSTs `body` with `headers` (plus `user-agent` and `accept`) to `url`, and reads at
@@ -176,7 +185,148 @@ pub(super) fn retry_after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header::RETRY_AFTER;
+    use crate::egress::EgressPolicy;
+    use http::header::{CONTENT_TYPE, RETRY_AFTER};
+    use std::sync::Arc;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// An HTTPS endpoint on 127.0.0.1 with a self-signed certificate for `localhost`: answers
+    /// every request `201 thanks`, and hands each request's head and body to the test.
+    async fn tls_endpoint() -> (
+        u16,
+        rustls::pki_types::CertificateDer<'static>,
+        tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    ) {
+        let rcgen::CertifiedKey { cert, signing_key } =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(signing_key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (seen, requests) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                // A client that does not trust the certificate ends the handshake.
+                let Ok(mut stream) = acceptor.accept(stream).await else {
+                    continue;
+                };
+                let mut read = Vec::new();
+                let mut buf = [0u8; 4096];
+                let head_end = loop {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    read.extend_from_slice(&buf[..n]);
+                    if let Some(i) = read.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8(read[..head_end].to_vec()).unwrap();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length: "))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                while read.len() < head_end + length {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    read.extend_from_slice(&buf[..n]);
+                }
+                seen.send((head, read[head_end..].to_vec())).unwrap();
+                stream
+                    .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 6\r\n\r\nthanks")
+                    .await
+                    .unwrap();
+            }
+        });
+        (port, cert.der().clone(), requests)
+    }
+
+    #[tokio::test]
+    async fn posts_over_tls_to_an_endpoint_it_trusts_and_refuses_one_it_does_not() {
+        let (port, cert, mut requests) = tls_endpoint().await;
+        let config = Config {
+            egress: EgressPolicy::AllowLoopback,
+            ..Config::default()
+        };
+        let resolver = || GuardedResolver::new(EgressPolicy::AllowLoopback);
+        let url = Url::parse(&format!("https://localhost:{port}/hook?shop=1#ours")).unwrap();
+        let headers = || {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h
+        };
+
+        // Trusting the endpoint's certificate, as the bundled roots trust a public CA's.
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let trusting = DeliveryClient::with_tls(&config, resolver(), tls);
+        let answer = trusting
+            .post(&url, headers(), br#"{"id":"evt_1"}"#.to_vec(), 100)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, StatusCode::CREATED);
+        assert_eq!(answer.body_prefix.as_deref(), Some("thanks"));
+        let (head, body) = requests.recv().await.unwrap();
+        assert!(head.starts_with("POST /hook?shop=1 HTTP/1.1\r\n"), "{head}");
+        assert!(
+            head.contains(&format!("\r\nhost: localhost:{port}\r\n")),
+            "{head}"
+        );
+        assert!(
+            head.contains(&format!("\r\nuser-agent: {USER_AGENT}\r\n")),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\ncontent-type: application/json\r\n"),
+            "{head}"
+        );
+        assert_eq!(body, br#"{"id":"evt_1"}"#);
+
+        // The bundled roots do not trust a self-signed certificate: no request is sent.
+        let strict = DeliveryClient::new(&config, resolver()).unwrap();
+        let error = strict
+            .post(&url, headers(), b"{}".to_vec(), 100)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(error, SendError::Connect(_)), "{error}");
+        assert!(error.to_string().contains("certificate"), "{error}");
+        assert!(requests.try_recv().is_err(), "nothing reached the endpoint");
+    }
+
+    #[tokio::test]
+    async fn a_name_the_egress_policy_refuses_is_a_connection_failure_saying_why() {
+        let client = DeliveryClient::new(
+            &Config::default(),
+            GuardedResolver::new(EgressPolicy::PublicOnly),
+        )
+        .unwrap();
+        let url = Url::parse("https://localhost:9/hook").unwrap();
+        let error = client
+            .post(&url, HeaderMap::new(), Vec::new(), 100)
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(error, SendError::Connect(_)), "{error}");
+        assert!(
+            error.to_string().contains("which is not a public address"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
