@@ -4,9 +4,9 @@
 //! It is hyper's pooled HTTP/1.1 client (`hyper-util`'s, the one `reqwest` is built on)
 //! used directly: `reqwest`'s layers over it (a redirect policy that parses the URL again
 //! for every request even when it follows none, a service stack cloned per request, its
-//! own timeout and body wrappers) were a third of the CPU of a POST and 32 of its 50
-//! allocations, work a delivery needs none of (docs/performance-history.md, "The delivery
-//! client: hyper's directly").
+//! own timeout and body wrappers) were about a quarter of the CPU of a POST and 30 of its
+//! 50 allocations, work a delivery needs none of (docs/performance-history.md, "The
+//! delivery client: hyper's directly").
 
 use std::error::Error as _;
 use std::time::Duration;
