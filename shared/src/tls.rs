@@ -116,6 +116,12 @@ mod tests {
     }
 
     #[test]
+    fn the_system_config_builds_with_the_platforms_verifier_over_http_1_1() {
+        let config = rustls_config(TrustRoots::System).unwrap();
+        assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
+    }
+
+    #[test]
     fn the_bundled_config_trusts_mozillas_roots_over_http_1_1() {
         let config = rustls_config(TrustRoots::Bundled).unwrap();
         assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
