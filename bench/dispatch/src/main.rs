@@ -313,10 +313,7 @@ async fn dispatch_round(
             .event;
         let wire = subscription.wire_request(&event, context, chrono::Utc::now())?;
         let mut headers = wire.headers;
-        headers.insert(
-            reqwest::header::USER_AGENT,
-            reqwest::header::HeaderValue::from_static(dispatch::USER_AGENT),
-        );
+        dispatch::add_own_headers(&mut headers);
         sent.push(Sent {
             headers,
             body_bytes: wire.body.len(),

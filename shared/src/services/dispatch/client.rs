@@ -105,10 +105,7 @@ impl DeliveryClient {
         let uri: Uri = url[..url::Position::AfterQuery]
             .parse()
             .map_err(|e: http::uri::InvalidUri| SendError::Request(e.to_string()))?;
-        headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
-        headers
-            .entry(ACCEPT)
-            .or_insert(HeaderValue::from_static("*/*"));
+        add_own_headers(&mut headers);
         let mut request = Request::new(Full::new(Bytes::from(body)));
         *request.method_mut() = Method::POST;
         *request.uri_mut() = uri;
@@ -151,6 +148,15 @@ impl DeliveryClient {
             body_prefix: (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
         })
     }
+}
+
+/// The headers the client adds to a delivery's own: `user-agent`, and `accept: */*` unless
+/// it has one (as `reqwest` sent them).
+pub fn add_own_headers(headers: &mut HeaderMap) {
+    headers.insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+    headers
+        .entry(ACCEPT)
+        .or_insert(HeaderValue::from_static("*/*"));
 }
 
 /// The innermost error's words ("Connection refused (os error 111)", the egress policy's

@@ -25,7 +25,7 @@ use chrono::Utc;
 use futures::future::join_all;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-pub use client::{ClientError, DeliveryClient, USER_AGENT};
+pub use client::{ClientError, DeliveryClient, USER_AGENT, add_own_headers};
 
 use crate::Backend;
 use crate::config::Config;
