@@ -1,6 +1,7 @@
 //! Deliveries: the queue message of one event for one subscription, and the record of
 //! its attempts.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -141,7 +142,9 @@ pub struct DeliveryRecord {
 pub struct SentAs {
     pub format: Format,
     pub event_name: String,
-    pub headers: BTreeMap<String, String>,
+    /// Borrowed where a name or value is one of the program's own (`webhook-id`, `…`), so a
+    /// delivery copies only the values that are its own.
+    pub headers: BTreeMap<Cow<'static, str>, Cow<'static, str>>,
 }
 
 impl SentAs {

@@ -2,6 +2,7 @@
 //! header (the format's own, the signatures, the static ones), with the record of what was
 //! sent (signature values elided).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -66,10 +67,14 @@ static KNOWN_NAMES: [HeaderName; 14] = [
     HeaderName::from_static(dialect::SALEOR_LEGACY_SIGNATURE),
 ];
 
-fn header_name(name: &str) -> Result<HeaderName, WireError> {
+/// `name` as a header name, and as the record keeps it: both without a copy when it is one
+/// of [`KNOWN_NAMES`].
+fn header_name(name: &str) -> Result<(HeaderName, Cow<'static, str>), WireError> {
     match KNOWN_NAMES.iter().find(|known| known.as_str() == name) {
-        Some(known) => Ok(known.clone()),
-        None => HeaderName::from_bytes(name.as_bytes()).map_err(|_| WireError::Header(name.into())),
+        Some(known) => Ok((known.clone(), Cow::Borrowed(known.as_str()))),
+        None => HeaderName::from_bytes(name.as_bytes())
+            .map(|parsed| (parsed, Cow::Owned(name.to_owned())))
+            .map_err(|_| WireError::Header(name.into())),
     }
 }
 
@@ -140,7 +145,9 @@ impl Subscription {
                 || jws_headers.contains(&name)
         };
         let count = self.headers.len() + event_headers.len() + signatures.len();
-        let mut headers = HeaderMap::with_capacity(count + 1);
+        // Room for content-type, and for the three the delivery client adds (user-agent,
+        // accept, host): a map that fills up grows by copying itself, two allocations.
+        let mut headers = HeaderMap::with_capacity(count + 4);
         let mut recorded = BTreeMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let all = self
@@ -151,14 +158,15 @@ impl Subscription {
             .chain(signatures);
         for (name, value) in all {
             let shown = if is_signature(name) {
-                SentAs::ELIDED.to_owned()
+                Cow::Borrowed(SentAs::ELIDED)
             } else {
-                value.clone()
+                Cow::Owned(value.clone())
             };
-            recorded.insert(name.to_owned(), shown);
+            let (header, kept) = header_name(name)?;
+            recorded.insert(kept, shown);
             // Appended, as `RequestBuilder::header` does; the value's bytes are not copied.
             let value = HeaderValue::try_from(value).map_err(|_| WireError::Header(name.into()))?;
-            headers.append(header_name(name)?, value);
+            headers.append(header, value);
         }
         Ok(WireRequest {
             body,

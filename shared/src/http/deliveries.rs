@@ -117,7 +117,11 @@ impl From<SentAs> for SentView {
         Self {
             format: s.format.name(),
             event_name: s.event_name,
-            headers: s.headers,
+            headers: s
+                .headers
+                .into_iter()
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect(),
         }
     }
 }

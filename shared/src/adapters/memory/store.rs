@@ -249,7 +249,12 @@ impl State {
         stored: StoredDelivery,
         over_success: bool,
     ) -> Result<(), StoreError> {
-        let records = self.deliveries.entry(record.tenant.clone()).or_default();
+        // Looked up before an entry is made: the tenant's id is copied once per tenant, not
+        // for every write.
+        let records = match self.deliveries.get_mut(&record.tenant) {
+            Some(records) => records,
+            None => self.deliveries.entry(record.tenant.clone()).or_default(),
+        };
         let id = DeliveryKey::new(&record.delivery_id);
         match records.entry(id.clone()) {
             Entry::Occupied(mut kept) => {
@@ -737,7 +742,7 @@ mod tests {
                 ("webhook-signature", SentAs::ELIDED),
             ]
             .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .map(|(k, v)| (k.into(), v.into()))
             .collect(),
         });
         store.put_delivery(&record).await.unwrap();

@@ -30,6 +30,11 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether it keeps anything (its `ttl` is not zero).
+    pub fn keeps(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
     /// The value read for `key` less than `ttl` ago.
     pub fn get(&self, key: &K) -> Option<V> {
         if self.ttl.is_zero() {
@@ -78,6 +83,7 @@ mod tests {
         assert_eq!(short.get(&"a"), None);
 
         let off = TtlCache::new(Duration::ZERO);
+        assert!(!off.keeps() && cache.keeps());
         off.insert("a", 1);
         assert_eq!(off.get(&"a"), None);
     }

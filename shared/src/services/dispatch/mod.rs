@@ -754,8 +754,13 @@ impl Dispatcher {
         tenant: &TenantId,
         id: &SubscriptionId,
     ) -> Result<Option<Arc<Subscription>>, StoreError> {
-        let key = (tenant.clone(), id.clone());
-        if let Some(cached) = self.subscriptions.get(&key) {
+        // The key is made only when there is a cache (off by default locally): two copies
+        // of ids a delivery would otherwise make for nothing.
+        let key = self
+            .subscriptions
+            .keeps()
+            .then(|| (tenant.clone(), id.clone()));
+        if let Some(cached) = key.as_ref().and_then(|key| self.subscriptions.get(key)) {
             return Ok(cached);
         }
         let read = self
@@ -763,7 +768,9 @@ impl Dispatcher {
             .subscriptions
             .get_subscription_shared(tenant, id)
             .await?;
-        self.subscriptions.insert(key, read.clone());
+        if let Some(key) = key {
+            self.subscriptions.insert(key, read.clone());
+        }
         Ok(read)
     }
 
