@@ -52,12 +52,14 @@ pub fn spawn(
 async fn run(queue: Arc<dyn DeliveryQueue>, dispatcher: Arc<Dispatcher>, slots: Arc<Semaphore>) {
     // Owned by this loop, so stopping the loop stops its deliveries too.
     let mut in_flight = JoinSet::new();
+    // The slots each receive holds, kept from one receive to the next (empty in between).
+    let mut permits = Vec::with_capacity(MAX_BATCH);
     loop {
         while in_flight.try_join_next().is_some() {}
         let Ok(first) = slots.clone().acquire_owned().await else {
             return;
         };
-        let mut permits = vec![first];
+        permits.push(first);
         while permits.len() < MAX_BATCH {
             match slots.clone().try_acquire_owned() {
                 Ok(permit) => permits.push(permit),
@@ -68,13 +70,13 @@ async fn run(queue: Arc<dyn DeliveryQueue>, dispatcher: Arc<Dispatcher>, slots: 
             Ok(messages) => messages,
             Err(e) => {
                 warn!(error = %e, "polling the delivery queue failed; trying again shortly");
-                drop(permits);
+                permits.clear();
                 tokio::time::sleep(WAIT).await;
                 continue;
             }
         };
-        // Unused slots go back as `permits` drops.
-        for (message, permit) in messages.into_iter().zip(permits) {
+        // Unused slots go back as the drain ends.
+        for (message, permit) in messages.into_iter().zip(permits.drain(..)) {
             let (queue, dispatcher) = (queue.clone(), dispatcher.clone());
             in_flight.spawn(settle(queue, dispatcher, message, permit));
         }
