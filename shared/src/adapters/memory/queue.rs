@@ -2,9 +2,9 @@
 //! the visibility timeout, comes back if not deleted, and moves to the dead-letter queue
 //! once it has been received `max_receive_count` times.
 //!
-//! Visible messages and hidden ones are kept apart (a FIFO and a map ordered by the time
-//! each becomes visible again), so a receive costs O(log n) in the messages waiting for a
-//! retry, not a scan of them all; and a receive that finds nothing waits on a notification
+//! Visible messages and hidden ones are kept apart (FIFOs, and a heap and a set ordered by
+//! the time each becomes visible again), so a receive costs O(log n) in the messages
+//! waiting for a retry, not a scan of them all; and a receive that finds nothing waits on a notification
 //! (a send, or the next message becoming visible), not a sleep-poll. A dead endpoint's
 //! backlog therefore does not slow the deliveries to healthy ones.
 //!
@@ -13,7 +13,8 @@
 //! there are both: a wave of retries falling due together cannot hold up first attempts
 //! when the dispatcher is behind, and is not starved either. SQS promises no order.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,6 +66,7 @@ impl State {
             body: body.into(),
             receive_count: 0,
             hidden_until: None,
+            received_wait: false,
             reason: reason.map(str::to_owned),
             sent_at: Instant::now(),
         }
@@ -140,16 +142,26 @@ struct Lane {
     due: VecDeque<u64>,
     /// Receives from `ready` in a row, counted towards the next from `due`.
     ready_streak: u32,
-    /// Hidden messages by the time they become visible (the number keeps keys apart).
-    hidden: BTreeSet<(Instant, u64)>,
+    /// Messages hidden for the visibility timeout of a receive, by the time they become
+    /// visible again (the number keeps keys apart): no more than the receivers hold at once,
+    /// each removed as soon as it is deleted or given a wait of its own.
+    received: BTreeSet<(Instant, u64)>,
+    /// The other hidden messages (sent with a delay, or given a wait by their receiver:
+    /// retries), earliest first. An entry stays when its message is deleted or hidden again
+    /// and is skipped when it comes up (its message's `hidden_until` says otherwise): a
+    /// retry's wait, which mostly ends after those already waiting, is then added without a
+    /// search, and never looked up, in a backlog of a hundred thousand.
+    waiting: BinaryHeap<Reverse<(Instant, u64)>>,
 }
 
 struct Message {
     id: u64,
     body: Arc<str>,
     receive_count: u32,
-    /// When it becomes visible again, while it is hidden (its key in `Lane::hidden`).
+    /// When it becomes visible again, while it is hidden: its entry in `Lane::received` if
+    /// `received_wait`, else in `Lane::waiting`.
     hidden_until: Option<Instant>,
+    received_wait: bool,
     reason: Option<String>,
     sent_at: Instant,
 }
@@ -165,37 +177,64 @@ impl Lane {
     fn push_hidden(&mut self, message: Message, until: Instant) {
         let id = message.id;
         self.messages.insert(id, Box::new(message));
-        self.hide(id, until);
+        self.hide(id, until, false);
     }
 
     /// Makes visible every hidden message whose time has come.
     fn reveal(&mut self, now: Instant) {
-        while let Some(&(at, id)) = self.hidden.first() {
+        while let Some(&(at, id)) = self.received.first() {
             if at > now {
                 break;
             }
-            self.hidden.pop_first();
-            if let Some(m) = self.messages.get_mut(&id) {
-                m.hidden_until = None;
-                self.due.push_back(id);
+            self.received.pop_first();
+            self.show(id, at, true);
+        }
+        while let Some(&Reverse((at, id))) = self.waiting.peek() {
+            if at > now {
+                break;
             }
+            self.waiting.pop();
+            self.show(id, at, false);
         }
     }
 
-    fn hide(&mut self, id: u64, until: Instant) {
+    /// Makes the message visible if the entry that came up, hidden until `at` in `received`
+    /// or `waiting`, is still its entry.
+    fn show(&mut self, id: u64, at: Instant, received: bool) {
+        if let Some(m) = self.messages.get_mut(&id)
+            && m.hidden_until == Some(at)
+            && m.received_wait == received
+        {
+            m.hidden_until = None;
+            self.due.push_back(id);
+        }
+    }
+
+    /// Hides the message until `until`: for a receive's visibility timeout (`received`),
+    /// or for a wait of its own.
+    fn hide(&mut self, id: u64, until: Instant, received: bool) {
         let Some(m) = self.messages.get_mut(&id) else {
             return;
         };
-        if let Some(at) = m.hidden_until.replace(until) {
-            self.hidden.remove(&(at, id));
+        if let Some(at) = m.hidden_until.replace(until)
+            && m.received_wait
+        {
+            self.received.remove(&(at, id));
         }
-        self.hidden.insert((until, id));
+        m.received_wait = received;
+        if received {
+            self.received.insert((until, id));
+        } else {
+            self.waiting.push(Reverse((until, id)));
+        }
     }
 
     fn remove(&mut self, id: u64) -> Option<Message> {
         let m = self.messages.remove(&id)?;
-        if let Some(at) = m.hidden_until {
-            self.hidden.remove(&(at, id));
+        if let Some(at) = m.hidden_until
+            && m.received_wait
+        {
+            self.received.remove(&(at, id));
         }
         Some(*m)
     }
@@ -253,13 +292,19 @@ impl Lane {
             receive_count: m.receive_count,
             reason: m.reason.clone(),
         };
-        self.hide(id, now + visibility);
+        self.hide(id, now + visibility, true);
         Some(received)
     }
 
-    /// When the next hidden message becomes visible.
+    /// When the next hidden message becomes visible (or earlier: a skipped entry of
+    /// `waiting` may come first, which only makes a receive look once more).
     fn next_reveal(&self) -> Option<Instant> {
-        self.hidden.first().map(|(at, _)| *at)
+        let received = self.received.first().map(|(at, _)| *at);
+        let waiting = self.waiting.peek().map(|Reverse((at, _))| *at);
+        match (received, waiting) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 }
 
@@ -431,7 +476,7 @@ impl DeliveryQueue for MemoryQueue {
             // already waits for needs nobody woken (a dead endpoint's retries are
             // thousands a second, and each wake-up costs every idle receive loop a look).
             let wake = sooner(until, lane.next_reveal());
-            lane.hide(id, until);
+            lane.hide(id, until, false);
             wake
         };
         if wake {
@@ -452,7 +497,7 @@ impl DeliveryQueue for MemoryQueue {
     async fn release_dead_letter(&self, receipt_handle: &str) -> Result<(), QueueError> {
         {
             if let Some((LaneName::Dead, lane, id)) = self.state().in_flight(receipt_handle) {
-                lane.hide(id, Instant::now());
+                lane.hide(id, Instant::now(), false);
             }
         }
         self.arrivals.notify_waiters();
@@ -558,6 +603,41 @@ mod tests {
             (REVEAL_TICK..REVEAL_TICK * 2).contains(&waited),
             "{waited:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_replaced_by_a_longer_one_ends_at_the_new_time_and_once() {
+        let queue = MemoryQueue::new(Duration::from_secs(30), 10);
+        queue
+            .send_batch(&[delayed("a", Duration::ZERO), delayed("b", Duration::ZERO)])
+            .await
+            .unwrap();
+        let taken = queue.receive(2, Duration::ZERO).await.unwrap();
+        // `a` waits 1 s, then (the same receive's handle) 5 s instead; `b` is never
+        // settled, so it is back after the visibility timeout.
+        let a = &taken[0].receipt_handle;
+        queue
+            .change_visibility(a, Duration::from_secs(1))
+            .await
+            .unwrap();
+        queue
+            .change_visibility(a, Duration::from_secs(5))
+            .await
+            .unwrap();
+
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(queue.receive(10, Duration::ZERO).await.unwrap().is_empty());
+        tokio::time::advance(Duration::from_secs(4)).await;
+        let back = queue.receive(10, Duration::ZERO).await.unwrap();
+        let bodies: Vec<_> = back.iter().map(|m| &*m.body).collect();
+        assert_eq!(bodies, ["a"]);
+        queue.delete(&back[0].receipt_handle).await.unwrap();
+
+        tokio::time::advance(Duration::from_secs(25)).await;
+        let back = queue.receive(10, Duration::ZERO).await.unwrap();
+        let bodies: Vec<_> = back.iter().map(|m| (&*m.body, m.receive_count)).collect();
+        assert_eq!(bodies, [("b", 2)]);
+        assert_eq!(queue.depths(), (1, 0));
     }
 
     #[tokio::test(start_paused = true)]
