@@ -445,7 +445,8 @@ impl Dispatcher {
         jws_key: Option<&RsaSigningKey>,
     ) -> (Attempt, Option<SentAs>) {
         let started = Instant::now();
-        let event_age = (Utc::now() - delivery.event.timestamp)
+        let now = Utc::now();
+        let event_age = (now - delivery.event.timestamp)
             .to_std()
             .unwrap_or_default();
         let failed = |error: String| Attempt {
@@ -460,7 +461,6 @@ impl Dispatcher {
         if let Err(e) = self.config.egress.check_url(&subscription.url) {
             return (failed(format!("endpoint refused: url {e}")), None);
         }
-        let now = Utc::now();
         let context = WireContext {
             tenant,
             public_domain: &self.public_domain,
@@ -678,8 +678,12 @@ impl Dispatcher {
     /// Keeps the subscription's `failing_since` up to date, and switches it off when the
     /// endpoint is gone (`410`) or has failed every attempt for `auto_disable_after`.
     async fn track_health(&self, subscription: &Subscription, attempt: &Attempt) {
-        let now = Utc::now();
         let succeeded = attempt.error.is_none();
+        if succeeded && subscription.failing_since.is_none() {
+            // Healthy and still so: the common case, settled without reading the clock.
+            return;
+        }
+        let now = Utc::now();
         let reason = if attempt.gone() {
             Some("the endpoint answered 410 Gone".to_owned())
         } else {
