@@ -145,7 +145,11 @@ impl DeliveryClient {
         Ok(Answer {
             status: parts.status,
             headers: parts.headers,
-            body_prefix: (!bytes.is_empty()).then(|| String::from_utf8_lossy(&bytes).into_owned()),
+            // Text as it came when it is UTF-8 (no copy), else with replacement characters.
+            body_prefix: (!bytes.is_empty()).then(|| {
+                String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            }),
         })
     }
 }
@@ -252,6 +256,38 @@ mod tests {
             }
         });
         (port, cert.der().clone(), requests)
+    }
+
+    /// The answer's body is kept to the limit; text cut inside a character ends in a
+    /// replacement character, not an error.
+    #[tokio::test]
+    async fn keeps_a_prefix_of_the_answer_even_cut_inside_a_character() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut buffer = [0u8; 4096];
+                let _ = stream.read(&mut buffer).await.unwrap();
+                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nhéllo";
+                stream.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        let config = Config {
+            egress: EgressPolicy::AllowLoopback,
+            ..Config::default()
+        };
+        let client =
+            DeliveryClient::new(&config, GuardedResolver::new(EgressPolicy::AllowLoopback))
+                .unwrap();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/hook")).unwrap();
+        for (limit, kept) in [(100, "héllo"), (3, "hé"), (2, "h\u{FFFD}")] {
+            let answer = client
+                .post(&url, HeaderMap::new(), b"{}".to_vec(), limit)
+                .await
+                .unwrap();
+            assert_eq!(answer.body_prefix.as_deref(), Some(kept), "limit {limit}");
+        }
     }
 
     #[tokio::test]
