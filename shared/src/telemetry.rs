@@ -92,7 +92,8 @@ impl<'writer> FormatFields<'writer> for NameValue {
                 }
                 written
             }
-            // A field's formatting logged a line of its own: straight to the writer.
+            // Re-entered (a field whose formatting formats fields itself): straight to the
+            // writer.
             Err(_) => write_name_values(&mut writer, fields),
         })
     }

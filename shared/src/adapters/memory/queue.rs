@@ -4,9 +4,9 @@
 //!
 //! Visible messages and hidden ones are kept apart (FIFOs, and a heap and a set ordered by
 //! the time each becomes visible again), so a receive costs O(log n) in the messages
-//! waiting for a retry, not a scan of them all; and a receive that finds nothing waits on a notification
-//! (a send, or the next message becoming visible), not a sleep-poll. A dead endpoint's
-//! backlog therefore does not slow the deliveries to healthy ones.
+//! waiting for a retry, not a scan of them all; and a receive that finds nothing waits on
+//! a notification (a send, or the next message becoming visible), not a sleep-poll. A dead
+//! endpoint's backlog therefore does not slow the deliveries to healthy ones.
 //!
 //! Unlike SQS, a receive prefers messages sent to be received at once (first attempts) to
 //! messages back from a wait (retries), taking one in [`DUE_SHARE`] from the second while
