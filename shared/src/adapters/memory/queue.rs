@@ -301,10 +301,7 @@ impl Lane {
     fn next_reveal(&self) -> Option<Instant> {
         let received = self.received.first().map(|(at, _)| *at);
         let waiting = self.waiting.peek().map(|Reverse((at, _))| *at);
-        match (received, waiting) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        received.into_iter().chain(waiting).min()
     }
 }
 

@@ -37,7 +37,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     /// The value read for `key` less than `ttl` ago.
     pub fn get(&self, key: &K) -> Option<V> {
-        if self.ttl.is_zero() {
+        if !self.keeps() {
             return None;
         }
         let entries = self.entries();
@@ -47,7 +47,7 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     /// Remembers what was just read for `key`.
     pub fn insert(&self, key: K, value: V) {
-        if self.ttl.is_zero() {
+        if !self.keeps() {
             return;
         }
         let mut entries = self.entries();

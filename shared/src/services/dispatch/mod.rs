@@ -703,8 +703,8 @@ impl Dispatcher {
                 })
         };
         let failing_since = match (succeeded, subscription.failing_since) {
-            (true, None) => return,
-            (true, Some(_)) => None,
+            // (A success with no failures before returned above.)
+            (true, _) => None,
             (false, None) => Some(now),
             (false, Some(_)) if reason.is_none() => return,
             (false, since) => since,
