@@ -83,19 +83,26 @@ async fn run(queue: Arc<dyn DeliveryQueue>, dispatcher: Arc<Dispatcher>, slots: 
     }
 }
 
-/// Delivers one message and deletes it once it is settled; a failure stays on the queue,
-/// hidden for its backoff.
+/// Delivers one message and deletes it once it is settled (a failure stays on the queue,
+/// hidden for its backoff); then, while the queue has another at hand, that one in the
+/// same slot: through a busy spell a slot's task goes on from message to message, and no
+/// receive loop is woken and no task started for each.
 async fn settle(
     queue: Arc<dyn DeliveryQueue>,
     dispatcher: Arc<Dispatcher>,
-    message: ReceivedMessage,
+    mut message: ReceivedMessage,
     _slot: OwnedSemaphorePermit,
 ) {
-    if !dispatcher.handle_message(&message).await {
-        return;
-    }
-    if let Err(e) = queue.delete(&message.receipt_handle).await {
-        // Not deleted means received again; the delivery record stops a second POST.
-        warn!(error = %e, message = %message.message_id, "cannot delete a settled message");
+    loop {
+        if dispatcher.handle_message(&message).await
+            && let Err(e) = queue.delete(&message.receipt_handle).await
+        {
+            // Not deleted means received again; the delivery record stops a second POST.
+            warn!(error = %e, message = %message.message_id, "cannot delete a settled message");
+        }
+        match queue.receive_ready(1).pop() {
+            Some(next) => message = next,
+            None => return,
+        }
     }
 }

@@ -86,6 +86,13 @@ pub trait DeliveryQueue: Send + Sync {
     /// Up to `max` visible messages, waiting up to `wait` for one to arrive.
     async fn receive(&self, max: usize, wait: Duration)
     -> Result<Vec<ReceivedMessage>, QueueError>;
+    /// Up to `max` messages visible now, if the queue has them at hand without a request
+    /// of its own, as [`DeliveryQueue::receive`] hands them out: the embedded queue does;
+    /// a queue service, where every receive is a billed request, answers none (the
+    /// default), and its receivers long-poll with `receive`.
+    fn receive_ready(&self, _max: usize) -> Vec<ReceivedMessage> {
+        Vec::new()
+    }
     /// Deletes a message received from the main queue: it is done.
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError>;
     /// Hides a received message for `timeout` from now: this is how backoff is scheduled.

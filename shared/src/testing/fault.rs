@@ -156,6 +156,14 @@ impl DeliveryQueue for FaultyQueue {
         self.inner.receive(max, wait).await
     }
 
+    fn receive_ready(&self, max: usize) -> Vec<ReceivedMessage> {
+        // A failing look is one that finds nothing.
+        if self.faults.should_fail("receive_ready") {
+            return Vec::new();
+        }
+        self.inner.receive_ready(max)
+    }
+
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
         self.faults.queue("delete")?;
         self.inner.delete(receipt_handle).await

@@ -451,6 +451,10 @@ impl DeliveryQueue for MemoryQueue {
         Ok(self.poll(max, wait, false).await)
     }
 
+    fn receive_ready(&self, max: usize) -> Vec<ReceivedMessage> {
+        self.take_visible(max.min(MAX_BATCH), false).0
+    }
+
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {
         if let Some((LaneName::Main, lane, id)) = self.state().in_flight(receipt_handle) {
             lane.remove(id);
@@ -635,6 +639,34 @@ mod tests {
         let bodies: Vec<_> = back.iter().map(|m| (&*m.body, m.receive_count)).collect();
         assert_eq!(bodies, [("b", 2)]);
         assert_eq!(queue.depths(), (1, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ready_message_is_handed_out_as_a_receive_would_and_a_hidden_one_is_not() {
+        let queue = MemoryQueue::new(Duration::from_secs(30), 2);
+        queue
+            .send_batch(&[
+                delayed("a", Duration::ZERO),
+                delayed("later", Duration::from_secs(5)),
+            ])
+            .await
+            .unwrap();
+        let ready = queue.receive_ready(10);
+        let taken: Vec<_> = ready.iter().map(|m| (&*m.body, m.receive_count)).collect();
+        assert_eq!(taken, [("a", 1)]);
+        // Handed out: hidden for the visibility timeout, like any received message.
+        assert!(queue.receive_ready(10).is_empty());
+
+        tokio::time::advance(Duration::from_secs(31)).await;
+        let again: Vec<_> = queue.receive_ready(10);
+        let bodies: Vec<_> = again.iter().map(|m| (&*m.body, m.receive_count)).collect();
+        assert_eq!(bodies, [("a", 2), ("later", 1)]);
+        // Received as often as the redrive allows: the next look moves `a` to the
+        // dead-letter queue instead of handing it out a third time.
+        queue.delete(&again[1].receipt_handle).await.unwrap();
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(queue.receive_ready(10).is_empty());
+        assert_eq!(queue.depths(), (0, 1));
     }
 
     #[tokio::test(start_paused = true)]
