@@ -7,16 +7,22 @@
 //! `Dispatcher::handle_message`, delete it once delivered) with `concurrency` receive loops
 //! and `concurrency` × 10 deliveries in flight, as `tidings-local` runs them.
 //!
-//! Then two bare loops POST the same number of requests to the same sink, with as many in
+//! Two bare loops POST the same number of requests to the same sink, with as many in
 //! flight as the pollers can have (`concurrency` × 10): each request with the headers the
 //! dispatcher sent for its event (worked out before the timed window: the signature headers
 //! are what any sender of these webhooks sends, each message its own, and parsing them is
-//! the sink's work, not the dispatcher's) and a body of the same size. First a bare
-//! `reqwest::Client`, the baseline; then hyper's pooled client, bare, the one the
+//! the sink's work, not the dispatcher's) and a body of the same size and shape (the same
+//! keys in the same order). A bare `reqwest::Client`, the baseline; and hyper's
+//! pooled client, bare, the one the
 //! dispatcher sends with (`DeliveryClient`), so the report also shows what the dispatcher's
 //! own work costs over its client's.
 //!
-//! Rounds alternate the three, so the machine's noise falls on all alike. Each phase also
+//! Rounds alternate the three, each round in another order (dispatcher, `reqwest`, hyper;
+//! then `reqwest`, hyper, dispatcher; then hyper, dispatcher, `reqwest`…), so that the
+//! machine's noise, and the sink's state after the phase before, falls on all alike. The
+//! first round begins with a warm-up, not counted: the bare hyper loop's requests three
+//! times over, so that a sink started just before is as warm for the first side as for the
+//! others. Each phase also
 //! reads this process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher
 //! against bare loop, which the sink's share of the cores does not move, and counts the
 //! allocations each phase makes per delivery (`counting`), which this shared machine's noise
@@ -172,13 +178,45 @@ async fn main() -> anyhow::Result<()> {
     let control = reqwest::Client::new();
     let (mut dispatched, mut bare, mut bare_hyper) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=args.rounds {
-        let (d, sent) = dispatch_round(&args, &control, round).await?;
-        let b = bare_round(&args, &control, round, &sent, BareClient::reqwest()).await?;
-        let h = bare_round(&args, &control, round, &sent, BareClient::hyper()).await?;
+        let prepared = prepare_dispatch(&args, round).await?;
+        let sent = &prepared.sent;
+        if round == 1 {
+            // Not counted: a sink started just before spends more on each of its first tens
+            // of thousands of requests (Node compiling its handler, growing its heap), which
+            // would fall on whichever side went first.
+            for warm_up in 1..=WARM_UPS {
+                let tag = format!("w{warm_up}");
+                bare_round(&args, &control, &tag, sent, BareClient::hyper()).await?;
+            }
+        }
+        let (mut d, mut b, mut h) = (None, None, None);
+        let order: Vec<&Side> = PHASES
+            .iter()
+            .cycle()
+            .skip((round - 1) % PHASES.len())
+            .take(PHASES.len())
+            .collect();
+        for phase in &order {
+            match phase {
+                Side::Dispatcher => d = Some(drain(&args, &control, &prepared).await?),
+                Side::Reqwest => {
+                    let tag = round.to_string();
+                    b = Some(bare_round(&args, &control, &tag, sent, BareClient::reqwest()).await?)
+                }
+                Side::Hyper => {
+                    let tag = round.to_string();
+                    h = Some(bare_round(&args, &control, &tag, sent, BareClient::hyper()).await?)
+                }
+            }
+        }
+        let (Some(d), Some(b), Some(h)) = (d, b, h) else {
+            bail!("a round ran without one of its phases");
+        };
         println!(
             "{}",
             json!({
                 "run": "dispatch-round", "round": round,
+                "order": order.iter().map(|side| side.name()).collect::<Vec<_>>().join(" "),
                 "dispatcher_per_s": d.rate().round(), "bare_per_s": b.rate().round(),
                 "ratio": round2(d.rate() / b.rate()),
                 "dispatcher_cpu_us": round2(d.cpu_us()), "bare_cpu_us": round2(b.cpu_us()),
@@ -245,13 +283,41 @@ struct Sent {
     body_bytes: usize,
 }
 
-/// The local runner's dispatcher draining `deliveries` queued deliveries to the sink; with
-/// what it sends for each event, for the bare loop to send.
-async fn dispatch_round(
-    args: &Args,
-    control: &reqwest::Client,
-    round: usize,
-) -> anyhow::Result<(Phase, Vec<Sent>)> {
+/// The three sides a round measures, in the order of its first round.
+enum Side {
+    Dispatcher,
+    Reqwest,
+    Hyper,
+}
+
+const PHASES: [Side; 3] = [Side::Dispatcher, Side::Reqwest, Side::Hyper];
+
+/// Passes of the bare hyper loop before the first round, not counted: enough for a sink
+/// started just before to answer at its settled cost (one pass of 20,000 was not).
+const WARM_UPS: usize = 3;
+
+impl Side {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Dispatcher => "dispatcher",
+            Self::Reqwest => "reqwest",
+            Self::Hyper => "hyper",
+        }
+    }
+}
+
+/// A round's dispatcher, its deliveries queued and not yet drained.
+struct Prepared {
+    embedded: Embedded,
+    dispatcher: Arc<Dispatcher>,
+    run: String,
+    /// What it will send for each event, for the bare loops to send.
+    sent: Vec<Sent>,
+}
+
+/// A fresh embedded backend with `deliveries` deliveries of one subscription to the sink
+/// queued (not timed), and what the dispatcher will send for each.
+async fn prepare_dispatch(args: &Args, round: usize) -> anyhow::Result<Prepared> {
     // As the local runner configures itself: loopback allowed, records kept for the
     // local retention.
     let mut config = Config {
@@ -320,10 +386,34 @@ async fn dispatch_round(
         });
     }
 
-    let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config)?);
-    let sink_before = sink_read(control, &args.sink, &run).await?.cpu;
+    let dispatcher = Arc::new(Dispatcher::new(backend, config)?);
+    Ok(Prepared {
+        embedded,
+        dispatcher,
+        run,
+        sent,
+    })
+}
+
+/// The local runner's pollers draining a prepared round's queued deliveries to the sink.
+async fn drain(
+    args: &Args,
+    control: &reqwest::Client,
+    prepared: &Prepared,
+) -> anyhow::Result<Phase> {
+    let Prepared {
+        embedded,
+        dispatcher,
+        run,
+        sent,
+    } = prepared;
+    let sink_before = sink_read(control, &args.sink, run).await?.cpu;
     let (started, before) = (Instant::now(), Usage::now());
-    let pollers = tidings_local::spawn_pollers(backend.queue.clone(), dispatcher, args.concurrency);
+    let pollers = tidings_local::spawn_pollers(
+        embedded.backend().queue.clone(),
+        dispatcher.clone(),
+        args.concurrency,
+    );
     // A message leaves the queue once it is settled: the queue empty is the end.
     let deadline = started + Duration::from_secs(600);
     while embedded.queue.depths() != (0, 0) {
@@ -338,16 +428,15 @@ async fn dispatch_round(
     if left != 0 || dead != 0 {
         bail!("{left} deliveries left on the queue and {dead} dead-lettered: the sink failed some");
     }
-    let sink = sink_settled(control, &args.sink, &run, args.deliveries).await?;
-    let phase = Phase {
+    let sink = sink_settled(control, &args.sink, run, args.deliveries).await?;
+    Ok(Phase {
         delivered: sink.count,
         elapsed,
         cpu: spent.cpu,
         allocations: spent.allocations,
         sink_cpu: sink.cpu.saturating_sub(sink_before),
         body_bytes: sent.first().map_or(0, |s| s.body_bytes),
-    };
-    Ok((phase, sent))
+    })
 }
 
 /// What a bare loop sends with: `reqwest` (the baseline), or hyper's pooled client
@@ -429,11 +518,11 @@ impl BareClient {
 async fn bare_round(
     args: &Args,
     control: &reqwest::Client,
-    round: usize,
+    tag: &str,
     sent: &[Sent],
     client: BareClient,
 ) -> anyhow::Result<Phase> {
-    let run = format!("{}-{}{round}", args.label, client.name());
+    let run = format!("{}-{}{tag}", args.label, client.name());
     let url = args.sink.join(&format!("/hook/{}", client.name()))?;
     let body_bytes = sent.first().map_or(0, |s| s.body_bytes);
     let requests: Vec<(reqwest::header::HeaderMap, Bytes)> = sent
@@ -493,23 +582,47 @@ fn event_body(run: &str, seq: usize) -> serde_json::Value {
     })
 }
 
-/// An envelope like the dispatcher's, padded to exactly `bytes` with a `pad` field.
+/// An envelope shaped as the dispatcher's (the same keys, in the same order, so the sink
+/// parses both alike), its `order_id` padded to make it exactly `bytes` long.
 fn padded_envelope(run: &str, seq: usize, bytes: usize) -> Vec<u8> {
+    #[derive(serde::Serialize)]
+    struct Envelope<'a> {
+        id: String,
+        #[serde(rename = "type")]
+        event_type: &'static str,
+        timestamp: &'static str,
+        tenant: &'static str,
+        data: Data<'a>,
+    }
+    // In the order of `event_body`'s keys (a `json!` object's, sorted), which ingest keeps.
+    #[derive(serde::Serialize)]
+    struct Data<'a> {
+        bench_run: &'a str,
+        order_id: String,
+        sent_at: f64,
+        seq: usize,
+        total: &'static str,
+    }
+    let (id, sent_at) = (format!("evt_{seq:026}"), monotonic_ms());
     let envelope = |pad: &str| {
-        json!({
-            "id": format!("evt_{seq:026}"),
-            "type": "order.created",
-            "timestamp": "2026-11-25T00:00:00Z",
-            "tenant": "dev",
-            "data": {
-                "bench_run": run, "sent_at": monotonic_ms(), "seq": seq,
-                "order_id": format!("order_{seq}"), "total": "99.99", "pad": pad,
+        let envelope = Envelope {
+            id: id.clone(),
+            event_type: "order.created",
+            timestamp: "2026-11-25T00:00:00.000000000Z",
+            tenant: "dev",
+            data: Data {
+                bench_run: run,
+                order_id: format!("order_{seq}{pad}"),
+                sent_at,
+                seq,
+                total: "99.99",
             },
-        })
-        .to_string()
+        };
+        // Plain strings and numbers: it always serializes.
+        serde_json::to_vec(&envelope).unwrap_or_default()
     };
     let bare = envelope("").len();
-    envelope(&"x".repeat(bytes.saturating_sub(bare))).into_bytes()
+    envelope(&"x".repeat(bytes.saturating_sub(bare)))
 }
 
 /// `sent_at` as `bench/load.js` sets it: ms on the machine's monotonic clock.
