@@ -13,20 +13,18 @@
 //! are what any sender of these webhooks sends, each message its own, and parsing them is
 //! the sink's work, not the dispatcher's) and a body of the same size and shape (the same
 //! keys in the same order). A bare `reqwest::Client`, the baseline; and hyper's
-//! pooled client, bare, the one the
-//! dispatcher sends with (`DeliveryClient`), so the report also shows what the dispatcher's
-//! own work costs over its client's.
+//! pooled client, bare, the one the dispatcher sends with (`DeliveryClient`), so the report
+//! also shows what the dispatcher's own work costs over its client's.
 //!
 //! Rounds alternate the three, each round in another order (dispatcher, `reqwest`, hyper;
 //! then `reqwest`, hyper, dispatcher; then hyper, dispatcher, `reqwest`…), so that the
 //! machine's noise, and the sink's state after the phase before, falls on all alike. The
 //! first round begins with a warm-up, not counted: the bare hyper loop's requests three
 //! times over, so that a sink started just before is as warm for the first side as for the
-//! others. Each phase also
-//! reads this process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`): CPU per delivery, dispatcher
-//! against bare loop, which the sink's share of the cores does not move, and counts the
-//! allocations each phase makes per delivery (`counting`), which this shared machine's noise
-//! does not move at all. Prints one JSON object per round and one in all, on stdout; the
+//! others. Each phase also reads this process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`): CPU
+//! per delivery, dispatcher against bare loop, which the sink's share of the cores does not
+//! move, and counts the allocations each phase makes per delivery (`counting`), which this
+//! shared machine's noise does not move at all. Prints one JSON object per round and one in all, on stdout; the
 //! dispatcher's log lines (`RUST_LOG`, `info` by default, as the runner logs) go to stderr.
 
 use std::sync::Arc;

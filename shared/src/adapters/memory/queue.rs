@@ -658,7 +658,7 @@ mod tests {
         assert!(queue.receive_ready(10).is_empty());
 
         tokio::time::advance(Duration::from_secs(31)).await;
-        let again: Vec<_> = queue.receive_ready(10);
+        let again = queue.receive_ready(10);
         let bodies: Vec<_> = again.iter().map(|m| (&*m.body, m.receive_count)).collect();
         assert_eq!(bodies, [("a", 2), ("later", 1)]);
         // Received as often as the redrive allows: the next look moves `a` to the
