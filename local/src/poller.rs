@@ -100,9 +100,108 @@ async fn settle(
             // Not deleted means received again; the delivery record stops a second POST.
             warn!(error = %e, message = %message.message_id, "cannot delete a settled message");
         }
+        // A message can be settled without waiting on anything (the embedded store and
+        // queue never make it wait; a skipped delivery sends nothing): a run of them would
+        // keep this worker thread from every other task, the API's included, but for the
+        // budget of work tokio gives a task's turn.
+        tokio::task::consume_budget().await;
         match queue.receive_ready(1).pop() {
             Some(next) => message = next,
             None => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tidings::adapters::Embedded;
+    use tidings::config::Config;
+    use tidings::domain::TenantId;
+    use tidings::egress::EgressPolicy;
+    use tidings::services::{events, subscriptions};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_of_deliveries_that_wait_on_nothing_lets_other_tasks_run() {
+        let config = Config {
+            egress: EgressPolicy::AllowLoopback,
+            ..Config::default()
+        };
+        let embedded = Embedded::new(Duration::from_secs(360), config.retry.max_attempts());
+        let backend = embedded.backend();
+        let tenant = TenantId::parse("dev").unwrap();
+        let subscription = subscriptions::create(
+            &backend,
+            &config,
+            &tenant,
+            subscriptions::CreateSubscription {
+                // Never reached: its deliveries are skipped.
+                url: "http://127.0.0.1:9/hook".into(),
+                events: vec!["order.*".into()],
+                filter: None,
+                fields: None,
+                rate_limit: None,
+                description: None,
+                active: None,
+                secret: None,
+                signature: None,
+                signature_header: None,
+                signing_key: None,
+                headers: None,
+                format: None,
+                standard_webhooks: None,
+                saleor_domain: None,
+                legacy_headers: None,
+            },
+        )
+        .await
+        .unwrap();
+        // More than the ten tasks of a receive get through in one turn each (tokio's budget,
+        // 128 units a turn).
+        const EVENTS: usize = 3_000;
+        for seq in 0..EVENTS {
+            let event = serde_json::json!({"type": "order.created", "data": {"seq": seq}});
+            events::accept(&backend, &config, &tenant, event)
+                .await
+                .unwrap();
+        }
+        // Deleted with its deliveries queued: each is skipped, a record written and nothing
+        // sent, so none of them waits on anything.
+        subscriptions::delete(&backend, &config, &tenant, subscription.id.as_str())
+            .await
+            .unwrap();
+        assert_eq!(embedded.queue.depths().0, EVENTS);
+
+        let dispatcher = Arc::new(Dispatcher::new(backend.clone(), config).unwrap());
+        let _pollers = spawn(backend.queue.clone(), dispatcher, 1);
+        // On this one thread (the test's runtime), a task that looks at the queue whenever
+        // it gets a turn: it must get turns while the pollers are still draining it.
+        let seen_midway = Arc::new(AtomicUsize::new(0));
+        let looker = tokio::spawn({
+            let (queue, seen_midway) = (embedded.queue.clone(), seen_midway.clone());
+            async move {
+                loop {
+                    let left = queue.depths().0;
+                    if left == 0 {
+                        return;
+                    }
+                    if left < EVENTS {
+                        seen_midway.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(30), looker)
+            .await
+            .expect("the queue drains")
+            .unwrap();
+        assert!(
+            seen_midway.load(Ordering::Relaxed) >= 2,
+            "the other task got no turn while the deliveries were being skipped"
+        );
     }
 }
