@@ -141,20 +141,7 @@ mod tests {
                 // Never reached: its deliveries are skipped.
                 url: "http://127.0.0.1:9/hook".into(),
                 events: vec!["order.*".into()],
-                filter: None,
-                fields: None,
-                rate_limit: None,
-                description: None,
-                active: None,
-                secret: None,
-                signature: None,
-                signature_header: None,
-                signing_key: None,
-                headers: None,
-                format: None,
-                standard_webhooks: None,
-                saleor_domain: None,
-                legacy_headers: None,
+                ..Default::default()
             },
         )
         .await

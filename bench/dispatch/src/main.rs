@@ -336,20 +336,8 @@ async fn prepare_dispatch(args: &Args, round: usize) -> anyhow::Result<Prepared>
         subscriptions::CreateSubscription {
             url: url.to_string(),
             events: vec!["order.*".into()],
-            filter: None,
-            fields: None,
-            rate_limit: None,
             description: Some("bench".into()),
-            active: None,
-            secret: None,
-            signature: None,
-            signature_header: None,
-            signing_key: None,
-            headers: None,
-            format: None,
-            standard_webhooks: None,
-            saleor_domain: None,
-            legacy_headers: None,
+            ..Default::default()
         },
     )
     .await?;

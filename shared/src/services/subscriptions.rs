@@ -21,7 +21,7 @@ use crate::ports::store::StoreError;
 use crate::services::events;
 use crate::signing::{Secret, SigningKey};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CreateSubscription {
     /// The endpoint deliveries are POSTed to: an absolute `https://` URL of at most 2048
     /// characters, on a public address.
