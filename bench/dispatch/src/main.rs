@@ -194,15 +194,14 @@ async fn main() -> anyhow::Result<()> {
             .skip((round - 1) % PHASES.len())
             .take(PHASES.len())
             .collect();
+        let tag = round.to_string();
         for phase in &order {
             match phase {
                 Side::Dispatcher => d = Some(drain(&args, &control, &prepared).await?),
                 Side::Reqwest => {
-                    let tag = round.to_string();
                     b = Some(bare_round(&args, &control, &tag, sent, BareClient::reqwest()).await?)
                 }
                 Side::Hyper => {
-                    let tag = round.to_string();
                     h = Some(bare_round(&args, &control, &tag, sent, BareClient::hyper()).await?)
                 }
             }
@@ -395,11 +394,8 @@ async fn drain(
     } = prepared;
     let sink_before = sink_read(control, &args.sink, run).await?.cpu;
     let (started, before) = (Instant::now(), Usage::now());
-    let pollers = tidings_local::spawn_pollers(
-        embedded.backend().queue.clone(),
-        dispatcher.clone(),
-        args.concurrency,
-    );
+    let pollers =
+        tidings_local::spawn_pollers(embedded.queue.clone(), dispatcher.clone(), args.concurrency);
     // A message leaves the queue once it is settled: the queue empty is the end.
     let deadline = started + Duration::from_secs(600);
     while embedded.queue.depths() != (0, 0) {
