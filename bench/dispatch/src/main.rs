@@ -69,7 +69,7 @@ impl Args {
             sink: "http://127.0.0.1:4000".parse()?,
             deliveries: 20_000,
             concurrency: Config::default().local_concurrency,
-            rounds: 3,
+            rounds: 6,
             label: format!("dispatch{}", std::process::id()),
         };
         for arg in std::env::args().skip(1) {
