@@ -67,9 +67,10 @@ where
 
 /// Fields as `name=value` pairs separated by spaces, as the default formatter writes them
 /// without its styling (whose per-field wrappers were half the cost of a delivery's span:
-/// docs/performance-history.md, "What holds (c), (e) and (f): the measurements"). Written into a buffer of the thread's first, then in one piece: a
-/// span's fields go into a `String` of their own, which would otherwise grow from empty
-/// through five allocations for the dispatcher's four ids, for every delivery.
+/// docs/performance-history.md, "What holds (c), (e) and (f): the measurements"). Written
+/// into a buffer of the thread's first, then in one piece: a span's fields go into a
+/// `String` of their own, which would otherwise grow from empty through five allocations
+/// for the dispatcher's four ids, for every delivery.
 struct NameValue;
 
 impl<'writer> FormatFields<'writer> for NameValue {
