@@ -123,6 +123,7 @@ mod tests {
     use tidings::services::{events, subscriptions};
 
     use super::*;
+    use crate::{DEV_TENANT, VISIBILITY_TIMEOUT};
 
     #[tokio::test]
     async fn a_run_of_deliveries_that_wait_on_nothing_lets_other_tasks_run() {
@@ -130,9 +131,9 @@ mod tests {
             egress: EgressPolicy::AllowLoopback,
             ..Config::default()
         };
-        let embedded = Embedded::new(Duration::from_secs(360), config.retry.max_attempts());
+        let embedded = Embedded::new(VISIBILITY_TIMEOUT, config.retry.max_attempts());
         let backend = embedded.backend();
-        let tenant = TenantId::parse("dev").unwrap();
+        let tenant = TenantId::parse(DEV_TENANT).unwrap();
         let subscription = subscriptions::create(
             &backend,
             &config,

@@ -24,8 +24,9 @@
 //! others. Each phase also reads this process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`): CPU
 //! per delivery, dispatcher against bare loop, which the sink's share of the cores does not
 //! move, and counts the allocations each phase makes per delivery (`counting`), which this
-//! shared machine's noise does not move at all. Prints one JSON object per round and one in all, on stdout; the
-//! dispatcher's log lines (`RUST_LOG`, `info` by default, as the runner logs) go to stderr.
+//! shared machine's noise does not move at all. Prints one JSON object per round and one
+//! in all, on stdout; the dispatcher's log lines (`RUST_LOG`, `info` by default, as the
+//! runner logs) go to stderr.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
