@@ -154,7 +154,7 @@ async fn what_events_and_deliveries_cost_on_aws() {
     let meter = Meter::start(&upstream).await;
     let sdk = meter.sdk().await;
     let resources = emulator::provision(&sdk).await;
-    let backend = Backend::aws(&sdk, &resources);
+    let backend = tidings_aws::backend(&sdk, &resources);
     let (metrics, captured) = Metrics::captured();
     // The dispatcher as the template configures it.
     let template = Template::load();

@@ -358,7 +358,7 @@ async fn status_counts_waiting_in_flight_and_dead_letters(kind: Kind) {
             let sdk = support::emulator::sdk().await;
             let resources = support::emulator::provision(&sdk).await;
             let metric = status::AgeMetric::new(&sdk, &resources.delivery_queue_url);
-            (Backend::aws(&sdk, &resources), Some(metric))
+            (tidings_aws::backend(&sdk, &resources), Some(metric))
         }
     };
     let empty = status::read(&backend, age_metric.as_ref()).await.unwrap();

@@ -21,7 +21,6 @@ use support::harness::{enqueue, receive};
 use support::receiver::Receiver;
 use support::wait::eventually;
 use tidings::Backend;
-use tidings::adapters::{self, dynamo::ReencryptReport};
 use tidings::config::{AwsResources, Config};
 use tidings::domain::{
     ApiKey, DeploymentKeys, RetiredSecret, RetiredSigningKey, Role, SignatureScheme, Subscription,
@@ -30,6 +29,7 @@ use tidings::http::{AppState, router};
 use tidings::services::signing_keys;
 use tidings::signing::{Secret, SigningKey, verify_headers};
 use tidings::testing::fault::Faults;
+use tidings_aws::dynamo::ReencryptReport;
 use tidings_local::{self as local, Options, Storage};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -144,8 +144,8 @@ async fn api(backend: &Backend) -> Client {
 /// cache empty.
 fn container_with_faulty_kms(sdk: &SdkConfig, resources: &AwsResources) -> (Backend, Arc<Faults>) {
     let faults = Arc::new(Faults::default());
-    let keys = faults.wrap_keys(Arc::new(adapters::kms_data_keys(sdk, resources)));
-    (Backend::aws_with_keys(sdk, resources, keys), faults)
+    let keys = faults.wrap_keys(Arc::new(tidings_aws::kms_data_keys(sdk, resources)));
+    (tidings_aws::backend_with_keys(sdk, resources, keys), faults)
 }
 
 #[tokio::test]
@@ -155,7 +155,7 @@ async fn the_table_holds_no_secret_in_the_clear_and_deliveries_still_verify() {
     let receiver = Receiver::start().await;
     let running = local::start(Options {
         addr: "127.0.0.1:0".parse().unwrap(),
-        storage: Storage::Aws(Backend::aws(&sdk, &resources)),
+        storage: Storage::Aws(tidings_aws::backend(&sdk, &resources)),
         dev_api_key: Some(KEY.into()),
         config: Config {
             retry: "1s".parse().unwrap(),
@@ -416,7 +416,7 @@ async fn a_kms_outage_is_a_503_on_the_management_path_and_changes_nothing() {
 async fn a_kms_outage_in_the_dispatcher_hands_the_message_back_and_it_is_delivered_after() {
     let (sdk, resources) = resources().await;
     let receiver = Receiver::start().await;
-    let writer = Backend::aws(&sdk, &resources);
+    let writer = tidings_aws::backend(&sdk, &resources);
     let sub = subscription(&receiver.url("ok"))
         .events(&["order.*"])
         .store(&writer)
@@ -474,7 +474,7 @@ async fn a_kms_outage_in_the_dispatcher_hands_the_message_back_and_it_is_deliver
 /// Writes `subscription` as its item was stored before encryption: every secret in the
 /// clear (the sealed item, with the plaintexts put back in place).
 async fn put_in_the_clear(sdk: &SdkConfig, resources: &AwsResources, subscription: &Subscription) {
-    Backend::aws(sdk, resources)
+    tidings_aws::backend(sdk, resources)
         .subscriptions
         .create_subscription(subscription)
         .await
@@ -551,7 +551,7 @@ async fn put_deployment_keys_in_the_clear(
     sdk: &SdkConfig,
     resources: &AwsResources,
 ) -> Vec<String> {
-    let backend = Backend::aws(sdk, resources);
+    let backend = tidings_aws::backend(sdk, resources);
     signing_keys::current(&backend).await.unwrap();
     let keys = signing_keys::rotate(&backend, chrono::Duration::hours(1))
         .await
@@ -649,7 +649,7 @@ async fn items_written_in_the_clear_keep_working_and_get_sealed() {
     );
 
     // A new container reads them as they are, and delivers with them.
-    let backend = Backend::aws(&sdk, &resources);
+    let backend = tidings_aws::backend(&sdk, &resources);
     let read = backend
         .subscriptions
         .get_subscription(&acme(), &old[0].id)
@@ -692,7 +692,7 @@ async fn items_written_in_the_clear_keep_working_and_get_sealed() {
     assert_nothing_in_the_clear(&[sealed], &all_secrets);
 
     // The operator command seals the rest, leaves what is sealed, and can run again.
-    let store = adapters::dynamo_store(&sdk, &resources);
+    let store = tidings_aws::dynamo_store(&sdk, &resources);
     assert_eq!(
         store.reencrypt_secrets().await.unwrap(),
         ReencryptReport {
@@ -713,7 +713,7 @@ async fn items_written_in_the_clear_keep_working_and_get_sealed() {
     );
     assert_no_pkcs8(&raw_items(&sdk, &resources.table).await);
     // Every value reads back the same, in a container that never saw them in the clear.
-    let fresh = Backend::aws(&sdk, &resources);
+    let fresh = tidings_aws::backend(&sdk, &resources);
     let read_keys = fresh
         .deployment_keys
         .get_deployment_keys()

@@ -77,7 +77,7 @@ fn the_table_has_the_keys_and_ttl_the_dynamodb_store_uses() {
     let index = &table["GlobalSecondaryIndexes"][0];
     assert_eq!(
         index["IndexName"].as_str(),
-        Some(tidings::adapters::dynamo::BY_SUBSCRIPTION_INDEX)
+        Some(tidings_aws::dynamo::BY_SUBSCRIPTION_INDEX)
     );
     let index_keys: Vec<(&str, &str)> = index["KeySchema"]
         .as_sequence()

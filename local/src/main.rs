@@ -5,14 +5,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use clap::{Parser, Subcommand};
-use tidings::Backend;
-use tidings::adapters::{
-    self,
-    aws::{self, QueueSettings},
-};
 use tidings::config::{AwsResources, Config};
 use tidings::domain::{Role, TenantId};
 use tidings::services::{api_keys, deliveries, signing_keys};
+use tidings_aws::sdk::{self as aws, QueueSettings};
 use tidings_local::{self as local, Options, Storage, status};
 
 // Many small allocations on many threads (a delivery's message, record and request), many
@@ -108,7 +104,7 @@ async fn main() -> anyhow::Result<()> {
     match args.command {
         Some(Command::CreateKey { tenant, role, name }) => {
             let tenant = TenantId::parse(&tenant)?;
-            let backend = Backend::from_env().await?;
+            let backend = tidings_aws::backend_from_env().await?;
             let (key, plaintext) = api_keys::create(&backend, &tenant, role, name).await?;
             println!("{plaintext}");
             eprintln!(
@@ -118,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::RedriveDeadLetters) => {
-            let backend = Backend::from_env().await?;
+            let backend = tidings_aws::backend_from_env().await?;
             match deliveries::redrive_all(&backend).await? {
                 None => println!("SQS is moving the dead letters back (StartMessageMoveTask)"),
                 Some(n) => println!("moved {n} dead letters back to the deliveries queue"),
@@ -127,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::ReencryptSecrets) => {
             let resources = AwsResources::from_env()?;
-            let store = adapters::dynamo_store(&aws::load().await?, &resources);
+            let store = tidings_aws::dynamo_store(&aws::load().await?, &resources);
             let report = store.reencrypt_secrets().await?;
             println!(
                 "sealed {} items (subscriptions, the deployment's signing keys); {} were sealed \
@@ -137,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Command::RotateSigningKey { overlap_secs }) => {
-            let backend = Backend::from_env().await?;
+            let backend = tidings_aws::backend_from_env().await?;
             let overlap = chrono::Duration::seconds(i64::from(overlap_secs));
             if overlap_secs < SAFE_OVERLAP_SECS {
                 eprintln!(
@@ -181,7 +177,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Status { json }) => {
             let resources = tidings::config::AwsResources::from_env()?;
             let sdk = aws::load().await?;
-            let backend = Backend::aws(&sdk, &resources);
+            let backend = tidings_aws::backend(&sdk, &resources);
             let age = status::AgeMetric::new(&sdk, &resources.delivery_queue_url);
             let status = status::read(&backend, Some(&age)).await?;
             if json {
@@ -194,7 +190,7 @@ async fn main() -> anyhow::Result<()> {
         None => {}
     }
     let storage = if args.aws || std::env::var_os("AWS_ENDPOINT_URL").is_some() {
-        Storage::Aws(Backend::from_env().await?)
+        Storage::Aws(tidings_aws::backend_from_env().await?)
     } else {
         Storage::Embedded
     };

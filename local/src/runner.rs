@@ -27,7 +27,7 @@ pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(360);
 pub enum Storage {
     /// Everything in this process.
     Embedded,
-    /// SQS and DynamoDB, as [`Backend::from_env`] or [`Backend::aws`] built it.
+    /// SQS and DynamoDB, as `tidings_aws::backend_from_env` or `tidings_aws::backend` built it.
     Aws(Backend),
 }
 

@@ -54,7 +54,7 @@ pub struct Config {
     /// endpoint that keeps failing, and for how long at first (see `domain::circuit`).
     pub circuit: CircuitPolicy,
     /// `TIDINGS_TLS_ROOTS`: which certificate authorities the delivery client (and the AWS
-    /// SDK's, see [`crate::adapters::aws::load`]) trusts: `bundled` (default) or `system`.
+    /// SDK's, see `tidings_aws::sdk::load`) trusts: `bundled` (default) or `system`.
     pub trust_roots: TrustRoots,
 }
 

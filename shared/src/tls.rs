@@ -52,7 +52,7 @@ impl TrustRoots {
 
 /// The HTTPS clients' TLS settings (the delivery client's,
 /// [`crate::services::dispatch::DeliveryClient`], and the AWS SDK's,
-/// [`crate::adapters::aws_http`]): rustls with aws-lc-rs, TLS 1.2 and 1.3, trusting `roots`,
+/// `tidings_aws::aws_http`): rustls with aws-lc-rs, TLS 1.2 and 1.3, trusting `roots`,
 /// and ALPN offering HTTP/1.1, the one version the clients speak.
 pub fn rustls_config(roots: TrustRoots) -> Result<rustls::ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

@@ -13,7 +13,7 @@ pub const ENDPOINT_VAR: &str = "TIDINGS_TEST_AWS_ENDPOINT";
 /// here a missing endpoint is a failure, never a skip.
 pub async fn sdk() -> SdkConfig {
     match std::env::var(ENDPOINT_VAR) {
-        Ok(endpoint) if !endpoint.is_empty() => tidings::adapters::aws::emulator(&endpoint)
+        Ok(endpoint) if !endpoint.is_empty() => tidings_aws::sdk::emulator(&endpoint)
             .await
             .expect("the SDK's HTTP client builds"),
         _ => panic!(
@@ -30,7 +30,7 @@ pub async fn provision(sdk: &SdkConfig) -> AwsResources {
         "t{}",
         tidings::ids::new_id("x").to_lowercase().replace('_', "-")
     );
-    tidings::adapters::aws::provision(sdk, &prefix, Template::load().queue_settings())
+    tidings_aws::sdk::provision(sdk, &prefix, Template::load().queue_settings())
         .await
         .expect("provisioning on the emulator")
 }

@@ -48,7 +48,7 @@ impl Kind {
             Kind::Moto => {
                 let sdk = emulator::sdk().await;
                 let resources = emulator::provision(&sdk).await;
-                Backend::aws(&sdk, &resources)
+                tidings_aws::backend(&sdk, &resources)
             }
         }
     }
@@ -60,7 +60,7 @@ impl Kind {
             Kind::Moto => {
                 let sdk = emulator::sdk().await;
                 let resources = emulator::provision(&sdk).await;
-                Storage::Aws(Backend::aws(&sdk, &resources))
+                Storage::Aws(tidings_aws::backend(&sdk, &resources))
             }
         }
     }

@@ -63,7 +63,7 @@ impl Meter {
 
     /// The SDK configuration that reaches the emulator through this proxy.
     pub async fn sdk(&self) -> aws_config::SdkConfig {
-        tidings::adapters::aws::emulator(&self.url)
+        tidings_aws::sdk::emulator(&self.url)
             .await
             .expect("the SDK's HTTP client builds")
     }

@@ -1,8 +1,8 @@
 //! Settings read from `template.yaml`, so what is tested is what is deployed.
 
 use serde_yaml::Value;
-use tidings::adapters::aws::QueueSettings;
 use tidings::domain::retry::RetrySchedule;
+use tidings_aws::sdk::QueueSettings;
 
 pub struct Template(Value);
 

@@ -2,6 +2,7 @@
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use tidings::config::Config;
 use tidings::services::dispatch::Dispatcher;
 
 // One thread: a container gets one invocation at a time, on a share of a vCPU, and a second
@@ -10,7 +11,7 @@ use tidings::services::dispatch::Dispatcher;
 async fn main() -> Result<(), Error> {
     tidings::telemetry::init_lambda();
     // The HTTP client and AWS clients are built once per container.
-    let dispatcher = &Dispatcher::from_env().await?;
+    let dispatcher = &Dispatcher::new(tidings_aws::backend_from_env().await?, Config::from_env()?)?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<SqsBatchResponse, Error>(dispatcher.handle_sqs_event(event.payload).await)
     }))

@@ -1,5 +1,6 @@
 //! The ingest Lambda: `POST /v1/events` behind API Gateway's HTTP API.
 
+use tidings::config::Config;
 use tidings::http::{AppState, ingest_router};
 
 // One thread: a container gets one invocation at a time, on a share of a vCPU, and a second
@@ -8,6 +9,6 @@ use tidings::http::{AppState, ingest_router};
 async fn main() -> Result<(), lambda_http::Error> {
     tidings::telemetry::init_lambda();
     // Clients are built once per container and reused by every invocation.
-    let state = AppState::from_env().await?;
+    let state = AppState::new(tidings_aws::backend_from_env().await?, Config::from_env()?);
     lambda_http::run(ingest_router(state)).await
 }

@@ -24,7 +24,7 @@ pub use auth::Caller;
 pub use error::{ApiError, Problem};
 
 use crate::Backend;
-use crate::config::{Config, ConfigError, MAX_EVENT_BYTES};
+use crate::config::{Config, MAX_EVENT_BYTES};
 
 /// The largest management request body (events have their own limit, `MAX_EVENT_BYTES`).
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -41,11 +41,6 @@ impl AppState {
             backend,
             config: Arc::new(config),
         }
-    }
-
-    /// The Lambda functions' state: configuration and AWS clients from the environment.
-    pub async fn from_env() -> Result<Self, ConfigError> {
-        Ok(Self::new(Backend::from_env().await?, Config::from_env()?))
     }
 }
 

@@ -1,5 +1,5 @@
 //! The key service port: data keys for envelope encryption (AWS KMS on AWS, a key held in
-//! the process in memory). [`crate::adapters::cipher::SecretCipher`] seals secrets with
+//! the process in memory). `tidings_aws::cipher::SecretCipher` seals secrets with
 //! them; this port is the one place a KMS call happens, so a test can make exactly one fail.
 
 use async_trait::async_trait;

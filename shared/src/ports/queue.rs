@@ -1,6 +1,6 @@
 //! The delivery queue port. Its adapters: [`crate::adapters::memory::MemoryQueue`], which
 //! keeps SQS's semantics (visibility timeouts, receive counts, redrive to a dead-letter queue
-//! after `maxReceiveCount`), and [`crate::adapters::sqs::SqsQueue`].
+//! after `maxReceiveCount`), and `tidings_aws::sqs::SqsQueue`.
 
 use std::sync::Arc;
 use std::time::Duration;

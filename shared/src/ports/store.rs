@@ -1,6 +1,6 @@
 //! Storage ports: small traits the use cases call, each with an in-memory adapter
 //! ([`crate::adapters::memory::MemoryStore`]) and a DynamoDB adapter
-//! ([`crate::adapters::dynamo::DynamoStore`]) that keep the same semantics. One contract test
+//! (`tidings_aws::dynamo::DynamoStore`) that keep the same semantics. One contract test
 //! suite (`tests/contract.rs`) runs against both.
 
 use std::sync::Arc;

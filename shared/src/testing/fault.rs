@@ -56,7 +56,7 @@ impl Faults {
 
     /// Wraps a key service (KMS): `generate_data_key` and `decrypt_data_key` then fail on
     /// cue, as KMS would when it is down. Build the store with it
-    /// ([`crate::adapters::dynamo_store_with_keys`], [`Backend::aws_with_keys`]): the cipher
+    /// (`tidings_aws::dynamo_store_with_keys`, `tidings_aws::backend_with_keys`): the cipher
     /// sits inside the store, so [`Faults::inject`] cannot reach it afterwards.
     pub fn wrap_keys(self: &Arc<Self>, inner: Arc<dyn DataKeys>) -> Arc<dyn DataKeys> {
         Arc::new(FaultyKeys {

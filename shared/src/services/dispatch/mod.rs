@@ -950,10 +950,3 @@ impl Dispatcher {
         (Utc::now() + self.config.record_ttl).timestamp()
     }
 }
-
-impl Dispatcher {
-    /// The Lambda function's dispatcher: configuration and AWS clients from the environment.
-    pub async fn from_env() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self::new(Backend::from_env().await?, Config::from_env()?)?)
-    }
-}

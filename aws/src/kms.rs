@@ -7,7 +7,7 @@ use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 
-use crate::ports::keys::{DataKey, DataKeys, KeyError};
+use tidings::ports::keys::{DataKey, DataKeys, KeyError};
 
 /// The encryption context's key: `{"tidings:table": <table name>}`.
 pub const CONTEXT_KEY: &str = "tidings:table";

@@ -9,7 +9,7 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 
-use crate::ports::queue::*;
+use tidings::ports::queue::*;
 
 pub struct SqsQueue {
     client: Client,
@@ -111,7 +111,7 @@ impl SqsQueue {
 /// (a jittered 0.9 s must not become 0), and stay within SQS's 12 h limit.
 fn visibility_secs(timeout: Duration) -> i32 {
     timeout
-        .min(crate::domain::retry::MAX_DELAY)
+        .min(tidings::domain::retry::MAX_DELAY)
         .as_secs_f64()
         .ceil() as i32
 }

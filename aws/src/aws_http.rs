@@ -1,5 +1,5 @@
 //! The AWS SDK's HTTP client: `reqwest`, the HTTP stack the delivery client already is, over
-//! HTTP/1.1, trusting the roots `TIDINGS_TLS_ROOTS` names ([`crate::tls`]).
+//! HTTP/1.1, trusting the roots `TIDINGS_TLS_ROOTS` names ([`tidings::tls`]).
 //!
 //! Not the SDK's own client (`aws-smithy-http-client`): that one always compiles HTTP/2 in,
 //! which DynamoDB, SQS and KMS do not need, and with it a second HTTP stack in every function
@@ -20,7 +20,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
 
-use crate::tls::{self, ClientError, TrustRoots};
+use tidings::tls::{self, ClientError, TrustRoots};
 
 /// How long a connection may take to open: the SDK's own default (`BehaviorVersion`
 /// 2024-03-28 and later). It is the pooled client's, so a per-client connect timeout in the

@@ -17,8 +17,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use tokio::sync::OnceCell;
 
-use crate::ports::keys::DataKeys;
-use crate::ports::store::StoreError;
+use tidings::ports::keys::DataKeys;
+use tidings::ports::store::StoreError;
 
 /// What every sealed value starts with; anything else is a value stored before encryption
 /// (read as it is, and sealed on its next write).
@@ -181,8 +181,8 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::adapters::memory::MemoryDataKeys;
-    use crate::ports::keys::{DataKey, KeyError};
+    use tidings::adapters::memory::MemoryDataKeys;
+    use tidings::ports::keys::{DataKey, KeyError};
 
     /// Counts the key service's calls.
     struct Counting {

@@ -2,13 +2,13 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use super::aws_http::SdkHttpClient;
-use crate::config::ConfigError;
-use crate::tls::{self, ClientError, TrustRoots};
+use crate::aws_http::SdkHttpClient;
+use tidings::config::ConfigError;
+use tidings::tls::{self, ClientError, TrustRoots};
 
 /// From the environment: credentials, region, and `AWS_ENDPOINT_URL` when it is set (as it
 /// is for the local AWS emulator); HTTPS trusting the roots `TIDINGS_TLS_ROOTS` names
-/// ([`crate::tls`]).
+/// ([`tidings::tls`]).
 pub async fn load() -> Result<SdkConfig, ConfigError> {
     let client = SdkHttpClient::new(TrustRoots::from_env()?).map_err(|e| ConfigError::Invalid {
         name: tls::ENV,
@@ -47,7 +47,7 @@ pub async fn provision(
     sdk: &SdkConfig,
     prefix: &str,
     settings: QueueSettings,
-) -> Result<crate::config::AwsResources, Box<dyn std::error::Error + Send + Sync>> {
+) -> Result<tidings::config::AwsResources, Box<dyn std::error::Error + Send + Sync>> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
         Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
@@ -79,7 +79,7 @@ pub async fn provision(
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(
             GlobalSecondaryIndex::builder()
-                .index_name(crate::adapters::dynamo::BY_SUBSCRIPTION_INDEX)
+                .index_name(crate::dynamo::BY_SUBSCRIPTION_INDEX)
                 .key_schema(key("gsi1pk", KeyType::Hash)?)
                 .key_schema(key("gsi1sk", KeyType::Range)?)
                 .projection(
@@ -145,7 +145,7 @@ pub async fn provision(
         .key_metadata
         .map(|k| k.arn.unwrap_or(k.key_id))
         .ok_or("CreateKey returned no key")?;
-    Ok(crate::config::AwsResources {
+    Ok(tidings::config::AwsResources {
         table,
         delivery_queue_url,
         dead_letter_queue_url,

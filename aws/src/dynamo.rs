@@ -42,12 +42,12 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, Transact
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::adapters::cipher::{SecretCipher, is_sealed};
-use crate::domain::{
+use crate::cipher::{SecretCipher, is_sealed};
+use tidings::domain::{
     ApiKey, ApiKeyHash, DeliveryRecord, DeploymentKeys, EventId, EventType, Subscription,
     SubscriptionId, SubscriptionRoute, TenantId, TenantSettings,
 };
-use crate::ports::store::*;
+use tidings::ports::store::*;
 
 type Item = HashMap<String, AttributeValue>;
 
