@@ -78,21 +78,10 @@ fn backend_with_store(
     resources: &AwsResources,
     store: DynamoStore,
 ) -> Backend {
-    let store = Arc::new(store);
-    let queue = Arc::new(SqsQueue::new(
+    let queue = SqsQueue::new(
         aws_sdk_sqs::Client::new(sdk),
         resources.delivery_queue_url.clone(),
         resources.dead_letter_queue_url.clone(),
-    ));
-    Backend {
-        subscriptions: store.clone(),
-        events: store.clone(),
-        deliveries: store.clone(),
-        api_keys: store.clone(),
-        event_types: store.clone(),
-        tenants: store.clone(),
-        deployment_keys: store.clone(),
-        rates: store,
-        queue,
-    }
+    );
+    Backend::new(Arc::new(store), Arc::new(queue))
 }

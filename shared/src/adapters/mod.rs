@@ -26,16 +26,6 @@ impl Embedded {
     }
 
     pub fn backend(&self) -> Backend {
-        Backend {
-            subscriptions: self.store.clone(),
-            events: self.store.clone(),
-            deliveries: self.store.clone(),
-            api_keys: self.store.clone(),
-            event_types: self.store.clone(),
-            tenants: self.store.clone(),
-            deployment_keys: self.store.clone(),
-            rates: self.store.clone(),
-            queue: self.queue.clone(),
-        }
+        Backend::new(self.store.clone(), self.queue.clone())
     }
 }
